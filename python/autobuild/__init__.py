@@ -1,0 +1,8 @@
+"""autobuild: build neural architectures from interpretable knowledge (Mills et al., CVPR 2024)."""
+
+from __future__ import annotations
+
+from .errors import AutobuildError
+
+__version__ = "0.1.0"
+__all__ = ["AutobuildError", "__version__"]

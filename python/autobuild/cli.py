@@ -1,0 +1,266 @@
+"""Command-line interface: ``autobuild space|sample|train|info|predict|providers``.
+
+Every bad input ends in one line ``autobuild: error: ...`` and exit status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from . import __version__
+from .errors import AutobuildError
+
+
+class _Group(click.Group):
+    """Turns AutobuildError / OSError into one error line and a non-zero exit."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AutobuildError as e:
+            _fail(str(e))
+        except OSError as e:
+            _fail(f"{e.filename or ''}{': ' if e.filename else ''}{e.strerror or e}")
+        except ImportError as e:
+            _fail(f"{e}; install the learning stack with: pip install 'autobuild[ml]'")
+        except KeyboardInterrupt:
+            click.echo("autobuild: interrupted", err=True)
+            sys.exit(130)
+
+
+def _fail(msg: str) -> None:
+    click.echo(f"autobuild: error: {msg}", err=True)
+    sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="autobuild")
+def cli() -> None:
+    """AutoBuild: build neural architectures from interpretable knowledge (CVPR 2024).
+
+    Train a hop-level ranked GNN predictor on a few labelled architectures, read its feature and
+    module scores, and build or search architectures with them.
+    """
+
+
+def main() -> None:  # console-script entry point
+    cli(prog_name="autobuild")
+
+
+# --------------------------------------------------------------------------- helpers
+def _space(name: str):  # noqa: ANN202
+    from .spaces import get_space
+
+    return get_space(name)
+
+
+def resolve_data(spec: str) -> Path:
+    """``builtin:ofa-mbv3`` -> the embedded demo CSV; anything else is a path."""
+    from .data.builtin import builtin_data_path
+
+    if spec.startswith("builtin:"):
+        return builtin_data_path(spec.split(":", 1)[1])
+    return Path(spec)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+# --------------------------------------------------------------------------- space / sample
+@cli.command("space")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the space definition as JSON.")
+def space_cmd(name: str, as_json: bool) -> None:
+    """Describe a search space: stages, choices, node features and its size (paper Sec. 7.2).
+
+    NAME is a built-in space (ofa-mbv3, ofa-pn) or a .yaml/.json space file."""
+    sp = _space(name)
+    if as_json:
+        d = sp.to_dict()
+        d["cardinality"] = str(sp.cardinality())
+        d["cardinality_with_globals"] = str(sp.cardinality(include_globals=True))
+        click.echo(json.dumps(d, indent=1))
+        return
+    click.echo(f"space: {sp.name}")
+    if sp.description:
+        click.echo(f"  {sp.description}")
+    click.echo(f"arch keys: {', '.join(sp.arch_keys)}  (code length {sp.code_len})")
+    click.echo("stages:")
+    for i, st in enumerate(sp.stages):
+        click.echo(
+            f"  {i + 1}: depth {st.min_depth}-{st.max_depth}, {len(sp.stage_choices(i))} layer choices, "
+            f"{sp.stage_module_count(i):,} stage subgraphs"
+        )
+    click.echo("node features: " + ", ".join(f"{c.name}{list(c.values)}" for c in sp.feature_categories))
+    groups = ", ".join(
+        f"{'+'.join(str(s + 1) for s in g)}: {sp.group_module_count(g):,}" for g in sp.module_groups
+    )
+    click.echo(f"modules per group (stage: count): {groups}; total {sum(sp.group_module_count(g) for g in sp.module_groups):,}")
+    glob = " x ".join(f"{f.size} {f.name}" for f in sp.global_features)
+    click.echo(f"cardinality: {sp.cardinality():.3e} architectures ({sp.cardinality():,})")
+    if glob:
+        click.echo(f"  x {glob} = {sp.cardinality(include_globals=True):.3e} with global features")
+
+
+@cli.command("sample")
+@click.option("--space", "space_name", required=True, help="Space name or space file.")
+@click.option("--n", "n", type=click.IntRange(min=1), required=True, help="Number of architectures.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output CSV/JSONL (column arch).")
+def sample_cmd(space_name: str, n: int, seed: int, out: str) -> None:
+    """Draw N distinct uniformly random architectures (depths, layers, globals uniform)."""
+    from .data.table import write_labelled
+
+    sp = _space(space_name)
+    archs = sp.sample(n, seed=seed)
+    write_labelled(out, archs)
+    click.echo(f"wrote {len(archs)} {sp.name} architectures to {out}", err=True)
+
+
+# --------------------------------------------------------------------------- train
+@cli.command("train")
+@click.option("--space", "space_name", required=True, help="Space name or space file.")
+@click.option("--data", "data", required=True, help="Labelled CSV/JSONL, or builtin:ofa-mbv3 / builtin:ofa-pn.")
+@click.option("--target", default="acc", show_default=True, help="Target equation over metric columns.")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Model directory to write.")
+@click.option("--epochs", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=2), default=128, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True)
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=1e-5, show_default=True)
+@click.option("--hidden", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--layers", type=click.IntRange(min=1), default=4, show_default=True, help="Message-passing hops M.")
+@click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train_cmd(space_name: str, data: str, target: str, out: str, epochs: int, batch_size: int, lr: float,
+              weight_decay: float, hidden: int, layers: int, test_fraction: float, seed: int, quiet: bool) -> None:
+    """Train an AutoBuild predictor with the hop-level ranking loss (Eq. 4) and save it."""
+    from .data.equation import TargetEquation
+    from .data.table import read_labelled
+
+    sp = _space(space_name)
+    eq = TargetEquation(target)
+    path = resolve_data(data)
+    table = read_labelled(path, validate=sp.validate, require_metrics=eq.metrics)
+    y = _evaluate(eq, table, path)
+    codes = sp.encode(table.archs)
+
+    import torch  # noqa: F401 - fail early with the install hint if missing
+    from tqdm import tqdm
+
+    from .models.artifact import save_model
+    from .models.trainer import TrainConfig, train_predictor
+
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, hidden=hidden,
+                      layers=layers, test_fraction=test_fraction, seed=seed)
+    bar = tqdm(total=epochs, desc=f"train {sp.name} [{eq}]", unit="epoch", disable=quiet or None, file=sys.stderr)
+
+    def progress(epoch: int, loss: float) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.4f}")
+
+    result = train_predictor(sp, codes, y, cfg, progress=progress)
+    bar.close()
+    click.echo("exporting ONNX and saving...", err=True)
+    save_model(out, result, sp, eq, {"source": data, "n": len(table)})
+    t = result.report["test"]
+    hops = " ".join(f"{v:.3f}" for v in t["srcc_hop"])
+    click.echo(
+        f"saved {out}: test SRCC pred {t['srcc_pred']:.3f}, hops 0..{len(t['srcc_hop']) - 1} [{hops}], "
+        f"MAE {t['mae']:.4g}; {result.report['seconds_per_epoch']:.3f} s/epoch"
+    )
+
+
+def _evaluate(eq: Any, table: Any, path: Path) -> np.ndarray:
+    try:
+        return eq.evaluate(table.metrics)
+    except AutobuildError as e:
+        raise AutobuildError(f"{path}: {e}") from None
+
+
+# --------------------------------------------------------------------------- info
+@cli.command("info")
+@click.argument("model_dir", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the stored config and metrics as JSON.")
+def info_cmd(model_dir: str, as_json: bool) -> None:
+    """Show a trained model: test metrics per hop (Fig. 2), statistics and FE-MLP importance."""
+    from .models.artifact import load_model
+
+    art = load_model(model_dir)
+    cfg = art.config
+    rep = cfg["report"]
+    if as_json:
+        out = {k: v for k, v in cfg.items()}
+        out["report"] = {k: v for k, v in rep.items() if k not in ("split", "loss_history")}
+        click.echo(json.dumps(out, indent=1))
+        return
+    t = rep["test"]
+    click.echo(f"model: {art.path}")
+    click.echo(f"space: {art.space.name} (fingerprint {cfg['space_fingerprint']})   target: {art.target}")
+    click.echo(f"data: {cfg['data'].get('source')} ({cfg['data'].get('n')} archs; {rep['n_train']} train / {t['n']} test)")
+    hp = cfg["hyperparameters"]
+    click.echo(
+        f"training: {hp['epochs']} epochs, batch {hp['batch_size']}, lr {hp['lr']}, seed {hp['seed']}; "
+        f"{rep['train_seconds']:.1f} s ({rep['seconds_per_epoch']:.3f} s/epoch)"
+    )
+    click.echo("\ntest metrics (SRCC of graph-embedding L1 norm per hop, Fig. 2):")
+    click.echo("  " + "  ".join(f"h{m}={v:.3f}" for m, v in enumerate(t["srcc_hop"])) + f"  pred={t['srcc_pred']:.3f}  MAE={t['mae']:.4g}")
+    click.echo("\nhop moments N(mu_m, sigma_m) of node-embedding norms (Sec. 4.2):")
+    click.echo("  " + "  ".join(f"m={h['hop']}: N({h['mean']:.3f}, {h['std']:.3f})" for h in rep["hop_moments"]))
+    click.echo("\nlabel moments N(mu_ul, sigma_ul) per (stage u, depth l) (Table 2):")
+    for lm in rep["label_moments"]:
+        u = "+".join(map(str, lm["stages"]))
+        stat = "n/a" if lm["mean"] is None else f"N({_fmt(lm['mean'])}, {_fmt(lm['std']) if lm['std'] is not None else 'n/a'})"
+        click.echo(f"  u={u:<4} l={lm['depth']}: {stat}  (n={lm['n']})")
+    click.echo("\nFE-MLP importance |f_c(v)| per feature value (Sec. 4.3; higher = more of the target):")
+    for name, d in rep["fe_importance"].items():
+        pairs = sorted(zip(d["values"], d["score"]), key=lambda p: -p[1])
+        click.echo(f"  {name:<6} " + "  ".join(f"{v}: {s:.3f}" for v, s in pairs))
+
+
+# --------------------------------------------------------------------------- predict
+@cli.command("predict")
+@click.argument("model_dir", type=click.Path())
+@click.option("--data", "data", required=True, help="CSV/JSONL with an arch column (metric columns ignored).")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output CSV/JSONL.")
+@click.option("--provider", default="cpu", show_default=True, help="ONNX Runtime execution provider (see `autobuild providers`).")
+@click.option("--space", "space_name", default=None, help="Refuse the model unless it was trained on this space.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=4096, show_default=True)
+def predict_cmd(model_dir: str, data: str, out: str, provider: str, space_name: str | None, batch_size: int) -> None:
+    """Run a model's ONNX export: prediction (label units) and graph-embedding norm per hop."""
+    from .data.table import read_labelled, write_labelled
+    from .models.artifact import load_model
+    from .models.inference import OnnxPredictor
+
+    art = load_model(model_dir, space=_space(space_name) if space_name else None)
+    sp = art.space
+    path = resolve_data(data)
+    table = read_labelled(path, validate=sp.validate)
+    codes = sp.encode(table.archs)
+    sess = OnnxPredictor(art.onnx_path, provider=provider)
+    pred, norms = sess.predict(sp, codes, batch_size=batch_size)
+    cols: dict[str, np.ndarray] = {"pred": pred.astype(np.float64)}
+    for m in range(norms.shape[1]):
+        cols[f"norm_h{m}"] = norms[:, m].astype(np.float64)
+    write_labelled(out, table.archs, cols)
+    click.echo(f"wrote {len(pred)} predictions ({art.target}) to {out} [{sess.providers[0]}]", err=True)
+
+
+@cli.command("providers")
+def providers_cmd() -> None:
+    """List the ONNX Runtime execution providers available here."""
+    from .models.inference import available_providers
+
+    for p in available_providers():
+        click.echo(p)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,22 @@
+"""Embedded demo data: 3,000 labelled archs per OFA space (see README, "Embedded data").
+
+Generated with the surrogate oracles of the project's reference material (``oracle.py sample
+--seed 1`` then ``label`` with acc, latency_gpu, latency_cpu)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from ..errors import AutobuildError
+
+BUILTIN_DATA = {"ofa-mbv3": "ofa_mbv3_3k.csv.gz", "ofa-pn": "ofa_pn_3k.csv.gz"}
+_ALIASES = {"mbv3": "ofa-mbv3", "pn": "ofa-pn"}
+
+
+def builtin_data_path(name: str) -> Path:
+    """Path of an embedded data set (``ofa-mbv3`` or ``ofa-pn``)."""
+    key = _ALIASES.get(name, name)
+    if key not in BUILTIN_DATA:
+        raise AutobuildError(f"unknown built-in data set {name!r} (available: {', '.join(f'builtin:{k}' for k in BUILTIN_DATA)})")
+    return Path(str(resources.files("autobuild.data").joinpath("demo", BUILTIN_DATA[key])))

@@ -1,0 +1,160 @@
+"""Model artifact: a directory with ``config.json`` (space, target, hyper-parameters, statistics,
+test metrics, versions, file hashes), ``model.safetensors`` (weights) and ``model.onnx``.
+
+Loading checks everything: format and version, the space definition and its fingerprint, the
+target equation, file presence and SHA-256, tensor names and shapes. Any mismatch is one
+:class:`AutobuildError` line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..data.equation import TargetEquation
+from ..errors import AutobuildError
+from ..io_utils import atomic_dir
+from ..spaces import MacroSpace, space_from_dict
+
+FORMAT = "autobuild-predictor"
+FORMAT_VERSION = 1
+WEIGHTS = "model.safetensors"
+ONNX = "model.onnx"
+CONFIG = "config.json"
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    import numpy
+    import torch
+    import torch_geometric
+
+    out = {"autobuild": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
+           "torch": torch.__version__, "torch_geometric": torch_geometric.__version__}
+    try:
+        import onnx
+        import onnxruntime
+
+        out.update(onnx=onnx.__version__, onnxruntime=onnxruntime.__version__)
+    except ImportError:  # pragma: no cover - onnx is a hard requirement of the ml extra
+        pass
+    return out
+
+
+@dataclass
+class ModelArtifact:
+    """A loaded (validated) model directory."""
+
+    path: Path
+    config: dict
+    space: MacroSpace
+    target: TargetEquation
+    _torch: Any = field(default=None, repr=False)
+
+    @property
+    def report(self) -> dict:
+        return self.config["report"]
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.path / ONNX
+
+    @property
+    def hops(self) -> int:
+        return int(self.config["hyperparameters"]["layers"]) + 1
+
+    def torch_model(self):  # noqa: ANN201
+        """The PyTorch predictor with its weights (safetensors, no pickle)."""
+        if self._torch is None:
+            from safetensors.torch import load_file
+
+            from .predictor import AutoBuildPredictor
+
+            hp = self.config["hyperparameters"]
+            model = AutoBuildPredictor(self.space.feature_categories, hidden=hp["hidden"], layers=hp["layers"])
+            try:
+                state = load_file(str(self.path / WEIGHTS))
+                model.load_state_dict(state, strict=True)
+            except Exception as e:  # safetensors / shape errors
+                raise AutobuildError(f"{self.path / WEIGHTS}: cannot load weights: {str(e).splitlines()[0]}") from None
+            model.eval()
+            self._torch = model
+        return self._torch
+
+
+def save_model(path: str | Path, result: Any, space: MacroSpace, target: TargetEquation, data_info: dict) -> Path:
+    """Write a trained :class:`~autobuild.models.trainer.TrainResult` as a model directory, atomically."""
+    from dataclasses import asdict
+
+    from safetensors.torch import save_file
+
+    from .onnx_export import export_onnx
+
+    path = Path(path)
+    with atomic_dir(path) as tmp:
+        tmp = Path(tmp)
+        state = {k: v.detach().contiguous() for k, v in result.model.state_dict().items()}
+        save_file(state, str(tmp / WEIGHTS))
+        onnx_info = export_onnx(result.model, space, tmp / ONNX)
+        report = dict(result.report)
+        config = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "space": space.to_dict(),
+            "space_fingerprint": space.fingerprint(),
+            "target": target.to_dict(),
+            "data": data_info,
+            "hyperparameters": asdict(result.config),
+            "report": report,
+            "onnx": onnx_info,
+            "versions": _versions(),
+            "files": {WEIGHTS: sha256(tmp / WEIGHTS), ONNX: sha256(tmp / ONNX)},
+        }
+        (tmp / CONFIG).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def load_model(path: str | Path, space: MacroSpace | None = None) -> ModelArtifact:
+    """Load and validate a model directory; ``space`` (optional) must be the model's space."""
+    p = Path(path)
+    if not p.is_dir():
+        raise AutobuildError(f"{p}: not a model directory")
+    cfg_path = p / CONFIG
+    if not cfg_path.is_file():
+        raise AutobuildError(f"{p}: missing {CONFIG} (not an autobuild model directory)")
+    try:
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise AutobuildError(f"{cfg_path}: corrupt JSON: {e}") from None
+    if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
+        raise AutobuildError(f"{cfg_path}: not an autobuild predictor config")
+    if cfg.get("format_version") != FORMAT_VERSION:
+        raise AutobuildError(f"{cfg_path}: unsupported format version {cfg.get('format_version')!r} (this autobuild reads {FORMAT_VERSION})")
+    for key in ("space", "space_fingerprint", "target", "hyperparameters", "report", "files"):
+        if key not in cfg:
+            raise AutobuildError(f"{cfg_path}: missing field {key!r}")
+    model_space = space_from_dict(cfg["space"], f"{cfg_path}: space")
+    if model_space.fingerprint() != cfg["space_fingerprint"]:
+        raise AutobuildError(f"{cfg_path}: space definition does not match its fingerprint (edited or corrupt)")
+    if space is not None and space.fingerprint() != model_space.fingerprint():
+        raise AutobuildError(f"{p}: model was trained on space {model_space.name!r}, not {space.name!r}")
+    target = TargetEquation.from_dict(cfg["target"])
+    for name in (WEIGHTS, ONNX):
+        f = p / name
+        if not f.is_file():
+            raise AutobuildError(f"{p}: missing {name}")
+        if sha256(f) != cfg["files"].get(name):
+            raise AutobuildError(f"{f}: checksum mismatch (corrupt or modified file)")
+    return ModelArtifact(p, cfg, model_space, target)

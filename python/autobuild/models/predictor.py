@@ -1,0 +1,78 @@
+"""The AutoBuild GNN predictor (paper Sec. 3.2, 4.1, supp. 7.1).
+
+``h^0 = FE-MLP(x)``; hop ``m = 1..M``: ``h^m = ReLU(GATv2(h^{m-1})) (+ h^{m-1} for m >= 2)``
+(residual skips between hops). Graph embedding at every hop by mean aggregation (Eq. 2); the
+prediction is an MLP of ``h_G^M``. All embeddings are non-negative (``abs`` then ReLU), so the L1
+norm of ``h_G^m`` is the mean of the node norms ``||h_v^m||_1`` - the node / subgraph scores.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+from torch_geometric.nn import GATv2Conv
+
+from ..spaces.macro import FeatureCategory
+from .fe_mlp import FEMLP
+
+
+class AutoBuildPredictor(nn.Module):
+    """Forward: ``(x, edge_index, batch, counts) -> (pred, node_norms, graph_norms)``.
+
+    ``x``: int64[N, F] feature value indices; ``edge_index``: int64[2, E]; ``batch``: int64[N] graph id
+    of each node; ``counts``: float[B] nodes per graph. ``pred``: float[B] in label units (the
+    standardisation moments are buffers); ``node_norms``: float[N, M+1] = ``||h_v^m||_1``;
+    ``graph_norms``: float[B, M+1] = ``||h_G^m||_1``.
+    """
+
+    def __init__(
+        self, categories: Sequence[FeatureCategory], hidden: int = 32, layers: int = 4, fe_dim: int = 8, heads: int = 1
+    ) -> None:
+        super().__init__()
+        self.fe_mlp = FEMLP(categories, fe_dim)
+        dims = [self.fe_mlp.out_dim] + [hidden] * layers
+        self.convs = nn.ModuleList(
+            GATv2Conv(dims[i], hidden, heads=heads, concat=False, add_self_loops=True) for i in range(layers)
+        )
+        self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self.register_buffer("y_mean", torch.zeros(()))
+        self.register_buffer("y_std", torch.ones(()))
+
+    @property
+    def hops(self) -> int:
+        """M + 1: number of hop levels with an embedding (0..M)."""
+        return len(self.convs) + 1
+
+    def embed(self, x: torch.Tensor, edge_index: torch.Tensor) -> list[torch.Tensor]:
+        """Node embeddings ``[h^0, ..., h^M]``."""
+        h = self.fe_mlp(x)
+        hs = [h]
+        for m, conv in enumerate(self.convs):
+            out = torch.relu(conv(h, edge_index))
+            h = out + h if m > 0 else out
+            hs.append(h)
+        return hs
+
+    @staticmethod
+    def pool(h: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """Mean aggregation per graph (Eq. 2); written with index_add so that it exports to ONNX."""
+        zeros = (counts.unsqueeze(1) * 0.0).expand(-1, h.shape[1])
+        return zeros.index_add(0, batch, h) / counts.clamp(min=1.0).unsqueeze(1)
+
+    def forward_std(
+        self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor
+    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """Standardised prediction, node embeddings per hop, graph embeddings per hop."""
+        hs = self.embed(x, edge_index)
+        gs = [self.pool(h, batch, counts) for h in hs]
+        return self.head(gs[-1]).squeeze(1), hs, gs
+
+    def forward(
+        self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        pred, hs, gs = self.forward_std(x, edge_index, batch, counts)
+        node_norms = torch.stack([h.abs().sum(1) for h in hs], dim=1)
+        graph_norms = torch.stack([g.abs().sum(1) for g in gs], dim=1)
+        return pred * self.y_std + self.y_mean, node_norms, graph_norms

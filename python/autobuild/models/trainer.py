@@ -1,0 +1,192 @@
+"""Training of the AutoBuild predictor (paper Eq. 4, supp. 7.1) and the post-training statistics
+that module scoring needs (Sec. 4.2 / 7.3: hop moments and per-(stage, depth) label moments)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..errors import AutobuildError
+from ..graphs import encode_codes
+from ..metrics import spearman
+from ..spaces.macro import MacroSpace
+from .predictor import AutoBuildPredictor
+from .softrank import spearman as soft_spearman
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters; defaults follow the paper's Sec. 7.1 (OFA spaces)."""
+
+    epochs: int = 200
+    batch_size: int = 128
+    lr: float = 1e-4
+    weight_decay: float = 1e-5
+    hidden: int = 32
+    layers: int = 4
+    test_fraction: float = 0.1
+    seed: int = 0
+    rank_weight: float = 1.0  # weight of the hop-level ranking term of Eq. 4
+    rank_eps: float = 0.1  # soft-rank regularisation, applied to batch-standardised norms
+
+    def validate(self) -> None:
+        if self.epochs < 1:
+            raise AutobuildError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 2:
+            raise AutobuildError(f"batch size must be >= 2, got {self.batch_size}")
+        if not 0.0 < self.test_fraction < 1.0:
+            raise AutobuildError(f"test fraction must be in (0, 1), got {self.test_fraction}")
+        if self.lr <= 0 or self.hidden < 1 or self.layers < 1:
+            raise AutobuildError("lr, hidden and layers must be positive")
+
+
+@dataclass
+class TrainResult:
+    model: AutoBuildPredictor
+    config: TrainConfig
+    report: dict = field(default_factory=dict)
+
+
+def hop_loss(graph_norms: list[torch.Tensor], y: torch.Tensor, eps: float) -> torch.Tensor:
+    """Mean over hops of ``1 - SRCC(y, ||h_G^m||_1)`` (second term of Eq. 4), differentiable.
+
+    Norms are standardised per batch first so the soft-rank regularisation is scale-free."""
+    n = torch.stack([g.abs().sum(1) for g in graph_norms])  # [H, B]
+    n = (n - n.mean(1, keepdim=True)) / (n.std(1, keepdim=True) + 1e-8)
+    return (1.0 - soft_spearman(n, y, regularization_strength=eps)).mean()
+
+
+def split_indices(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random train / test split (90 / 10 by default, Sec. 5.1)."""
+    perm = np.random.default_rng(seed).permutation(n)
+    n_test = max(1, int(round(n * test_fraction)))
+    if n - n_test < 2:
+        raise AutobuildError(f"need at least {n_test + 2} labelled archs, got {n}")
+    return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+
+
+@torch.no_grad()
+def run_model(model: AutoBuildPredictor, space: MacroSpace, codes: np.ndarray, batch_size: int = 4096):
+    """Prediction (label units), graph norms ``[B, M+1]`` and node norms with their graph ids."""
+    model.eval()
+    preds, gnorms, nnorms, owners = [], [], [], []
+    for i in range(0, len(codes), batch_size):
+        g = encode_codes(space, codes[i : i + batch_size])
+        p, nn_, gn = model(*g.torch())
+        preds.append(p.numpy())
+        gnorms.append(gn.numpy())
+        nnorms.append(nn_.numpy())
+        owners.append(g.batch + i)
+    return np.concatenate(preds), np.concatenate(gnorms), np.concatenate(nnorms), np.concatenate(owners)
+
+
+def label_moments(space: MacroSpace, codes: np.ndarray, y: np.ndarray) -> list[dict]:
+    """``N(mu^y_{u,l}, sigma^y_{u,l})``: label moments of the archs whose module at group ``u`` has
+    ``l`` layers (Table 2, supp. 7.3). Module groups equal stages except merged ones (PN 5+6)."""
+    out = []
+    for gi, group in enumerate(space.module_groups):
+        depth = codes[:, list(group)].sum(1)
+        lo, hi, _ = space.group_bounds(group)
+        for l in range(lo, hi + 1):
+            sel = y[depth == l]
+            out.append({
+                "group": gi, "stages": [s + 1 for s in group], "depth": l, "n": int(len(sel)),
+                "mean": float(sel.mean()) if len(sel) else None,
+                "std": float(sel.std(ddof=1)) if len(sel) > 1 else None,
+            })
+    return out
+
+
+def train_predictor(
+    space: MacroSpace,
+    codes: np.ndarray,
+    y: np.ndarray,
+    config: TrainConfig | None = None,
+    progress: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Train an AutoBuild predictor on labelled arch codes with Eq. 4 and collect its statistics.
+
+    ``progress(epoch, loss)`` is called after every epoch (the CLI draws a progress bar with it).
+    """
+    cfg = config or TrainConfig()
+    cfg.validate()
+    y = np.asarray(y, dtype=np.float64)
+    if len(y) != len(codes):
+        raise AutobuildError(f"{len(codes)} archs but {len(y)} labels")
+    if not np.all(np.isfinite(y)):
+        raise AutobuildError("labels contain NaN or infinite values")
+    tr, te = split_indices(len(y), cfg.test_fraction, cfg.seed)
+    mu, sd = float(y[tr].mean()), float(y[tr].std())
+    if not sd > 0:
+        raise AutobuildError("all training labels are equal: nothing to learn")
+
+    torch.manual_seed(cfg.seed)
+    model = AutoBuildPredictor(space.feature_categories, hidden=cfg.hidden, layers=cfg.layers)
+    model.y_mean.fill_(mu)
+    model.y_std.fill_(sd)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ys = torch.from_numpy(((y - mu) / sd).astype(np.float32))
+    rng = np.random.default_rng(cfg.seed + 1)
+    t0 = time.perf_counter()
+    history = []
+    for epoch in range(cfg.epochs):
+        model.train()
+        order = tr[rng.permutation(len(tr))]
+        total, nb = 0.0, 0
+        for i in range(0, len(order), cfg.batch_size):
+            idx = order[i : i + cfg.batch_size]
+            if len(idx) < 2:
+                continue
+            g = encode_codes(space, codes[idx])
+            yb = ys[idx]
+            pred, _, gs = model.forward_std(*g.torch())
+            loss = torch.nn.functional.mse_loss(pred, yb) + cfg.rank_weight * hop_loss(gs, yb, cfg.rank_eps)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss)
+            nb += 1
+        history.append(total / max(nb, 1))
+        if progress:
+            progress(epoch + 1, history[-1])
+    train_seconds = time.perf_counter() - t0
+    report = evaluate(model, space, codes, y, tr, te)
+    report.update(train_seconds=train_seconds, seconds_per_epoch=train_seconds / cfg.epochs, loss_history=history)
+    return TrainResult(model, cfg, report)
+
+
+def evaluate(model: AutoBuildPredictor, space: MacroSpace, codes: np.ndarray, y: np.ndarray, tr: np.ndarray, te: np.ndarray) -> dict:
+    """Test metrics (Fig. 2), hop moments over training nodes, label moments, FE-MLP importance."""
+    p_te, g_te, _, _ = run_model(model, space, codes[te])
+    _, _, n_tr, _ = run_model(model, space, codes[tr])
+    hops = model.hops
+    test = {
+        "n": int(len(te)),
+        "srcc_pred": spearman(p_te, y[te]),
+        "srcc_hop": [spearman(g_te[:, m], y[te]) for m in range(hops)],
+        "mae": float(np.mean(np.abs(p_te - y[te]))),
+    }
+    hop_moments = [{"hop": m, "mean": float(n_tr[:, m].mean()), "std": float(n_tr[:, m].std())} for m in range(hops)]
+    cats = space.feature_categories
+    imp = model.fe_mlp.importance()
+    importance = {c.name: {"values": list(c.values), "score": imp[c.name]} for c in cats}
+    return {
+        "n_train": int(len(tr)),
+        "label_mean": float(y[tr].mean()),
+        "label_std": float(y[tr].std()),
+        "test": test,
+        "hop_moments": hop_moments,
+        "label_moments": label_moments(space, codes[tr], y[tr]),
+        "fe_importance": importance,
+        "split": {"train": tr.tolist(), "test": te.tolist()},
+    }
+
+
+def config_dict(cfg: TrainConfig) -> dict:
+    return asdict(cfg)
+
+
