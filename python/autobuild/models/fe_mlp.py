@@ -2,12 +2,19 @@
 
 Every node-feature category gets its own small feed-forward module that maps the category's value
 to ONE scalar; the scalars are concatenated and passed through ``abs`` to form the 0-hop node
-embedding ``h_v^0``. Because categories never interact before the message passing, ``|module_c(v)|``
+embedding ``h_v^0``. Because categories never interact before the message passing, ``|f_c(v)|``
 is directly the importance score of value ``v`` of category ``c`` (Figs. 3, 9, 10).
+
+Categorical categories are an embedding followed by a linear map to a scalar (as the authors'
+code); numeric ones (e.g. resolution) a 1 -> dim -> 1 MLP of the standardised value. Since every
+category takes finitely many values, the forward pass first evaluates each module on all of its
+values (a table of ~30 scalars for the OFA spaces) and then gathers from that table: one gather
+per batch whatever the number of categories, which keeps training on a CPU fast.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -16,55 +23,62 @@ from torch import nn
 from ..spaces.macro import FeatureCategory
 
 
-class _Categorical(nn.Module):
-    """Embedding of the value index followed by a linear map to a scalar."""
-
-    def __init__(self, size: int, dim: int) -> None:
-        super().__init__()
-        self.emb = nn.Embedding(size, dim)
-        self.out = nn.Linear(dim, 1)
-
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.out(self.emb(idx))
-
-
-class _Numeric(nn.Module):
-    """1 -> dim -> 1 MLP on the standardised numeric value (looked up from the value index)."""
-
-    def __init__(self, values: Sequence[float], scale: tuple[float, float], dim: int) -> None:
-        super().__init__()
-        mu, sd = scale
-        self.register_buffer("table", torch.tensor([(float(v) - mu) / sd for v in values]).unsqueeze(1))
-        self.mlp = nn.Sequential(nn.Linear(1, dim), nn.ReLU(), nn.Linear(dim, 1))
-
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.mlp(self.table[idx])
-
-
 class FEMLP(nn.Module):
     """``x: int64[N, F]`` value indices -> ``h0: float[N, F]`` non-negative 0-hop embeddings."""
 
     def __init__(self, categories: Sequence[FeatureCategory], dim: int = 8) -> None:
         super().__init__()
         self.names = [c.name for c in categories]
-        self.modules_ = nn.ModuleList(
-            _Numeric(c.values, c.scale, dim) if c.numeric else _Categorical(c.size, dim) for c in categories
-        )
+        self.sizes = [c.size for c in categories]
+        cat_ids = [i for i, c in enumerate(categories) if not c.numeric]
+        num_ids = [i for i, c in enumerate(categories) if c.numeric]
+        total = sum(categories[i].size for i in cat_ids)
+        # Categorical: embedding rows of all categories in one table, one (dim -> 1) map each.
+        self.emb = nn.Parameter(torch.randn(total, dim))
+        bound = 1.0 / math.sqrt(dim)
+        self.out_w = nn.Parameter(torch.empty(len(cat_ids), dim).uniform_(-bound, bound))
+        self.out_b = nn.Parameter(torch.empty(len(cat_ids)).uniform_(-bound, bound))
+        owner = [j for j, i in enumerate(cat_ids) for _ in range(categories[i].size)]
+        self.register_buffer("emb_owner", torch.tensor(owner, dtype=torch.long), persistent=False)
+        # Numeric: a 1 -> dim -> 1 MLP of the standardised value, per category.
+        self.numeric = nn.ModuleList(nn.Sequential(nn.Linear(1, dim), nn.ReLU(), nn.Linear(dim, 1)) for _ in num_ids)
+        for k, i in enumerate(num_ids):
+            mu, sd = categories[i].scale
+            vals = torch.tensor([(float(v) - mu) / sd for v in categories[i].values]).unsqueeze(1)
+            self.register_buffer(f"num_values_{k}", vals, persistent=False)
+        # Where each category's scalars sit in the concatenated table, in category order.
+        self._order = [("cat", cat_ids.index(i)) if i in cat_ids else ("num", num_ids.index(i)) for i in range(len(categories))]
+        offsets, pos = [], 0
+        for s in self.sizes:
+            offsets.append(pos)
+            pos += s
+        self.register_buffer("offsets", torch.tensor(offsets, dtype=torch.long), persistent=False)
+        self._cat_start = [sum(categories[i].size for i in cat_ids[:j]) for j in range(len(cat_ids))]
 
     @property
     def out_dim(self) -> int:
-        return len(self.modules_)
+        return len(self.sizes)
+
+    def table(self) -> torch.Tensor:
+        """Signed scalar ``f_c(v)`` of every value of every category, concatenated in category order."""
+        cat_scalars = (self.emb * self.out_w[self.emb_owner]).sum(1) + self.out_b[self.emb_owner]
+        parts = []
+        for (kind, j), size in zip(self._order, self.sizes):
+            if kind == "cat":
+                parts.append(cat_scalars[self._cat_start[j] : self._cat_start[j] + size])
+            else:
+                parts.append(self.numeric[j](getattr(self, f"num_values_{j}")).squeeze(1))
+        return torch.cat(parts)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        cols = [m(x[:, i]) for i, m in enumerate(self.modules_)]
-        return torch.cat(cols, dim=1).abs()
+        return self.table()[x + self.offsets].abs()
 
     @torch.no_grad()
     def importance(self) -> dict[str, list[float]]:
-        """Importance ``|module_c(v)|`` of every value of every category (Figs. 9/10)."""
-        out = {}
-        for name, m in zip(self.names, self.modules_):
-            n = m.table.shape[0] if isinstance(m, _Numeric) else m.emb.num_embeddings
-            idx = torch.arange(n)
-            out[name] = m(idx).abs().squeeze(1).tolist()
+        """Importance ``|f_c(v)|`` of every value of every category (Figs. 9/10)."""
+        t = self.table().abs().tolist()
+        out, pos = {}, 0
+        for name, size in zip(self.names, self.sizes):
+            out[name] = t[pos : pos + size]
+            pos += size
         return out

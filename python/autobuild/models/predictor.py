@@ -34,7 +34,7 @@ class AutoBuildPredictor(nn.Module):
         self.fe_mlp = FEMLP(categories, fe_dim)
         dims = [self.fe_mlp.out_dim] + [hidden] * layers
         self.convs = nn.ModuleList(
-            GATv2Conv(dims[i], hidden, heads=heads, concat=False, add_self_loops=True) for i in range(layers)
+            GATv2Conv(dims[i], hidden, heads=heads, concat=heads == 1, add_self_loops=False) for i in range(layers)
         )
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
         self.register_buffer("y_mean", torch.zeros(()))
@@ -49,6 +49,9 @@ class AutoBuildPredictor(nn.Module):
         """Node embeddings ``[h^0, ..., h^M]``."""
         h = self.fe_mlp(x)
         hs = [h]
+        # Self loops once for all hops (GATv2 attends over the node itself and its predecessors).
+        loops = torch.arange(x.shape[0], device=x.device, dtype=edge_index.dtype).unsqueeze(0).expand(2, -1)
+        edge_index = torch.cat([edge_index, loops], dim=1)
         for m, conv in enumerate(self.convs):
             out = torch.relu(conv(h, edge_index))
             h = out + h if m > 0 else out

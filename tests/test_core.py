@@ -1,0 +1,127 @@
+"""The C++ core and its Numba fallback: same signatures, identical outputs, same errors."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from autobuild import core
+from autobuild.graphs import encode_codes
+from autobuild.spaces import get_space, space_from_dict
+
+BACKENDS = core.available_backends()
+
+
+def test_both_backends_present():
+    # A built checkout has both; CI builds the wheel, so a missing C++ core is a failure there.
+    assert "numba" in BACKENDS
+    assert "cpp" in BACKENDS, "C++ core autobuild._core is not built"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return core.get_backend(request.param)
+
+
+@pytest.mark.parametrize("lo, hi, n", [(2, 4, 9), (3, 5, 9), (0, 2, 3), (1, 1, 1), (1, 3, 4)])
+def test_enumerate_modules_against_itertools(backend, lo, hi, n):
+    depths, choices = backend.enumerate_modules(lo, hi, n)
+    expected = [seq for d in range(lo, hi + 1) for seq in itertools.product(range(n), repeat=d)]
+    assert len(depths) == len(expected) == sum(n**d for d in range(lo, hi + 1))
+    assert depths.dtype == np.int32 and choices.dtype == np.int32 and choices.shape == (len(expected), hi)
+    got = [tuple(int(v) for v in row[:d]) for row, d in zip(choices, depths)]
+    assert got == expected
+    pad = np.arange(hi)[None, :] >= depths[:, None]
+    assert (choices[pad] == -1).all()
+
+
+def test_enumerate_sizes_of_paper():
+    # Sec. 7.2: 7,371 modules per MBv3 stage, 66,339 for PN's merged stages 5+6.
+    for b in BACKENDS:
+        m = core.get_backend(b)
+        assert len(m.enumerate_modules(2, 4, 9)[0]) == 7371
+        assert len(m.enumerate_modules(3, 5, 9)[0]) == 66339
+
+
+@pytest.mark.parametrize("args", [(3, 2, 9), (-1, 2, 9), (1, 2, 0)])
+def test_enumerate_rejects_bad_bounds(backend, args):
+    with pytest.raises(ValueError, match="enumerate_modules"):
+        backend.enumerate_modules(*args)
+
+
+def _encode(backend, space, codes):
+    return backend.encode_batch(codes, space.max_depth, space.n_choices, space.choice_features, space.n_globals)
+
+
+@pytest.mark.parametrize("name", ["ofa-mbv3", "ofa-pn"])
+def test_backends_agree_on_encoding(name):
+    sp = get_space(name)
+    codes = sp.sample_codes(2000, seed=5)
+    outs = [_encode(core.get_backend(b), sp, codes) for b in BACKENDS]
+    for other in outs[1:]:
+        for a, b in zip(outs[0], other):
+            assert a.dtype == b.dtype == np.int64
+            np.testing.assert_array_equal(a, b)
+
+
+def test_encoding_matches_sequence_graph(backend):
+    sp = get_space("ofa-pn")
+    archs = sp.sample(40, seed=9)
+    x, ei, batch, ptr = _encode(backend, sp, sp.encode(archs))
+    cats = sp.feature_categories
+    assert x.shape[1] == len(cats)
+    for b, a in enumerate(archs):
+        g = sp.to_graph(a)
+        lo, hi = ptr[b], ptr[b + 1]
+        assert hi - lo == len(g["nodes"])
+        assert (batch[lo:hi] == b).all()
+        for row, node in zip(x[lo:hi], g["nodes"]):
+            assert {c.name: c.values[i] for c, i in zip(cats, row)} == node
+        mine = ei[:, (ei[0] >= lo) & (ei[0] < hi)] - lo
+        assert [tuple(e) for e in mine.T.tolist()] == g["edges"]
+
+
+def test_encoding_empty_stages_and_batches(backend):
+    sp = space_from_dict({
+        "name": "gaps", "layer_features": [{"name": "k", "values": [1, 2]}],
+        "stages": [{"min_depth": 0, "max_depth": 2}, {"min_depth": 0, "max_depth": 1}],
+    })
+    codes = sp.encode([{"k": [0, 0, 0], "d": [0, 0]}, {"k": [2, 1, 2], "d": [2, 1]}, {"k": [0, 0, 1], "d": [0, 1]}])
+    x, ei, batch, ptr = _encode(backend, sp, codes)
+    assert ptr.tolist() == [0, 0, 3, 4]
+    assert ei.T.tolist() == [[0, 1], [1, 2]]
+    assert batch.tolist() == [1, 1, 1, 2]
+    x0, ei0, b0, p0 = _encode(backend, sp, codes[:0])
+    assert x0.shape == (0, x.shape[1]) and ei0.shape == (2, 0) and p0.tolist() == [0]
+
+
+@pytest.mark.parametrize("patch, message", [
+    (lambda c: c.__setitem__((0, 0), 7), "stage depth out of range"),
+    (lambda c: c.__setitem__((1, 5), 9), "layer choice out of range"),
+    (lambda c: c.__setitem__((1, -1), -1), "negative global index"),
+])
+def test_encoding_rejects_bad_codes(backend, patch, message):
+    sp = get_space("ofa-mbv3")
+    codes = sp.sample_codes(3, seed=0)
+    codes[1, 0] = 2
+    patch(codes)
+    with pytest.raises(ValueError, match=message):
+        _encode(backend, sp, codes)
+    with pytest.raises(ValueError, match="code length"):
+        _encode(backend, sp, codes[:, :-1])
+
+
+def test_forced_backend(monkeypatch):
+    for b in BACKENDS:
+        monkeypatch.setenv("AUTOBUILD_BACKEND", b)
+        assert core.backend_name() == b
+        sp = get_space("ofa-mbv3")
+        g = encode_codes(sp, sp.sample_codes(10, seed=1))
+        assert g.num_graphs == 10
+    monkeypatch.setenv("AUTOBUILD_BACKEND", "fortran")
+    from autobuild import AutobuildError
+
+    with pytest.raises(AutobuildError, match="unknown core backend 'fortran'"):
+        core.backend_name()
