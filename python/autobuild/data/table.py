@@ -1,0 +1,298 @@
+"""Labelled architecture files: CSV or JSONL, optionally gzipped.
+
+* CSV: a header row; column ``arch`` holds each architecture as a JSON object, every other column
+  is a numeric metric (``acc``, ``latency_gpu``...). Empty cells, non-numbers and NaN/inf are errors.
+* JSONL: one JSON object per line, key ``arch`` plus one key per metric; blank lines are skipped.
+  Every record must have the keys of the first one.
+
+Gzip is detected from the file's magic bytes (``.csv.gz``/``.jsonl.gz``). Every error is one
+:class:`AutobuildError` line naming the file and, where it applies, the 1-based data row (CSV) or
+line (JSONL) and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import math
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from ..errors import AutobuildError
+from ..io_utils import atomic_write_bytes, atomic_write_text
+
+ARCH = "arch"
+Validator = Callable[[Any], dict]
+
+
+@dataclass
+class LabelledTable:
+    """Architectures (canonical dicts when read with a validator) and their metric columns."""
+
+    archs: list[dict]
+    metrics: dict[str, np.ndarray] = field(default_factory=dict)
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.archs)
+
+
+# --------------------------------------------------------------------------- reading
+def _is_jsonl(path: Path, opener: Callable[[], IO[str]]) -> bool:
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    if name.endswith((".jsonl", ".ndjson")):
+        return True
+    if name.endswith(".csv"):
+        return False
+    with opener() as f:  # unknown suffix: sniff the first non-blank character
+        for line in f:
+            if line.strip():
+                return line.lstrip().startswith("{")
+    return False
+
+
+def _opener(path: Path) -> Callable[[], IO[str]]:
+    with open(path, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    if gz:
+        return lambda: gzip.open(path, "rt", encoding="utf-8-sig", newline="")  # type: ignore[return-value]
+    return lambda: open(path, encoding="utf-8-sig", newline="")
+
+
+def _number(v: Any, col: str, text: bool = True) -> float:
+    """A finite float from a CSV cell (``text``: a str) or a JSON value (a JSON number)."""
+    if text:
+        s = v.strip()
+        if not s:
+            raise AutobuildError(f"column {col!r}: empty value")
+        try:
+            x = float(s)
+        except ValueError:
+            raise AutobuildError(f"column {col!r}: not a number: {s[:40]!r}") from None
+    elif v is None:
+        raise AutobuildError(f"column {col!r}: empty value (null)")
+    elif isinstance(v, (bool, str)) or not isinstance(v, (int, float)):
+        raise AutobuildError(f"column {col!r}: not a number: {json.dumps(v)[:40]}")
+    else:
+        try:
+            x = float(v)
+        except OverflowError:
+            x = math.inf
+    if math.isnan(x):
+        raise AutobuildError(f"column {col!r}: NaN label")
+    if math.isinf(x):
+        raise AutobuildError(f"column {col!r}: infinite label")
+    return x
+
+
+def _arch(v: Any, validate: Validator | None) -> dict:
+    if not isinstance(v, dict):
+        raise AutobuildError(f"column {ARCH!r}: arch must be a JSON object, got {_json_type(v)}")
+    return validate(v) if validate is not None else v
+
+
+def _json_type(v: Any) -> str:
+    if v is None:
+        return "null"
+    return {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}.get(type(v), type(v).__name__)
+
+
+def _check_columns(path: Path, columns: Sequence[str], require: Iterable[str]) -> None:
+    for name in require:
+        if name not in columns:
+            raise AutobuildError(f"{path}: no column {name!r} (columns: {', '.join(columns)})")
+
+
+def _read_csv(path: Path, f: IO[str], validate: Validator | None, require: Sequence[str]) -> tuple[list[dict], dict[str, list[float]]]:
+    reader = csv.reader(f)
+    header = next(reader, None)
+    while header is not None and not header:  # leading blank lines
+        header = next(reader, None)
+    if header is None:
+        raise AutobuildError(f"{path}: empty file (no header row)")
+    header = [h.strip() for h in header]
+    for j, h in enumerate(header):
+        if not h:
+            raise AutobuildError(f"{path}: header: empty column name (column {j + 1})")
+        if header.index(h) != j:
+            raise AutobuildError(f"{path}: header: duplicate column {h!r}")
+    if ARCH not in header:
+        raise AutobuildError(f"{path}: no column {ARCH!r} (columns: {', '.join(header)})")
+    _check_columns(path, header, require)
+    ia = header.index(ARCH)
+    mcols = [(j, h) for j, h in enumerate(header) if j != ia]
+    archs: list[dict] = []
+    values: dict[str, list[float]] = {h: [] for _, h in mcols}
+    n = 0
+    for row in reader:
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue  # blank line
+        n += 1
+        try:
+            if len(row) != len(header):
+                raise AutobuildError(f"expected {len(header)} fields ({', '.join(header)}), got {len(row)}")
+            cell = row[ia].strip()
+            if not cell:
+                raise AutobuildError(f"column {ARCH!r}: empty value")
+            try:
+                obj = json.loads(cell)
+            except json.JSONDecodeError as e:
+                raise AutobuildError(f"column {ARCH!r}: malformed JSON ({e.msg} at char {e.pos})") from None
+            arch = _arch(obj, validate)
+            nums = [_number(row[j], h, text=True) for j, h in mcols]
+        except AutobuildError as e:
+            raise AutobuildError(f"{path}: row {n}: {e}") from None
+        archs.append(arch)
+        for (_, h), x in zip(mcols, nums):
+            values[h].append(x)
+    return archs, values
+
+
+def _read_jsonl(path: Path, f: IO[str], validate: Validator | None, require: Sequence[str]) -> tuple[list[dict], dict[str, list[float]]]:
+    archs: list[dict] = []
+    values: dict[str, list[float]] = {}
+    keys: list[str] | None = None  # arch + metric keys of the first record
+    for lineno, line in enumerate(f, 1):
+        if not line.strip():
+            continue
+        try:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise AutobuildError(f"malformed JSON ({e.msg} at char {e.pos})") from None
+            if not isinstance(rec, dict):
+                raise AutobuildError(f"expected a JSON object, got {_json_type(rec)}")
+            if ARCH not in rec:
+                raise AutobuildError(f"no key {ARCH!r} (keys: {', '.join(rec) or 'none'})")
+        except AutobuildError as e:
+            raise AutobuildError(f"{path}: row {lineno}: {e}") from None
+        if keys is None:
+            keys = [ARCH] + [k for k in rec if k != ARCH]
+            _check_columns(path, keys, require)
+            values = {k: [] for k in keys[1:]}
+        try:
+            missing = [k for k in keys if k not in rec]
+            extra = [k for k in rec if k not in values and k != ARCH]
+            if missing:
+                raise AutobuildError(f"missing key {missing[0]!r} (the first record has: {', '.join(keys)})")
+            if extra:
+                raise AutobuildError(f"unexpected key {extra[0]!r} (the first record has: {', '.join(keys)})")
+            arch = _arch(rec[ARCH], validate)
+            nums = [_number(rec[k], k, text=False) for k in values]
+        except AutobuildError as e:
+            raise AutobuildError(f"{path}: row {lineno}: {e}") from None
+        archs.append(arch)
+        for k, x in zip(values, nums):
+            values[k].append(x)
+    return archs, values
+
+
+def read_labelled(path: str | Path, validate: Validator | None = None, require_metrics: Iterable[str] = ()) -> LabelledTable:
+    """Read a labelled CSV/JSONL file (gzip allowed).
+
+    ``validate`` maps each arch dict to its canonical form or raises :class:`AutobuildError`
+    (e.g. ``MacroSpace.validate``); ``require_metrics`` are metric columns that must be present."""
+    path = Path(path)
+    require = list(require_metrics)
+    if not path.exists():
+        raise AutobuildError(f"{path}: no such file")
+    if path.is_dir():
+        raise AutobuildError(f"{path}: is a directory, not a data file")
+    opener = _opener(path)
+    try:
+        jsonl = _is_jsonl(path, opener)
+        with opener() as f:
+            archs, values = (_read_jsonl if jsonl else _read_csv)(path, f, validate, require)
+    except UnicodeDecodeError as e:
+        raise AutobuildError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise AutobuildError(f"{path}: corrupt gzip data ({e or type(e).__name__})") from None
+    except csv.Error as e:
+        raise AutobuildError(f"{path}: malformed CSV ({e})") from None
+    if not archs:
+        raise AutobuildError(f"{path}: empty file (no data rows)")
+    metrics = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
+    return LabelledTable(archs, metrics, str(path))
+
+
+# --------------------------------------------------------------------------- writing
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def _dump_arch(a: Any, i: int) -> str:
+    if not isinstance(a, Mapping):
+        raise AutobuildError(f"arch {i}: must be a dict, got {type(a).__name__}")
+    try:
+        return json.dumps(dict(a), separators=(",", ":"), default=_json_default, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise AutobuildError(f"arch {i}: cannot write as JSON ({e})") from None
+
+
+def _columns(columns: Mapping[str, Any] | None, n: int) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for name, col in (columns or {}).items():
+        if not isinstance(name, str) or not name.strip() or name != name.strip():
+            raise AutobuildError(f"invalid column name {name!r}")
+        if name == ARCH:
+            raise AutobuildError(f"column name {ARCH!r} is reserved for the architectures")
+        try:
+            arr = np.asarray(col, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise AutobuildError(f"column {name!r}: not numeric") from None
+        if arr.shape != (n,):
+            raise AutobuildError(f"column {name!r}: expected {n} values (one per arch), got shape {arr.shape}")
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if len(bad):
+            raise AutobuildError(f"column {name!r}: non-finite value {arr[bad[0]]} at row {int(bad[0]) + 1}")
+        out[name] = arr
+    return out
+
+
+def _iter_csv(archs: Sequence[Any], cols: dict[str, np.ndarray]) -> Iterator[list[str]]:
+    yield [ARCH, *cols]
+    for i, a in enumerate(archs):
+        yield [_dump_arch(a, i), *(repr(float(c[i])) for c in cols.values())]
+
+
+def write_labelled(path: str | Path, archs: Sequence[Any], columns: Mapping[str, Any] | None = None) -> Path:
+    """Write archs (compact JSON) and numeric columns as CSV, or JSONL when the name ends in
+    ``.jsonl``; a trailing ``.gz`` gzips. Floats are written with ``repr`` (exact round trip).
+    The file is replaced atomically; parent directories are created."""
+    path = Path(path)
+    archs = list(archs)
+    cols = _columns(columns, len(archs))
+    name = path.name.lower()
+    gz = name.endswith(".gz")
+    if gz:
+        name = name[:-3]
+    buf = io.StringIO()
+    if name.endswith((".jsonl", ".ndjson")):
+        for i, a in enumerate(archs):
+            arch = _dump_arch(a, i)
+            extra = "".join(f",{json.dumps(k)}:{float(c[i])!r}" for k, c in cols.items())
+            buf.write(f'{{"{ARCH}":{arch}{extra}}}\n')
+    else:
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerows(_iter_csv(archs, cols))
+    text = buf.getvalue()
+    if gz:
+        atomic_write_bytes(path, gzip.compress(text.encode("utf-8"), mtime=0))
+    else:
+        atomic_write_text(path, text)
+    return path
