@@ -6,6 +6,7 @@ Every bad input ends in one line ``autobuild: error: ...`` and exit status 2; no
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except AutobuildError as e:
             _fail(str(e))
+        except BrokenPipeError:  # e.g. `autobuild info DIR | head`
+            sys.stderr.close()
+            sys.exit(0)
         except OSError as e:
             _fail(f"{e.filename or ''}{': ' if e.filename else ''}{e.strerror or e}")
         except ImportError as e:
@@ -32,6 +36,13 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("autobuild: interrupted", err=True)
             sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as e:  # a bug, not bad input: still one line unless debugging
+            if os.environ.get("AUTOBUILD_DEBUG"):
+                raise
+            _fail(f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
+                  "(set AUTOBUILD_DEBUG=1 for a traceback, and please report it)")
 
 
 def _fail(msg: str) -> None:
@@ -104,9 +115,9 @@ def space_cmd(name: str, as_json: bool) -> None:
     )
     click.echo(f"modules per group (stage: count): {groups}; total {sum(sp.group_module_count(g) for g in sp.module_groups):,}")
     glob = " x ".join(f"{f.size} {f.name}" for f in sp.global_features)
-    click.echo(f"cardinality: {sp.cardinality():.3e} architectures ({sp.cardinality():,})")
+    click.echo(f"cardinality: {sp.cardinality():.3g} architectures ({sp.cardinality():,})")
     if glob:
-        click.echo(f"  x {glob} = {sp.cardinality(include_globals=True):.3e} with global features")
+        click.echo(f"  x {glob} = {sp.cardinality(include_globals=True):.3g} with global features")
 
 
 @cli.command("sample")
@@ -138,9 +149,14 @@ def sample_cmd(space_name: str, n: int, seed: int, out: str) -> None:
 @click.option("--layers", type=click.IntRange(min=1), default=4, show_default=True, help="Message-passing hops M.")
 @click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--fe-grad-scale", type=click.FloatRange(0, 1), default=0.03, show_default=True,
+              help="Scale of the gradient the GNN hops send into the FE-MLP (1 = plain backprop).")
+@click.option("--threads", type=click.IntRange(min=0), default=1, show_default=True,
+              help="torch CPU threads for training (0 = torch default).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_cmd(space_name: str, data: str, target: str, out: str, epochs: int, batch_size: int, lr: float,
-              weight_decay: float, hidden: int, layers: int, test_fraction: float, seed: int, quiet: bool) -> None:
+              weight_decay: float, hidden: int, layers: int, test_fraction: float, seed: int, fe_grad_scale: float,
+              threads: int, quiet: bool) -> None:
     """Train an AutoBuild predictor with the hop-level ranking loss (Eq. 4) and save it."""
     from .data.equation import TargetEquation
     from .data.table import read_labelled
@@ -148,7 +164,7 @@ def train_cmd(space_name: str, data: str, target: str, out: str, epochs: int, ba
     sp = _space(space_name)
     eq = TargetEquation(target)
     path = resolve_data(data)
-    table = read_labelled(path, validate=sp.validate, require_metrics=eq.metrics)
+    table = read_labelled(path, validate=sp.validate)
     y = _evaluate(eq, table, path)
     codes = sp.encode(table.archs)
 
@@ -159,7 +175,8 @@ def train_cmd(space_name: str, data: str, target: str, out: str, epochs: int, ba
     from .models.trainer import TrainConfig, train_predictor
 
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, hidden=hidden,
-                      layers=layers, test_fraction=test_fraction, seed=seed)
+                      layers=layers, test_fraction=test_fraction, seed=seed, fe_grad_scale=fe_grad_scale,
+                      threads=threads)
     bar = tqdm(total=epochs, desc=f"train {sp.name} [{eq}]", unit="epoch", disable=quiet or None, file=sys.stderr)
 
     def progress(epoch: int, loss: float) -> None:

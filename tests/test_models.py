@@ -1,0 +1,132 @@
+"""The AutoBuild predictor: training (Eq. 4, Sec. 7.1), statistics, artifacts and the ONNX export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from autobuild import AutobuildError
+from autobuild.data import TargetEquation, builtin_data_path, read_labelled
+from autobuild.graphs import encode_codes
+from autobuild.metrics import spearman
+from autobuild.models.artifact import load_model, save_model
+from autobuild.models.inference import OnnxPredictor
+from autobuild.models.predictor import AutoBuildPredictor
+from autobuild.models.trainer import TrainConfig, train_predictor
+from autobuild.spaces import get_space
+
+
+@pytest.fixture(scope="module")
+def mbv3():
+    sp = get_space("ofa-mbv3")
+    table = read_labelled(builtin_data_path("ofa-mbv3"), validate=sp.validate)
+    return sp, sp.encode(table.archs), table.metrics
+
+
+@pytest.fixture(scope="module")
+def trained(mbv3):
+    sp, codes, metrics = mbv3
+    cfg = TrainConfig(epochs=15, seed=3, lr=2e-3)
+    return train_predictor(sp, codes[:1000], metrics["acc"][:1000], cfg)
+
+
+def test_learns_a_magnitude_ranked_space(trained):
+    """15 epochs (lr 2e-3) on 900 archs already rank the held-out archs at every hop (Fig. 2 in small)."""
+    t = trained.report["test"]
+    assert t["n"] == 100 and trained.report["n_train"] == 900
+    assert len(t["srcc_hop"]) == 5
+    assert min(t["srcc_hop"]) > 0.5, t
+    assert t["srcc_pred"] > 0.5, t
+
+
+def test_statistics(trained, mbv3):
+    sp, codes, metrics = mbv3
+    rep = trained.report
+    assert [h["hop"] for h in rep["hop_moments"]] == [0, 1, 2, 3, 4]
+    assert all(h["std"] > 0 for h in rep["hop_moments"])
+    # Label moments N(mu_ul, sigma_ul): 5 stages x depths 2..4, counts add up per stage.
+    lm = rep["label_moments"]
+    assert len(lm) == 15
+    for u in range(5):
+        cells = [c for c in lm if c["group"] == u]
+        assert [c["depth"] for c in cells] == [2, 3, 4]
+        assert sum(c["n"] for c in cells) == 900
+    tr = np.array(rep["split"]["train"])
+    y = metrics["acc"][:1000][tr]
+    depth0 = codes[:1000][tr, 0]
+    assert lm[0]["mean"] == pytest.approx(y[depth0 == 2].mean())
+    imp = rep["fe_importance"]
+    assert imp["k"]["values"] == [3, 5, 7] and len(imp["k"]["score"]) == 3
+    assert all(s >= 0 for d in imp.values() for s in d["score"])
+
+
+def test_training_is_deterministic(mbv3):
+    sp, codes, metrics = mbv3
+    cfg = TrainConfig(epochs=2, seed=11)
+    a = train_predictor(sp, codes[:300], metrics["latency_gpu"][:300], cfg)
+    b = train_predictor(sp, codes[:300], metrics["latency_gpu"][:300], cfg)
+    for (ka, va), (kb, vb) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb), ka
+    assert a.report["loss_history"] == b.report["loss_history"]
+    c = train_predictor(sp, codes[:300], metrics["latency_gpu"][:300], TrainConfig(epochs=2, seed=12))
+    assert c.report["split"] != a.report["split"]
+
+
+def test_gradient_scale_keeps_forward_values(mbv3):
+    sp, codes, _ = mbv3
+    g = encode_codes(sp, codes[:50])
+    torch.manual_seed(0)
+    m = AutoBuildPredictor(sp.feature_categories, fe_grad_scale=0.1)
+    m.train()
+    out_train = m(*g.torch())
+    m.eval()
+    out_eval = m(*g.torch())
+    for a, b in zip(out_train, out_eval):
+        torch.testing.assert_close(a, b)
+
+
+def test_bad_training_input(mbv3):
+    sp, codes, metrics = mbv3
+    y = metrics["acc"][:100].copy()
+    y[7] = np.nan
+    with pytest.raises(AutobuildError, match="NaN"):
+        train_predictor(sp, codes[:100], y, TrainConfig(epochs=1))
+    with pytest.raises(AutobuildError, match="all training labels are equal"):
+        train_predictor(sp, codes[:100], np.ones(100), TrainConfig(epochs=1))
+    with pytest.raises(AutobuildError, match="100 archs but 99 labels"):
+        train_predictor(sp, codes[:100], metrics["acc"][:99], TrainConfig(epochs=1))
+
+
+def test_artifact_roundtrip_and_onnx_parity(trained, mbv3, tmp_path):
+    sp, codes, _ = mbv3
+    eq = TargetEquation("acc")
+    path = save_model(tmp_path / "m", trained, sp, eq, {"source": "test", "n": 1000})
+    art = load_model(path, space=sp)
+    assert art.target == eq and art.hops == 5
+    assert art.config["onnx"]["parity_max_abs_diff"] <= 1e-4
+    sess = OnnxPredictor(art.onnx_path)
+    pred, norms = sess.predict(sp, codes[1000:1500], batch_size=128)
+    model = art.torch_model()
+    with torch.no_grad():
+        p_ref, _, g_ref = model(*encode_codes(sp, codes[1000:1500]).torch())
+    np.testing.assert_allclose(pred, p_ref.numpy(), atol=1e-4)
+    np.testing.assert_allclose(norms, g_ref.numpy(), rtol=1e-4, atol=1e-4)
+    # Predictions are in label units (accuracy fractions) and rank the archs.
+    assert 0.7 < float(pred.mean()) < 0.8
+    with pytest.raises(AutobuildError, match="trained on space 'ofa-mbv3', not 'ofa-pn'"):
+        load_model(path, space=get_space("ofa-pn"))
+
+
+def test_embedded_data_provenance(oracle):
+    """The embedded demo data are what the surrogate oracles say (README, 'Embedded data')."""
+    for name in ("ofa-mbv3", "ofa-pn"):
+        sp = get_space(name)
+        table = read_labelled(builtin_data_path(name), validate=sp.validate)
+        assert len(table) == 3000 and len({str(a) for a in table.archs}) == 3000
+        idx = np.arange(0, 3000, 60)
+        archs = [table.archs[i] for i in idx]
+        for metric in ("acc", "latency_gpu", "latency_cpu"):
+            got = oracle.load(name, metric)(archs)
+            np.testing.assert_allclose(table.metrics[metric][idx], got, rtol=1e-6)
+        assert spearman(table.metrics["acc"], table.metrics["latency_gpu"]) > 0.3
