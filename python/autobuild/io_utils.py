@@ -31,8 +31,8 @@ def _prepare_parent(path: Path) -> Path:
     return parent
 
 
-def _fsync_dir(path: Path) -> None:
-    """Persist a rename in ``path`` (best effort; not supported on every platform)."""
+def _fsync_path(path: str | Path) -> None:
+    """fsync a file or directory (best effort; directories cannot be synced on every platform)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -43,6 +43,11 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Persist a rename in ``path``."""
+    _fsync_path(path)
 
 
 def _remove(path: str | Path) -> None:
@@ -103,18 +108,8 @@ def _fsync_tree(root: Path) -> None:
     for dirpath, _dirnames, filenames in os.walk(root):
         for name in filenames:
             p = os.path.join(dirpath, name)
-            if os.path.islink(p):
-                continue
-            try:
-                fd = os.open(p, os.O_RDONLY)
-            except OSError:
-                continue
-            try:
-                os.fsync(fd)
-            except OSError:
-                pass
-            finally:
-                os.close(fd)
+            if not os.path.islink(p):
+                _fsync_path(p)
         _fsync_dir(Path(dirpath))
 
 
