@@ -61,10 +61,31 @@ py::tuple encode_batch(I32 codes, I32 max_depth, I32 n_choices, I32 choice_featu
                         to_array(std::move(g.ptr), {n_archs + 1}));
 }
 
+using F64 = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+py::array_t<double> calibrate_scores(F64 norms, I32 hops, I32 cells, F64 hop_mean, F64 hop_std, F64 cell_mean,
+                                     F64 cell_std) {
+  const py::ssize_t n = norms.size();
+  if (norms.ndim() != 1 || hops.ndim() != 1 || cells.ndim() != 1 || hops.size() != n || cells.size() != n)
+    throw std::invalid_argument("calibrate_scores: norms, hops and cells must be 1-D of equal length");
+  if (hop_mean.ndim() != 1 || hop_std.ndim() != 1 || hop_mean.size() != hop_std.size())
+    throw std::invalid_argument("calibrate_scores: hop_mean and hop_std must be 1-D of equal length");
+  if (cell_mean.ndim() != 1 || cell_std.ndim() != 1 || cell_mean.size() != cell_std.size())
+    throw std::invalid_argument("calibrate_scores: cell_mean and cell_std must be 1-D of equal length");
+  std::vector<double> out(static_cast<size_t>(n));
+  {
+    py::gil_scoped_release release;
+    autobuild::calibrate_scores(norms.data(), hops.data(), cells.data(), n, hop_mean.data(), hop_std.data(),
+                                static_cast<int32_t>(hop_mean.size()), cell_mean.data(), cell_std.data(),
+                                static_cast<int32_t>(cell_mean.size()), out.data());
+  }
+  return to_array(std::move(out), {n});
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
-  m.doc() = "autobuild C++ core (module enumeration, batch graph encoding)";
+  m.doc() = "autobuild C++ core (module enumeration, batch graph encoding, Eq. 5 calibration)";
   m.def("enumerate_modules", &enumerate_modules, py::arg("min_depth"), py::arg("max_depth"), py::arg("n_choices"),
         "All stage subgraphs with min_depth..max_depth layers over n_choices layer choices (paper Sec. 7.2).\n"
         "Returns (depths int32[N], choices int32[N, max_depth] padded with -1).");
@@ -72,4 +93,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("choice_features"), py::arg("n_globals"),
         "Encode arch codes into one batched sequence graph: (x int64[N, F], edge_index int64[2, E], "
         "batch int64[N], ptr int64[B+1]).");
+  m.def("calibrate_scores", &calibrate_scores, py::arg("norms"), py::arg("hops"), py::arg("cells"),
+        py::arg("hop_mean"), py::arg("hop_std"), py::arg("cell_mean"), py::arg("cell_std"),
+        "Eq. 5: (norm - hop_mean[h]) * cell_std[c] / hop_std[h] + cell_mean[c]; hop < 0 -> cell_mean[c].");
 }

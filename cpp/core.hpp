@@ -44,3 +44,16 @@ GraphTensors encode_batch(const int32_t* codes, int64_t n_archs, int64_t code_le
                           int32_t n_globals);
 
 }  // namespace autobuild
+
+namespace autobuild {
+
+// Eq. 5 calibration (paper Sec. 4.2): shift a hop-m embedding norm from the hop
+// distribution N(mu_m^h, sigma_m^h) to the label distribution N(mu_{u,l}^y,
+// sigma_{u,l}^y) of its (stage, depth) cell:
+//   s* = (norm - mu_m^h) * sigma_{u,l}^y / sigma_m^h + mu_{u,l}^y.
+// hops[i] < 0 marks an empty module (no node): its score is the cell mean.
+void calibrate_scores(const double* norms, const int32_t* hops, const int32_t* cells, int64_t n,
+                      const double* hop_mean, const double* hop_std, int32_t n_hops, const double* cell_mean,
+                      const double* cell_std, int32_t n_cells, double* out);
+
+}  // namespace autobuild

@@ -125,3 +125,32 @@ def test_forced_backend(monkeypatch):
 
     with pytest.raises(AutobuildError, match="unknown core backend 'fortran'"):
         core.backend_name()
+
+
+def test_calibrate_scores_matches_eq5(backend):
+    rng = np.random.default_rng(0)
+    n, H, C = 500, 5, 7
+    norms = rng.normal(10, 3, n)
+    hops = rng.integers(-1, H, n).astype(np.int32)
+    cells = rng.integers(0, C, n).astype(np.int32)
+    hm, hs = rng.normal(5, 1, H), rng.uniform(0.5, 2, H)
+    cm, cs = rng.normal(77, 1, C), rng.uniform(0.1, 1, C)
+    got = backend.calibrate_scores(norms, hops, cells, hm, hs, cm, cs)
+    h = np.clip(hops, 0, None)
+    want = np.where(hops < 0, cm[cells], (norms - hm[h]) * cs[cells] / hs[h] + cm[cells])
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    with pytest.raises(ValueError, match="cell index out of range"):
+        backend.calibrate_scores(norms[:1], hops[:1], np.array([C], np.int32), hm, hs, cm, cs)
+    with pytest.raises(ValueError, match="hop index out of range"):
+        backend.calibrate_scores(norms[:1], np.array([H], np.int32), cells[:1], hm, hs, cm, cs)
+    with pytest.raises(ValueError, match="hop std must be > 0"):
+        backend.calibrate_scores(norms, hops, cells, hm, np.zeros(H), cm, cs)
+
+
+def test_backends_agree_on_calibration():
+    rng = np.random.default_rng(1)
+    args = (rng.normal(size=1000), rng.integers(0, 4, 1000).astype(np.int32), rng.integers(0, 3, 1000).astype(np.int32),
+            rng.normal(size=4), rng.uniform(1, 2, 4), rng.normal(size=3), rng.uniform(1, 2, 3))
+    outs = [core.get_backend(b).calibrate_scores(*args) for b in BACKENDS]
+    for o in outs[1:]:
+        np.testing.assert_array_equal(outs[0], o)

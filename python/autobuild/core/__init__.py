@@ -13,6 +13,8 @@ Functions (same signature in both backends):
     every stage subgraph (paper Sec. 7.2), ordered by depth then lexicographically, padded with -1.
 ``encode_batch(codes, max_depth, n_choices, choice_features, n_globals) -> (x, edge_index, batch, ptr)``
     arch codes (see :mod:`autobuild.spaces.macro`) to one batched sequence graph (int64 arrays).
+``calibrate_scores(norms, hops, cells, hop_mean, hop_std, cell_mean, cell_std) -> float64[N]``
+    Eq. 5 (Sec. 4.2): hop-``m`` norms shifted to the label distribution of their (stage, depth) cell.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 from ..errors import AutobuildError
 
 BACKENDS = ("cpp", "numba")
-FUNCTIONS = ("enumerate_modules", "encode_batch")
+FUNCTIONS = ("enumerate_modules", "encode_batch", "calibrate_scores")
 _cache: dict[str, ModuleType] = {}
 
 
@@ -78,5 +80,6 @@ def _dispatch(fn: str) -> Any:
 
 enumerate_modules = _dispatch("enumerate_modules")
 encode_batch = _dispatch("encode_batch")
+calibrate_scores = _dispatch("calibrate_scores")
 
-__all__ = ["BACKENDS", "available_backends", "backend_name", "encode_batch", "enumerate_modules", "get_backend"]
+__all__ = ["BACKENDS", "available_backends", "backend_name", "calibrate_scores", "encode_batch", "enumerate_modules", "get_backend"]

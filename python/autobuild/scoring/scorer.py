@@ -1,0 +1,308 @@
+"""Score every module of a space with trained predictors (paper Sec. 4.2, 5.1, 5.3).
+
+For each module: place it at its stage, run the GNN (ONNX Runtime, large batches), take the L1 norm
+of its last node's embedding at hop ``m = depth - 1`` and calibrate it with Eq. 5 - standardise by
+the hop moments ``N(mu_m^h, sigma_m^h)``, unstandardise by the label moments ``N(mu^y_{u,l},
+sigma^y_{u,l})`` of its (stage, depth) cell. A stage with a cell of fewer than ``min_count``
+training archs is standardised to ``N(0, 1)`` instead (Sec. 7.9) and flagged. Several predictors of
+one target form an ensemble (Sec. 5.3): a module's score is the mean of its scores weighted by each
+predictor's held-out SRCC at the module's hop level.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .. import core
+from ..errors import AutobuildError
+from ..graphs import encode_codes
+from ..spaces.macro import MacroSpace
+from .modules import ModuleSet, enumerate_group, layers_to_module, module_codes, module_layers
+
+FALLBACK = "N(0,1)"
+EQ5 = "eq5"
+
+
+@dataclass
+class ModuleScores:
+    """Scores of modules, one row each (all modules of a space, or those read from a file)."""
+
+    space: MacroSpace
+    target: str
+    model: str
+    globals: dict[str, Any]
+    group: np.ndarray
+    depth: np.ndarray
+    choices: np.ndarray
+    raw_norm: np.ndarray
+    hop: np.ndarray
+    score: np.ndarray
+    calibration: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    def group_rows(self, g: int) -> np.ndarray:
+        return np.flatnonzero(self.group == g)
+
+    def module_set(self, g: int, rows: np.ndarray | None = None) -> ModuleSet:
+        rows = self.group_rows(g) if rows is None else rows
+        return ModuleSet(g, tuple(self.space.module_groups[g]), self.depth[rows], self.choices[rows])
+
+    def layers(self, row: int) -> list[dict[str, Any]]:
+        g = int(self.group[row])
+        return module_layers(self.space, ModuleSet(g, tuple(self.space.module_groups[g]), self.depth[[row]], self.choices[[row]]), 0)
+
+    def stage_label(self, g: int) -> str:
+        return "+".join(str(s + 1) for s in self.space.module_groups[g])
+
+    def ranked(self, g: int) -> np.ndarray:
+        """Rows of group ``g`` from best to worst score (ties: shorter module, then enumeration order)."""
+        rows = self.group_rows(g)
+        return rows[np.lexsort((rows, self.depth[rows], -self.score[rows]))]
+
+
+def default_globals(models: Sequence[Any], space: MacroSpace) -> dict[str, Any]:
+    """Per global feature, the value the FE-MLP scores highest (summed over the models)."""
+    out = {}
+    for f in space.global_features:
+        total = np.zeros(f.size)
+        for m in models:
+            total += np.asarray(m.report["fe_importance"][f.name]["score"], dtype=np.float64)
+        out[f.name] = f.values[int(np.argmax(total))]
+    return out
+
+
+def _resolve_globals(space: MacroSpace, models: Sequence[Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
+    given = dict(given or {})
+    names = {f.name for f in space.global_features}
+    unknown = sorted(set(given) - names)
+    if unknown:
+        raise AutobuildError(f"unknown global feature(s) {unknown} (space {space.name!r} has: {sorted(names) or 'none'})")
+    out = default_globals(models, space)
+    for f in space.global_features:
+        if f.name in given:
+            v = given[f.name]
+            match = [x for x in f.values if str(x) == str(v)]
+            if not match:
+                raise AutobuildError(f"{f.name} = {v!r} is not one of {list(f.values)}")
+            out[f.name] = match[0]
+    return out
+
+
+def _cell_moments(report: dict, g: int, lo: int, hi: int, min_count: int) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """Label moments of group ``g`` by depth; ``None`` reason unless a cell is too thin."""
+    cells = {c["depth"]: c for c in report["label_moments"] if c["group"] == g}
+    mean, std = np.zeros(hi - lo + 1), np.ones(hi - lo + 1)
+    for l in range(lo, hi + 1):
+        c = cells.get(l)
+        n = 0 if c is None else int(c["n"])
+        if c is None or n < min_count or c["std"] is None or not c["std"] > 0:
+            return np.zeros_like(mean), np.ones_like(std), f"depth {l} has {n} training archs (< {min_count})"
+        mean[l - lo], std[l - lo] = c["mean"], c["std"]
+    return mean, std, None
+
+
+def _last_node_norms(sess: Any, space: MacroSpace, codes: np.ndarray, depths: np.ndarray) -> np.ndarray:
+    g = encode_codes(space, codes)
+    _, node_norms, _ = sess.run(g.onnx_feed())
+    out = np.full(len(codes), np.nan)
+    nonempty = depths > 0
+    last = g.ptr[1:][nonempty] - 1
+    out[nonempty] = node_norms[last, depths[nonempty] - 1]
+    return out
+
+
+def score_modules(
+    models: Sequence[Any],
+    globals_: Mapping[str, Any] | None = None,
+    min_count: int = 20,
+    provider: str = "cpu",
+    batch_size: int = 16384,
+    name: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ModuleScores:
+    """Score every module of the models' space (one model, or an ensemble of one target)."""
+    from ..models.inference import OnnxPredictor
+
+    if not models:
+        raise AutobuildError("no model to score with")
+    space = models[0].space
+    for m in models[1:]:
+        if m.config["space_fingerprint"] != models[0].config["space_fingerprint"]:
+            raise AutobuildError(f"{m.path}: trained on space {m.space.name!r}, not {space.name!r} like {models[0].path}")
+        if m.target != models[0].target:
+            raise AutobuildError(
+                f"{m.path}: target {m.target} differs from {models[0].target} of {models[0].path}; score each target "
+                "separately and unite the selections in `autobuild build`"
+            )
+    for m in models:
+        if m.hops < 2:
+            raise AutobuildError(f"{m.path}: needs at least 1 message-passing layer to score modules")
+    glob = _resolve_globals(space, models, globals_)
+    gidx = [f.values.index(glob[f.name]) for f in space.global_features]
+    sessions = [OnnxPredictor(m.onnx_path, provider=provider) for m in models]
+    max_w = max(space.group_bounds(g)[1] for g in space.module_groups)
+    parts: dict[str, list] = {k: [] for k in ("group", "depth", "choices", "raw", "hop", "score", "cal")}
+    notes = []
+    for g, group in enumerate(space.module_groups):
+        mods = enumerate_group(space, g)
+        lo, hi, _ = space.group_bounds(group)
+        if hi - 1 >= models[0].hops:
+            raise AutobuildError(
+                f"stage {mods.label}: modules of up to {hi} layers need {hi - 1} hops; the model has {models[0].hops - 1}"
+            )
+        # Eq. 5 needs every (stage, depth) cell; too few archs in one -> N(0,1) for the whole stage.
+        moments = [_cell_moments(m.report, g, lo, hi, min_count) for m in models]
+        reasons = [r for *_, r in moments if r]
+        fallback = bool(reasons)
+        if fallback:
+            notes.append(f"stage {mods.label}: {reasons[0]}; its scores are standardised to N(0,1) (Sec. 7.9)")
+        hops = (mods.depths - 1).astype(np.int32)
+        cells = (mods.depths - lo).astype(np.int32)
+        num = np.zeros(len(mods))
+        raw_num = np.zeros(len(mods))
+        wsum = np.zeros(len(mods))
+        for m, sess, (cm, cs, _) in zip(models, sessions, moments):
+            raw = np.empty(len(mods))
+            for i in range(0, len(mods), batch_size):
+                rows = np.arange(i, min(i + batch_size, len(mods)))
+                raw[rows] = _last_node_norms(sess, space, module_codes(space, mods, gidx, rows), mods.depths[rows])
+                if progress:
+                    progress(len(rows))
+            hm = np.array([h["mean"] for h in m.report["hop_moments"]], dtype=np.float64)
+            hs = np.array([h["std"] for h in m.report["hop_moments"]], dtype=np.float64)
+            if fallback:
+                cm, cs = np.zeros_like(cm), np.ones_like(cs)
+            s = core.calibrate_scores(np.nan_to_num(raw), hops, cells, hm, np.where(hs > 0, hs, 1.0), cm, cs)
+            srcc = np.asarray(m.report["test"]["srcc_hop"], dtype=np.float64)
+            w = np.clip(srcc[np.clip(hops, 0, None)], 0.0, None) if len(models) > 1 else np.ones(len(mods))
+            w = np.where(w > 0, w, 1e-12)
+            num += w * s
+            raw_num += w * np.nan_to_num(raw)
+            wsum += w
+        parts["group"].append(np.full(len(mods), g, dtype=np.int32))
+        parts["depth"].append(mods.depths)
+        ch = np.full((len(mods), max_w), -1, dtype=np.int32)
+        ch[:, : mods.choices.shape[1]] = mods.choices
+        parts["choices"].append(ch)
+        parts["raw"].append(np.where(mods.depths > 0, raw_num / wsum, np.nan))
+        parts["hop"].append(hops)
+        parts["score"].append(num / wsum)
+        parts["cal"].append(np.full(len(mods), FALLBACK if fallback else EQ5, dtype=object))
+    label = name or (models[0].path.name if len(models) == 1 else f"ensemble of {len(models)}")
+    return ModuleScores(
+        space, str(models[0].target), label, glob,
+        np.concatenate(parts["group"]), np.concatenate(parts["depth"]), np.concatenate(parts["choices"]),
+        np.concatenate(parts["raw"]), np.concatenate(parts["hop"]), np.concatenate(parts["score"]),
+        np.concatenate(parts["cal"]), notes,
+    )
+
+
+def module_count(space: MacroSpace) -> int:
+    return sum(space.group_module_count(g) for g in space.module_groups)
+
+
+# ----------------------------------------------------------------------------- CSV
+COLUMNS = ("stage", "depth", "module", "raw_norm", "hop", "score", "calibration", "model", "target", "space")
+
+
+def write_scores(path: str | Path, scores: ModuleScores) -> None:
+    """CSV, one row per module: stage, depth, module (JSON layers), raw_norm, hop, score, calibration,
+    model, target, space, then one column per global feature value the modules were scored at."""
+    import csv
+
+    from ..io_utils import atomic_file
+
+    gnames = list(scores.globals)
+    with atomic_file(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([*COLUMNS, *gnames])
+        for i in range(len(scores)):
+            g = int(scores.group[i])
+            w.writerow([
+                scores.stage_label(g), int(scores.depth[i]),
+                json.dumps(scores.layers(i), separators=(",", ":")),
+                "" if np.isnan(scores.raw_norm[i]) else repr(float(scores.raw_norm[i])), int(scores.hop[i]),
+                repr(float(scores.score[i])), scores.calibration[i], scores.model, scores.target, scores.space.name,
+                *[scores.globals[n] for n in gnames],
+            ])
+
+
+def read_scores(path: str | Path, space: MacroSpace | None = None) -> ModuleScores:
+    """Read a scores CSV written by :func:`write_scores` (``space``: needed for non-built-in spaces)."""
+    import csv
+
+    from ..spaces import get_space
+
+    p = Path(path)
+    if not p.is_file():
+        raise AutobuildError(f"{p}: file not found")
+    with open(p, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None or tuple(header[: len(COLUMNS)]) != COLUMNS:
+            raise AutobuildError(f"{p}: not a module scores file (expected columns {', '.join(COLUMNS)})")
+        rows = list(reader)
+    if not rows:
+        raise AutobuildError(f"{p}: no rows")
+    first = rows[0]
+    sp_name, target, model = first[9], first[8], first[7]
+    if space is None:
+        try:
+            space = get_space(sp_name)
+        except AutobuildError:
+            raise AutobuildError(f"{p}: scores of space {sp_name!r}; pass its space file with --space") from None
+    elif space.name != sp_name:
+        raise AutobuildError(f"{p}: scores of space {sp_name!r}, not {space.name!r}")
+    gnames = header[len(COLUMNS):]
+    if sorted(gnames) != sorted(f.name for f in space.global_features):
+        raise AutobuildError(f"{p}: global columns {gnames} do not match space {space.name!r}")
+    labels = {"+".join(str(s + 1) for s in grp): g for g, grp in enumerate(space.module_groups)}
+    max_w = max(space.group_bounds(g)[1] for g in space.module_groups)
+    n = len(rows)
+    group, depth, hop = (np.zeros(n, np.int32) for _ in range(3))
+    choices = np.full((n, max_w), -1, np.int32)
+    raw, score = np.zeros(n), np.zeros(n)
+    cal = np.empty(n, dtype=object)
+    glob: dict[str, Any] = {}
+    for i, r in enumerate(rows):
+        where = f"{p}: row {i + 1}"
+        if len(r) != len(header):
+            raise AutobuildError(f"{where}: expected {len(header)} fields, got {len(r)}")
+        if r[7] != model or r[8] != target or r[9] != sp_name:
+            raise AutobuildError(f"{where}: mixes models/targets/spaces; one scores file holds one model's scores")
+        g = labels.get(r[0])
+        if g is None:
+            raise AutobuildError(f"{where}: unknown stage {r[0]!r} (stages: {', '.join(labels)})")
+        try:
+            layers = json.loads(r[2])
+            d, row = layers_to_module(space, g, layers)
+            s = float(r[5])
+            rn = float(r[3]) if r[3] else np.nan
+            h = int(r[4])
+        except (ValueError, json.JSONDecodeError) as e:
+            raise AutobuildError(f"{where}: {e}") from None
+        except AutobuildError as e:
+            raise AutobuildError(f"{where}: {e}") from None
+        if not np.isfinite(s):
+            raise AutobuildError(f"{where}: score is not a finite number")
+        if d != int(r[1]):
+            raise AutobuildError(f"{where}: depth {r[1]} does not match the module's {d} layers")
+        group[i], depth[i], hop[i], raw[i], score[i], cal[i] = g, d, h, rn, s, r[6]
+        choices[i, : len(row)] = row
+        for k, name in enumerate(gnames):
+            v = r[len(COLUMNS) + k]
+            f = next(f for f in space.global_features if f.name == name)
+            match = [x for x in f.values if str(x) == v]
+            if not match:
+                raise AutobuildError(f"{where}: {name} = {v!r} is not one of {list(f.values)}")
+            if glob.setdefault(name, match[0]) != match[0]:
+                raise AutobuildError(f"{where}: {name} differs between rows")
+    return ModuleScores(space, target, model, glob, group, depth, choices, raw, hop, score, cal)
