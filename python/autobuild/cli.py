@@ -121,16 +121,30 @@ def space_cmd(name: str, as_json: bool) -> None:
 
 
 @cli.command("sample")
-@click.option("--space", "space_name", required=True, help="Space name or space file.")
+@click.option("--space", "space_name", default=None, help="Space name or space file.")
+@click.option("--reduced", "reduced", type=click.Path(dir_okay=False), default=None,
+              help="Sample a reduced space written by `autobuild build --space-out` instead.")
 @click.option("--n", "n", type=click.IntRange(min=1), required=True, help="Number of architectures.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output CSV/JSONL (column arch).")
-def sample_cmd(space_name: str, n: int, seed: int, out: str) -> None:
-    """Draw N distinct uniformly random architectures (depths, layers, globals uniform)."""
+def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, out: str) -> None:
+    """Draw N distinct uniformly random architectures (depths, layers, globals uniform), from a
+    space or from a reduced space (then all of it when N exceeds its size)."""
     from .data.table import write_labelled
 
-    sp = _space(space_name)
-    archs = sp.sample(n, seed=seed)
+    if (space_name is None) == (reduced is None):
+        raise AutobuildError("give exactly one of --space and --reduced")
+    if reduced:
+        from .build import load_reduced
+
+        rs = load_reduced(reduced)
+        sp = rs.space
+        archs = sp.decode(rs.codes(rs.sample_combos(n, seed)))
+        if n > len(archs):
+            click.echo(f"the reduced space holds only {len(archs)} architectures: writing all of them", err=True)
+    else:
+        sp = _space(space_name)
+        archs = sp.sample(n, seed=seed)
     write_labelled(out, archs)
     click.echo(f"wrote {len(archs)} {sp.name} architectures to {out}", err=True)
 
@@ -153,11 +167,18 @@ def sample_cmd(space_name: str, n: int, seed: int, out: str) -> None:
               help="Scale of the gradient the GNN hops send into the FE-MLP (1 = plain backprop).")
 @click.option("--threads", type=click.IntRange(min=0), default=1, show_default=True,
               help="torch CPU threads for training (0 = torch default).")
+@click.option("--folds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Ensemble (Sec. 5.3): k-fold splits, one member per fold and seed.")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Ensemble: members per fold with seeds seed, seed+1, ...")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_cmd(space_name: str, data: str, target: str, out: str, epochs: int, batch_size: int, lr: float,
               weight_decay: float, hidden: int, layers: int, test_fraction: float, seed: int, fe_grad_scale: float,
-              threads: int, quiet: bool) -> None:
-    """Train an AutoBuild predictor with the hop-level ranking loss (Eq. 4) and save it."""
+              threads: int, folds: int, seeds: int, quiet: bool) -> None:
+    """Train an AutoBuild predictor with the hop-level ranking loss (Eq. 4) and save it.
+
+    With --folds/--seeds > 1, train an ensemble of folds x seeds predictors into OUT (resumable:
+    rerunning the same command keeps the members already trained)."""
     from .data.equation import TargetEquation
     from .data.table import read_labelled
 
@@ -177,16 +198,35 @@ def train_cmd(space_name: str, data: str, target: str, out: str, epochs: int, ba
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, hidden=hidden,
                       layers=layers, test_fraction=test_fraction, seed=seed, fe_grad_scale=fe_grad_scale,
                       threads=threads)
+    data_info = {"source": data, "n": len(table)}
     bar = tqdm(total=epochs, desc=f"train {sp.name} [{eq}]", unit="epoch", disable=quiet or None, file=sys.stderr)
 
     def progress(epoch: int, loss: float) -> None:
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.4f}")
 
+    if folds * seeds > 1:
+        from .models.ensemble import load_ensemble, train_ensemble
+
+        def on_member(i: int, n: int, name: str, status: str) -> None:
+            bar.reset(total=epochs)
+            bar.set_description(f"{name} ({i + 1}/{n}) [{eq}]")
+            if status == "kept":
+                click.echo(f"{name}: already trained, kept", err=True)
+
+        train_ensemble(sp, codes, y, eq, cfg, folds, seeds, out, data_info, progress=progress, on_member=on_member)
+        bar.close()
+        members = load_ensemble(out, space=sp)
+        srcc = np.array([m.report["test"]["srcc_hop"] for m in members])
+        pred = np.array([m.report["test"]["srcc_pred"] for m in members])
+        hops = " ".join(f"{v:.3f}" for v in srcc.mean(0))
+        click.echo(f"saved ensemble {out}: {len(members)} members; mean test SRCC pred {pred.mean():.3f}, "
+                   f"hops 0..{srcc.shape[1] - 1} [{hops}]")
+        return
     result = train_predictor(sp, codes, y, cfg, progress=progress)
     bar.close()
     click.echo("exporting ONNX and saving...", err=True)
-    save_model(out, result, sp, eq, {"source": data, "n": len(table)})
+    save_model(out, result, sp, eq, data_info)
     t = result.report["test"]
     hops = " ".join(f"{v:.3f}" for v in t["srcc_hop"])
     click.echo(
@@ -277,6 +317,107 @@ def providers_cmd() -> None:
 
     for p in available_providers():
         click.echo(p)
+
+# --------------------------------------------------------------------------- score / build
+def _parse_globals(pairs: tuple[str, ...], resolution: int | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for p in pairs:
+        if "=" not in p:
+            raise AutobuildError(f"--global {p!r}: expected NAME=VALUE")
+        k, v = p.split("=", 1)
+        out[k.strip()] = v.strip()
+    if resolution is not None:
+        out["r"] = str(resolution)
+    return out
+
+
+@cli.command("score")
+@click.argument("model_dirs", nargs=-1, required=True, type=click.Path())
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Scores CSV to write.")
+@click.option("--global", "globals_", multiple=True, metavar="NAME=VALUE",
+              help="Global feature value the modules are scored at (default: the FE-MLP's highest-scored value).")
+@click.option("--resolution", type=int, default=None, help="Shortcut for --global r=VALUE (OFA spaces).")
+@click.option("--min-count", type=click.IntRange(min=2), default=20, show_default=True,
+              help="Fewest training archs per (stage, depth) cell for Eq. 5; else N(0,1) (Sec. 7.9).")
+@click.option("--provider", default="cpu", show_default=True, help="ONNX Runtime execution provider.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16384, show_default=True, help="Modules per ONNX run.")
+@click.option("--name", default=None, help="Model name written in the scores (default: the directory name).")
+@click.option("--show", type=click.IntRange(min=0), default=3, show_default=True, help="Best/worst modules per stage to print.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], resolution: int | None, min_count: int,
+              provider: str, batch_size: int, name: str | None, show: int, quiet: bool) -> None:
+    """Score every module (stage subgraph) of the space with Eq. 5 (Sec. 4.2).
+
+    MODEL_DIRS: one model, several models of one target, or ensemble directories (`train --folds`):
+    several members are combined by their held-out SRCC per hop (Sec. 5.3)."""
+    from tqdm import tqdm
+
+    from .models.ensemble import load_models
+    from .scoring import score_modules, write_scores
+    from .scoring.scorer import module_count
+
+    models = load_models(list(model_dirs))
+    total = module_count(models[0].space) * len(models)
+    label = name or (Path(model_dirs[0]).name if len(model_dirs) == 1 else "+".join(Path(d).name for d in model_dirs))
+    with tqdm(total=total, desc=f"score {models[0].space.name} modules", unit="module", unit_scale=True,
+              disable=quiet or None, file=sys.stderr) as bar:
+        scores = score_modules(models, _parse_globals(globals_, resolution), min_count=min_count, provider=provider,
+                               batch_size=batch_size, name=label, progress=bar.update)
+    write_scores(out, scores)
+    for note in scores.notes:
+        click.echo(f"note: {note}", err=True)
+    glob = ", ".join(f"{k}={v}" for k, v in scores.globals.items())
+    click.echo(f"wrote {len(scores):,} module scores ({scores.target}; {len(models)} model(s); {glob or 'no globals'}) to {out}",
+               err=True)
+    if show:
+        from .plots import modules_table
+
+        click.echo(modules_table(scores, show))
+
+
+@cli.command("build")
+@click.argument("scores", nargs=-1, required=True, type=click.Path())
+@click.option("--k", "k", type=click.IntRange(min=1), default=3, show_default=True, help="Modules kept per stage and scores file.")
+@click.option("--constrained", is_flag=True, help="Split K across module sizes (Sec. 7.9) instead of letting all sizes compete.")
+@click.option("--top", "top", type=click.IntRange(min=1), default=None,
+              help="Write the N best archs by summed module score (exact k-best), not the whole reduced space.")
+@click.option("--limit", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Largest reduced space written whole (without --top).")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Architectures CSV to write.")
+@click.option("--space-out", type=click.Path(dir_okay=False), default=None,
+              help="Also write the reduced space (for `sample --reduced` and `search --reduced`).")
+@click.option("--space", "space_name", default=None, help="Space file, for scores of a user-defined space.")
+def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | None, limit: int, out: str,
+              space_out: str | None, space_name: str | None) -> None:
+    """Build architectures from the top-K modules per stage of one or more scores files.
+
+    Several files (predictors or target equations) unite their selections: up to P x K modules per
+    stage (Sec. 7.2). The reduced space is the product of the per-stage selections."""
+    from .build import select_modules, unite
+    from .data.table import write_labelled
+    from .scoring import read_scores
+
+    sp = _space(space_name) if space_name else None
+    loaded = [read_scores(p, space=sp) for p in scores]
+    names = [f"{Path(p).name} ({s.target})" for p, s in zip(scores, loaded)]
+    rs = unite([(s, select_modules(s, k, constrained)) for s in loaded], names)
+    size = rs.cardinality()
+    if top is None and size > limit:
+        raise AutobuildError(f"the reduced space holds {size:,} architectures (> --limit {limit:,}); "
+                             "use --top N for the best N or raise --limit")
+    combos = rs.top_combos(top) if top is not None else rs.all_combos()
+    if top is None:
+        combos = combos[np.lexsort((np.arange(len(combos)), -rs.combo_scores(combos)))]
+    archs = rs.space.decode(rs.codes(combos))
+    for i, a in enumerate(archs):  # the space's constraints, checked on every built arch
+        rs.space.validate(a)
+    write_labelled(out, archs, {"score": rs.combo_scores(combos)})
+    if space_out:
+        rs.save(space_out)
+    per_stage = " x ".join(str(n) for n in rs.sizes)
+    click.echo(f"reduced space {per_stage} = {size:,} architectures; wrote {len(archs):,} to {out}"
+               + (f", reduced space to {space_out}" if space_out else ""), err=True)
+
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,6 +34,9 @@ class TrainConfig:
     rank_eps: float = 0.1  # soft-rank regularisation, applied to batch-standardised norms
     fe_grad_scale: float = 0.03  # gradient scale from the GNN hops into the FE-MLP (see predictor)
     threads: int = 1  # torch CPU threads while training (small graphs: 1 is fastest, see README)
+    folds: int = 0  # >= 2: k-fold split, fold ``fold`` is the test set (ensembles, Sec. 5.3)
+    fold: int = 0
+    split_seed: int | None = None  # seed of the split permutation (default: ``seed``)
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -46,6 +49,10 @@ class TrainConfig:
             raise AutobuildError("lr, hidden and layers must be positive")
         if not 0.0 <= self.fe_grad_scale <= 1.0:
             raise AutobuildError(f"fe_grad_scale must be in [0, 1], got {self.fe_grad_scale}")
+        if self.folds == 1 or self.folds < 0:
+            raise AutobuildError(f"folds must be 0 (random split) or >= 2, got {self.folds}")
+        if self.folds >= 2 and not 0 <= self.fold < self.folds:
+            raise AutobuildError(f"fold must be in 0..{self.folds - 1}, got {self.fold}")
         if self.threads < 0:
             raise AutobuildError(f"threads must be >= 0 (0 = torch default), got {self.threads}")
 
@@ -66,9 +73,16 @@ def hop_loss(graph_norms: list[torch.Tensor], y: torch.Tensor, eps: float) -> to
     return (1.0 - soft_spearman(n, y, regularization_strength=eps)).mean()
 
 
-def split_indices(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded random train / test split (90 / 10 by default, Sec. 5.1)."""
+def split_indices(n: int, test_fraction: float, seed: int, folds: int = 0, fold: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random train / test split (90 / 10 by default, Sec. 5.1), or fold ``fold`` of a
+    seeded k-fold partition as the test set when ``folds >= 2``."""
     perm = np.random.default_rng(seed).permutation(n)
+    if folds >= 2:
+        if n < 2 * folds:
+            raise AutobuildError(f"need at least {2 * folds} labelled archs for {folds} folds, got {n}")
+        chunks = np.array_split(perm, folds)
+        test = chunks[fold]
+        return np.sort(np.concatenate([c for i, c in enumerate(chunks) if i != fold])), np.sort(test)
     n_test = max(1, int(round(n * test_fraction)))
     if n - n_test < 2:
         raise AutobuildError(f"need at least {n_test + 2} labelled archs, got {n}")
@@ -125,7 +139,8 @@ def train_predictor(
         raise AutobuildError(f"{len(codes)} archs but {len(y)} labels")
     if not np.all(np.isfinite(y)):
         raise AutobuildError("labels contain NaN or infinite values")
-    tr, te = split_indices(len(y), cfg.test_fraction, cfg.seed)
+    split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
+    tr, te = split_indices(len(y), cfg.test_fraction, split_seed, cfg.folds, cfg.fold)
     mu, sd = float(y[tr].mean()), float(y[tr].std())
     if not sd > 0:
         raise AutobuildError("all training labels are equal: nothing to learn")

@@ -58,25 +58,37 @@ def _stage_depths(space: MacroSpace, group: Sequence[int], depth: int) -> list[i
     return [fixed[s] for s in group]
 
 
-def module_codes(space: MacroSpace, mods: ModuleSet, global_idx: Sequence[int] = (), rows: np.ndarray | None = None) -> np.ndarray:
-    """Arch codes holding only the modules (all other stages empty), globals set to ``global_idx``."""
-    idx = np.arange(len(mods)) if rows is None else np.asarray(rows)
-    depths, choices = mods.depths[idx], mods.choices[idx]
+def fill_group(codes: np.ndarray, space: MacroSpace, stages: Sequence[int], depths: np.ndarray, choices: np.ndarray) -> None:
+    """Write modules (``depths[N]``, ``choices[N, w]``) of the group ``stages`` into arch ``codes[N]``."""
     S = space.n_stages
-    codes = np.full((len(idx), space.code_len), -1, dtype=np.int32)
-    codes[:, :S] = 0
-    if len(global_idx) != space.n_globals:
-        raise AutobuildError(f"need {space.n_globals} global value(s), got {len(global_idx)}")
-    for k, v in enumerate(global_idx):
-        codes[:, S + space.n_slots + k] = v
     for depth in np.unique(depths):
-        sel = depths == depth
+        sel = np.flatnonzero(depths == depth)
         pos = 0
-        for s, d in zip(mods.stages, _stage_depths(space, mods.stages, int(depth))):
+        for s, d in zip(stages, _stage_depths(space, stages, int(depth))):
             codes[sel, s] = d
             off = S + int(space.slot_offset[s])
             codes[np.ix_(sel, np.arange(off, off + d))] = choices[np.ix_(sel, np.arange(pos, pos + d))]
             pos += d
+
+
+def empty_codes(space: MacroSpace, n: int, global_idx: Sequence[int] | np.ndarray = ()) -> np.ndarray:
+    """``n`` codes with every stage empty and the globals set (one row of indices, or one per code)."""
+    S = space.n_stages
+    codes = np.full((n, space.code_len), -1, dtype=np.int32)
+    codes[:, :S] = 0
+    g = np.asarray(global_idx, dtype=np.int32)
+    if g.shape[-1:] != (space.n_globals,) and not (space.n_globals == 0 and g.size == 0):
+        raise AutobuildError(f"need {space.n_globals} global value(s), got {g.shape[-1] if g.ndim else 0}")
+    if space.n_globals:
+        codes[:, S + space.n_slots :] = g
+    return codes
+
+
+def module_codes(space: MacroSpace, mods: ModuleSet, global_idx: Sequence[int] = (), rows: np.ndarray | None = None) -> np.ndarray:
+    """Arch codes holding only the modules (all other stages empty), globals set to ``global_idx``."""
+    idx = np.arange(len(mods)) if rows is None else np.asarray(rows)
+    codes = empty_codes(space, len(idx), global_idx)
+    fill_group(codes, space, mods.stages, mods.depths[idx], mods.choices[idx])
     return codes
 
 
