@@ -1,0 +1,235 @@
+"""Module scoring (Eq. 5, Sec. 4.2), ensembles (Sec. 5.3) and building from modules (Sec. 5.1, 7.2, 7.9)."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from autobuild import AutobuildError
+from autobuild.build import kbest_product, load_reduced, select_modules, unite
+from autobuild.cli import cli
+from autobuild.data import TargetEquation, builtin_data_path, read_labelled
+from autobuild.graphs import encode_codes
+from autobuild.models.artifact import load_model, save_model
+from autobuild.models.inference import OnnxPredictor
+from autobuild.models.trainer import TrainConfig, train_predictor
+from autobuild.scoring import enumerate_group, layers_to_module, module_codes, module_layers, read_scores, score_modules, write_scores
+from autobuild.spaces import get_space
+
+
+def _train(tmp_path_factory, name: str, target: str, seed: int = 0, n: int = 400):
+    sp = get_space(name)
+    t = read_labelled(builtin_data_path(name), validate=sp.validate)
+    eq = TargetEquation(target)
+    res = train_predictor(sp, sp.encode(t.archs[:n]), eq.evaluate(t.metrics)[:n], TrainConfig(epochs=2, seed=seed, lr=1e-3))
+    return load_model(save_model(tmp_path_factory.mktemp("m") / f"{name}-{seed}", res, sp, eq, {"source": "test", "n": n}))
+
+
+@pytest.fixture(scope="module")
+def mb(tmp_path_factory):
+    return _train(tmp_path_factory, "ofa-mbv3", "acc*100/latency_gpu")
+
+
+@pytest.fixture(scope="module")
+def pn(tmp_path_factory):
+    return _train(tmp_path_factory, "ofa-pn", "acc")
+
+
+@pytest.fixture(scope="module")
+def mb_scores(mb):
+    return score_modules([mb])
+
+
+def test_module_sets_and_merged_group():
+    sp = get_space("ofa-pn")
+    sizes = [len(enumerate_group(sp, g)) for g in range(len(sp.module_groups))]
+    assert sizes == [7371] * 4 + [66339]
+    mods = enumerate_group(sp, 4)
+    assert mods.label == "5+6"
+    rows = np.array([0, 800, 66338])
+    codes = module_codes(sp, mods, [2], rows)
+    for r, code in zip(rows, codes):
+        d = int(mods.depths[r])
+        assert code[4] == d - 1 and code[5] == 1 and code[:4].tolist() == [0, 0, 0, 0]
+        layers = module_layers(sp, mods, int(r))
+        assert len(layers) == d and set(layers[0]) == {"k", "e"}
+        depth, row = layers_to_module(sp, 4, layers)
+        assert depth == d and row[:d].tolist() == mods.choices[r, :d].tolist()
+    x = encode_codes(sp, codes).x
+    assert x[-1, 0] == 5 and x[-1, 1] == 0  # the merged group's last layer is stage 6, layer 1
+    with pytest.raises(AutobuildError, match="is not a layer choice"):
+        layers_to_module(sp, 0, [{"k": 4, "e": 3}, {"k": 3, "e": 3}])
+    with pytest.raises(AutobuildError, match="list of 2..4 layers"):
+        layers_to_module(sp, 0, [{"k": 3, "e": 3}])
+
+
+def test_raw_norm_is_the_stage_embedding_inside_a_full_arch(mb, mb_scores):
+    """Placing a module at its stage gives exactly the hop-(l-1) norm of the stage's last node in any
+    architecture that contains it (directed chain edges: the receptive field is the stage)."""
+    sp = mb.space
+    sess = OnnxPredictor(mb.onnx_path)
+    arch = sp.sample(1, seed=5)[0]
+    code = sp.encode([arch])
+    g = encode_codes(sp, code)
+    _, node_norms, _ = sess.run(g.onnx_feed())
+    end = 0
+    for u in range(5):
+        d = arch["d"][u]
+        end += d
+        layers = [{"k": arch["ks"][4 * u + j], "e": arch["e"][4 * u + j]} for j in range(d)]
+        depth, row = layers_to_module(sp, u, layers)
+        rows = mb_scores.group_rows(u)
+        hit = rows[(mb_scores.depth[rows] == depth) & (mb_scores.choices[rows, :4] == row).all(1)]
+        assert len(hit) == 1
+        want = node_norms[end - 1, d - 1]
+        if arch["r"] == mb_scores.globals["r"]:
+            assert mb_scores.raw_norm[hit[0]] == pytest.approx(want, rel=1e-4)
+
+
+def test_eq5_calibration(mb, mb_scores):
+    rep = mb.report
+    hm = {h["hop"]: (h["mean"], h["std"]) for h in rep["hop_moments"]}
+    cells = {(c["group"], c["depth"]): (c["mean"], c["std"]) for c in rep["label_moments"]}
+    assert len(mb_scores) == 36855 and set(mb_scores.calibration) == {"eq5"}
+    for i in (0, 100, 5000, 36854):
+        g, d = int(mb_scores.group[i]), int(mb_scores.depth[i])
+        mu, sd = hm[d - 1]
+        cm, cs = cells[(g, d)]
+        assert mb_scores.hop[i] == d - 1
+        assert mb_scores.score[i] == pytest.approx((mb_scores.raw_norm[i] - mu) * cs / sd + cm, rel=1e-9)
+
+
+def test_fallback_to_standard_normal(mb):
+    s = score_modules([mb], min_count=10_000)
+    assert set(s.calibration) == {"N(0,1)"}
+    assert len(s.notes) == 5 and "N(0,1)" in s.notes[0] and "(< 10000)" in s.notes[0]
+    assert abs(float(np.mean(s.score))) < 5
+
+
+def test_backends_give_identical_scores(mb, monkeypatch):
+    from autobuild import core
+
+    if len(core.available_backends()) < 2:
+        pytest.skip("needs both backends")
+    out = []
+    for b in ("cpp", "numba"):
+        monkeypatch.setenv("AUTOBUILD_BACKEND", b)
+        out.append(score_modules([mb], {"r": 224}))
+    np.testing.assert_array_equal(out[0].choices, out[1].choices)
+    np.testing.assert_array_equal(out[0].depth, out[1].depth)
+    np.testing.assert_allclose(out[0].score, out[1].score, rtol=1e-12)
+
+
+def test_ensemble_weights(tmp_path_factory, mb):
+    other = _train(tmp_path_factory, "ofa-mbv3", "acc*100/latency_gpu", seed=1)
+    a, b = score_modules([mb], {"r": 208}), score_modules([other], {"r": 208})
+    e = score_modules([mb, other], {"r": 208})
+    wa = np.clip(np.asarray(mb.report["test"]["srcc_hop"])[a.hop], 1e-12, None)
+    wb = np.clip(np.asarray(other.report["test"]["srcc_hop"])[b.hop], 1e-12, None)
+    np.testing.assert_allclose(e.score, (wa * a.score + wb * b.score) / (wa + wb), rtol=1e-9)
+    with pytest.raises(AutobuildError, match="differs from"):
+        score_modules([mb, _train(tmp_path_factory, "ofa-mbv3", "acc", n=300)])
+
+
+def test_default_resolution_is_fe_mlp_favourite(mb, mb_scores):
+    imp = mb.report["fe_importance"]["r"]
+    assert mb_scores.globals["r"] == imp["values"][int(np.argmax(imp["score"]))]
+    with pytest.raises(AutobuildError, match="not one of"):
+        score_modules([mb], {"r": 200})
+    with pytest.raises(AutobuildError, match="unknown global feature"):
+        score_modules([mb], {"res": 200})
+
+
+def test_scores_csv_roundtrip(mb_scores, tmp_path):
+    p = tmp_path / "s.csv"
+    write_scores(p, mb_scores)
+    r = read_scores(p)
+    np.testing.assert_array_equal(r.choices, mb_scores.choices)
+    np.testing.assert_array_equal(r.score, mb_scores.score)
+    assert r.globals == mb_scores.globals and r.target == mb_scores.target
+    rows = list(csv.reader(open(p)))
+    assert rows[0][:8] == ["stage", "depth", "module", "raw_norm", "hop", "score", "calibration", "model"]
+    rows[5][2] = '[{"k": 9, "e": 3}, {"k": 3, "e": 3}]'
+    bad = tmp_path / "bad.csv"
+    with open(bad, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    with pytest.raises(AutobuildError, match=r"bad.csv: row 5: stage 1: layer 1 .* is not a layer choice"):
+        read_scores(bad)
+
+
+def test_selection(mb_scores):
+    sel = select_modules(mb_scores, 3)
+    for g, rows in sel.items():
+        best = np.sort(mb_scores.score[mb_scores.group == g])[::-1][:3]
+        np.testing.assert_allclose(mb_scores.score[rows], best)
+    con = select_modules(mb_scores, 5, constrained=True)
+    for g, rows in con.items():
+        assert sorted(mb_scores.depth[rows].tolist()) == [2, 3, 3, 4, 4]  # Sec. 7.9: remainder to larger sizes
+
+
+def test_kbest_is_exact():
+    rng = np.random.default_rng(3)
+    lists = [rng.normal(size=n) for n in (4, 3, 5, 2)]
+    everything = sorted(itertools.product(*(range(len(x)) for x in lists)),
+                        key=lambda c: -sum(lists[j][i] for j, i in enumerate(c)))
+    got = [c for c, _ in kbest_product(lists, 17)]
+    want_totals = [sum(lists[j][i] for j, i in enumerate(c)) for c in everything[:17]]
+    got_totals = [sum(lists[j][i] for j, i in enumerate(c)) for c in got]
+    np.testing.assert_allclose(got_totals, want_totals)
+    assert len(set(got)) == 17
+
+
+def test_reduced_space_and_build(mb_scores, pn, tmp_path):
+    rs = unite([(mb_scores, select_modules(mb_scores, 3))])
+    assert rs.cardinality() == 243
+    combos = rs.all_combos()
+    archs = rs.space.decode(rs.codes(combos))
+    assert len({json.dumps(a) for a in archs}) == 243
+    assert all(rs.space.validate(a) == a for a in archs)
+    assert all(a["r"] == mb_scores.globals["r"] for a in archs)
+    top = rs.top_combos(10)
+    np.testing.assert_allclose(rs.combo_scores(top), np.sort(rs.combo_scores(combos))[::-1][:10])
+    rs.save(tmp_path / "r.json")
+    back = load_reduced(tmp_path / "r.json")
+    np.testing.assert_array_equal(back.codes(combos), rs.codes(combos))
+    # PN: merged stages 5+6 build valid 6-stage archs.
+    ps = score_modules([pn])
+    prs = unite([(ps, select_modules(ps, 2))])
+    for a in prs.space.decode(prs.codes(prs.all_combos())):
+        assert prs.space.validate(a)["d"][5] == 1
+    (tmp_path / "bad.json").write_text(json.dumps({**rs.to_dict(), "space_fingerprint": "0" * 16}))
+    with pytest.raises(AutobuildError, match="fingerprint"):
+        load_reduced(tmp_path / "bad.json")
+
+
+def test_union_of_equations(mb_scores, tmp_path_factory):
+    other = score_modules([_train(tmp_path_factory, "ofa-mbv3", "acc", n=300)], {"r": 224})
+    rs = unite([(mb_scores, select_modules(mb_scores, 3)), (other, select_modules(other, 3))])
+    assert all(3 <= n <= 6 for n in rs.sizes[:5])
+    assert rs.globals["r"] == sorted({mb_scores.globals["r"], 224})
+    assert rs.score_kind != "eq5"
+
+
+def test_cli_score_build_sample(mb, tmp_path):
+    run = lambda *a: CliRunner().invoke(cli, [str(x) for x in a], catch_exceptions=False)  # noqa: E731
+    sc = tmp_path / "s.csv"
+    res = run("score", mb.path, "--out", sc, "--resolution", 224)
+    assert res.exit_code == 0, res.output
+    assert "stage 1" in res.output.lower() or "1" in res.output
+    res = run("build", sc, "--k", 3, "--out", tmp_path / "b.csv", "--space-out", tmp_path / "r.json")
+    assert res.exit_code == 0 and "243" in res.stderr
+    rows = list(csv.DictReader(open(tmp_path / "b.csv")))
+    assert len(rows) == 243 and float(rows[0]["score"]) >= float(rows[-1]["score"])
+    res = run("sample", "--reduced", tmp_path / "r.json", "--n", 10, "--out", tmp_path / "x.csv")
+    assert res.exit_code == 0 and len(list(csv.DictReader(open(tmp_path / "x.csv")))) == 10
+    res = run("build", sc, "--k", 30, "--out", tmp_path / "c.csv")
+    assert res.exit_code == 2 and "use --top N" in res.stderr and not (tmp_path / "c.csv").exists()
+    res = run("build", sc, "--k", 30, "--top", 5, "--out", tmp_path / "c.csv")
+    assert res.exit_code == 0 and len(list(csv.DictReader(open(tmp_path / "c.csv")))) == 5
+    res = run("score", mb.path, "--out", tmp_path / "t.csv", "--global", "q=1")
+    assert res.exit_code == 2 and "unknown global feature" in res.stderr
