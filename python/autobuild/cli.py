@@ -85,7 +85,7 @@ def _fmt(v: float) -> str:
 
 
 # --------------------------------------------------------------------------- space / sample
-@cli.command("space")
+@cli.command("space", short_help="Describe a search space and its size.")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print the space definition as JSON.")
 def space_cmd(name: str, as_json: bool) -> None:
@@ -120,7 +120,7 @@ def space_cmd(name: str, as_json: bool) -> None:
         click.echo(f"  x {glob} = {sp.cardinality(include_globals=True):.3g} with global features")
 
 
-@cli.command("sample")
+@cli.command("sample", short_help="Draw random architectures of a space or reduced space.")
 @click.option("--space", "space_name", default=None, help="Space name or space file.")
 @click.option("--reduced", "reduced", type=click.Path(dir_okay=False), default=None,
               help="Sample a reduced space written by `autobuild build --space-out` instead.")
@@ -150,7 +150,7 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
 
 
 # --------------------------------------------------------------------------- train
-@cli.command("train")
+@cli.command("train", short_help="Train a predictor (or an ensemble) with Eq. 4.")
 @click.option("--space", "space_name", required=True, help="Space name or space file.")
 @click.option("--data", "data", required=True, help="Labelled CSV/JSONL, or builtin:ofa-mbv3 / builtin:ofa-pn.")
 @click.option("--target", default="acc", show_default=True, help="Target equation over metric columns.")
@@ -243,7 +243,7 @@ def _evaluate(eq: Any, table: Any, path: Path) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- info
-@cli.command("info")
+@cli.command("info", short_help="Show a model's metrics, moments and FE-MLP importance.")
 @click.argument("model_dir", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the stored config and metrics as JSON.")
 def info_cmd(model_dir: str, as_json: bool) -> None:
@@ -283,7 +283,7 @@ def info_cmd(model_dir: str, as_json: bool) -> None:
 
 
 # --------------------------------------------------------------------------- predict
-@cli.command("predict")
+@cli.command("predict", short_help="Predict archs with a model's ONNX export.")
 @click.argument("model_dir", type=click.Path())
 @click.option("--data", "data", required=True, help="CSV/JSONL with an arch column (metric columns ignored).")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output CSV/JSONL.")
@@ -331,7 +331,7 @@ def _parse_globals(pairs: tuple[str, ...], resolution: int | None) -> dict[str, 
     return out
 
 
-@cli.command("score")
+@cli.command("score", short_help="Score every module of the space (Eq. 5).")
 @click.argument("model_dirs", nargs=-1, required=True, type=click.Path())
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Scores CSV to write.")
 @click.option("--global", "globals_", multiple=True, metavar="NAME=VALUE",
@@ -375,7 +375,7 @@ def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], 
         click.echo(modules_table(scores, show))
 
 
-@cli.command("build")
+@cli.command("build", short_help="Build architectures / a reduced space from top-K modules.")
 @click.argument("scores", nargs=-1, required=True, type=click.Path())
 @click.option("--k", "k", type=click.IntRange(min=1), default=3, show_default=True, help="Modules kept per stage and scores file.")
 @click.option("--constrained", is_flag=True, help="Split K across module sizes (Sec. 7.9) instead of letting all sizes compete.")
@@ -418,6 +418,15 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
     click.echo(f"reduced space {per_stage} = {size:,} architectures; wrote {len(archs):,} to {out}"
                + (f", reduced space to {space_out}" if space_out else ""), err=True)
 
+
+
+def _register_plot() -> None:
+    from .cli_plot import plot
+
+    cli.add_command(plot)
+
+
+_register_plot()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,106 @@
+"""``autobuild plot``: interpretability figures (PNG) of trained predictors and module scores.
+
+Registered on the main group with ``cli.add_command(plot)``; bad input raises
+:class:`~autobuild.errors.AutobuildError`, which the main group prints as one error line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import AutobuildError
+
+_OUT = click.option("--out", type=click.Path(dir_okay=False), required=True, help="PNG file to write.")
+
+
+def _wrote(path: Path) -> None:
+    click.echo(f"wrote {path}", err=True)
+
+
+def parse_arch(spec: str) -> Any:
+    """``--arch`` value: inline JSON, or ``@path`` to a JSON file."""
+    if spec.startswith("@"):
+        p = Path(spec[1:])
+        if not p.is_file():
+            raise AutobuildError(f"--arch: {p}: file not found")
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise AutobuildError(f"--arch: {p}: cannot read: {e}") from None
+        where = f"--arch: {p}"
+    else:
+        text, where = spec, "--arch"
+    try:
+        arch = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise AutobuildError(f"{where}: invalid JSON: {e}") from None
+    if not isinstance(arch, dict):
+        raise AutobuildError(f"{where}: an arch must be a JSON object, got {type(arch).__name__}")
+    return arch
+
+
+@click.group("plot", short_help="Interpretability figures (PNG) of models and module scores.")
+def plot() -> None:
+    """Interpretability figures (PNG) after the paper's Figs. 1, 2, 4 and 9/10."""
+
+
+@plot.command("modules", short_help="Best and worst modules per stage (Fig. 4).")
+@click.argument("scores_csv", type=click.Path())
+@_OUT
+@click.option("--n", "n", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Best and worst modules shown per stage.")
+@click.option("--space", "space_name", default=None, help="Space name or file (needed for non-built-in spaces).")
+def modules_cmd(scores_csv: str, out: str, n: int, space_name: str | None) -> None:
+    """Best and worst modules per stage (paper Fig. 4) from a module scores CSV; prints the table too."""
+    from .plots import modules_table, plot_modules
+    from .scoring import read_scores
+    from .spaces import get_space
+
+    scores = read_scores(scores_csv, space=get_space(space_name) if space_name else None)
+    click.echo(modules_table(scores, n), nl=False)
+    _wrote(plot_modules(scores, out, n=n))
+
+
+@plot.command("importance", short_help="FE-MLP feature importance (Figs. 9/10).")
+@click.argument("model_dir", type=click.Path())
+@_OUT
+def importance_cmd(model_dir: str, out: str) -> None:
+    """FE-MLP 0-hop feature importance per feature value (paper Sec. 4.3, Figs. 9/10)."""
+    from .models.artifact import load_model
+    from .plots import plot_importance
+
+    _wrote(plot_importance(load_model(model_dir), out))
+
+
+@plot.command("arch", short_help="Hop-level node scores of one arch (Fig. 1).")
+@click.argument("model_dir", type=click.Path())
+@click.option("--arch", "arch_spec", required=True, help="Arch as inline JSON, or @FILE holding its JSON.")
+@_OUT
+@click.option("--provider", default="cpu", show_default=True, help="ONNX Runtime execution provider.")
+def arch_cmd(model_dir: str, arch_spec: str, out: str, provider: str) -> None:
+    """One arch's sequence graph coloured by standardised node-embedding norm per hop (Fig. 1, Sec. 4.2)."""
+    from .models.artifact import load_model
+    from .plots import plot_arch
+
+    art = load_model(model_dir)
+    arch = parse_arch(arch_spec)
+    try:
+        arch = art.space.validate(arch)
+    except AutobuildError as e:
+        raise AutobuildError(f"--arch: {e}") from None
+    _wrote(plot_arch(art, arch, out, provider=provider))
+
+
+@plot.command("hops", short_help="Test SRCC per hop level (Fig. 2).")
+@click.argument("model_dir", type=click.Path())
+@_OUT
+def hops_cmd(model_dir: str, out: str) -> None:
+    """Test SRCC per hop level and of the prediction (paper Fig. 2)."""
+    from .models.artifact import load_model
+    from .plots import plot_hops
+
+    _wrote(plot_hops(load_model(model_dir), out))
