@@ -152,3 +152,21 @@ def atomic_dir(path: str | Path) -> Iterator[str]:
     _fsync_dir(parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def read_format_json(path: str | Path, fmt: str, version: int, what: str) -> dict:
+    """Read a JSON document tagged ``{"format": fmt, "format_version": version}``; one-line errors."""
+    import json
+
+    p = Path(path)
+    if not p.is_file():
+        raise AutobuildError(f"{p}: file not found")
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise AutobuildError(f"{p}: corrupt JSON: {e}") from None
+    if not isinstance(d, dict) or d.get("format") != fmt:
+        raise AutobuildError(f"{p}: not {what}")
+    if d.get("format_version") != version:
+        raise AutobuildError(f"{p}: unsupported format version {d.get('format_version')!r} (this autobuild reads {version})")
+    return d

@@ -17,6 +17,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from ..errors import AutobuildError
+from ..io_utils import read_format_json
 from ..scoring.modules import empty_codes, fill_group, layers_to_module, module_layers, ModuleSet
 from ..spaces import space_from_dict
 from ..spaces.macro import MacroSpace
@@ -139,16 +140,7 @@ class ReducedSpace:
 def load_reduced(path: str | Path) -> ReducedSpace:
     """Read and validate a reduced space written by :meth:`ReducedSpace.save`."""
     p = Path(path)
-    if not p.is_file():
-        raise AutobuildError(f"{p}: file not found")
-    try:
-        d = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise AutobuildError(f"{p}: corrupt JSON: {e}") from None
-    if not isinstance(d, dict) or d.get("format") != FORMAT:
-        raise AutobuildError(f"{p}: not an autobuild reduced space (written by `autobuild build --space-out`)")
-    if d.get("format_version") != FORMAT_VERSION:
-        raise AutobuildError(f"{p}: unsupported format version {d.get('format_version')!r}")
+    d = read_format_json(p, FORMAT, FORMAT_VERSION, "an autobuild reduced space (written by `autobuild build --space-out`)")
     try:
         space = space_from_dict(d["space"], f"{p}: space")
         if space.fingerprint() != d["space_fingerprint"]:

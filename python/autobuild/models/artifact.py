@@ -18,7 +18,7 @@ from typing import Any
 from .. import __version__
 from ..data.equation import TargetEquation
 from ..errors import AutobuildError
-from ..io_utils import atomic_dir
+from ..io_utils import atomic_dir, read_format_json
 from ..spaces import MacroSpace, space_from_dict
 
 FORMAT = "autobuild-predictor"
@@ -134,14 +134,7 @@ def load_model(path: str | Path, space: MacroSpace | None = None) -> ModelArtifa
     cfg_path = p / CONFIG
     if not cfg_path.is_file():
         raise AutobuildError(f"{p}: missing {CONFIG} (not an autobuild model directory)")
-    try:
-        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise AutobuildError(f"{cfg_path}: corrupt JSON: {e}") from None
-    if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
-        raise AutobuildError(f"{cfg_path}: not an autobuild predictor config")
-    if cfg.get("format_version") != FORMAT_VERSION:
-        raise AutobuildError(f"{cfg_path}: unsupported format version {cfg.get('format_version')!r} (this autobuild reads {FORMAT_VERSION})")
+    cfg = read_format_json(cfg_path, FORMAT, FORMAT_VERSION, "an autobuild predictor config")
     for key in ("space", "space_fingerprint", "target", "hyperparameters", "report", "files"):
         if key not in cfg:
             raise AutobuildError(f"{cfg_path}: missing field {key!r}")
