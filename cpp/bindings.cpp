@@ -1,8 +1,10 @@
 // pybind11 bindings of the C++ core: module autobuild._core.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
 #include "core.hpp"
@@ -82,10 +84,107 @@ py::array_t<double> calibrate_scores(F64 norms, I32 hops, I32 cells, F64 hop_mea
   return to_array(std::move(out), {n});
 }
 
+py::array_t<uint64_t> hash_codes(I32 codes) {
+  if (codes.ndim() != 2) throw std::invalid_argument("hash_codes: codes must be 2-D");
+  const py::ssize_t n = codes.shape(0);
+  std::vector<uint64_t> out(static_cast<size_t>(n));
+  {
+    py::gil_scoped_release release;
+    autobuild::hash_codes(codes.data(), n, codes.shape(1), out.data());
+  }
+  return to_array(std::move(out), {n});
+}
+
+py::array_t<int32_t> non_dominated_rank(F64 points) {
+  if (points.ndim() != 2) throw std::invalid_argument("non_dominated_rank: points must be 2-D");
+  const py::ssize_t n = points.shape(0);
+  std::vector<int32_t> out(static_cast<size_t>(n));
+  {
+    py::gil_scoped_release release;
+    autobuild::non_dominated_rank(points.data(), n, points.shape(1), out.data());
+  }
+  return to_array(std::move(out), {n});
+}
+
+double hypervolume_2d(F64 points, F64 ref) {
+  if (points.ndim() != 2 || points.shape(1) != 2) throw std::invalid_argument("hypervolume_2d: points must be [N, 2]");
+  if (ref.ndim() != 1 || ref.shape(0) != 2) throw std::invalid_argument("hypervolume_2d: ref must have 2 entries");
+  py::gil_scoped_release release;
+  return autobuild::hypervolume_2d(points.data(), points.shape(0), ref.data());
+}
+
+using U8 = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+using I64 = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+
+uint64_t seed_value(const py::object& seed) {
+  const py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(seed.ptr()));
+  if (!index) throw py::error_already_set();
+  const unsigned long long v = PyLong_AsUnsignedLongLong(index.ptr());
+  if (v == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+    PyErr_Clear();
+    throw std::invalid_argument("mutate: seed must be in [0, 2^64)");
+  }
+  return static_cast<uint64_t>(v);
+}
+
+py::array_t<int32_t> mutate(I32 parents, int64_t n_children, const py::object& seed, int32_t kind, I32 min_depth,
+                            I32 max_depth, U8 allowed, I32 group_of, int32_t n_globals, U8 global_allowed,
+                            std::optional<I64> table_offsets, std::optional<I32> table_depths,
+                            std::optional<I32> table_choices, std::optional<I32> slot_width) {
+  if (kind < 0 || kind > 2)
+    throw std::invalid_argument("mutate: kind must be 0 (stage-full), 1 (stage-table) or 2 (layer)");
+  if (n_children < 0) throw std::invalid_argument("mutate: n_children must be >= 0");
+  const uint64_t seed_u = seed_value(seed);
+  if (parents.ndim() != 2) throw std::invalid_argument("mutate: parents must be 2-D");
+  if (min_depth.ndim() != 1 || max_depth.ndim() != 1 || min_depth.shape(0) != max_depth.shape(0))
+    throw std::invalid_argument("mutate: min_depth and max_depth must be 1-D of equal length");
+  const py::ssize_t S = min_depth.shape(0);
+  if (allowed.ndim() != 2 || allowed.shape(0) != S)
+    throw std::invalid_argument("mutate: allowed must be [stages, choices]");
+  if (group_of.ndim() != 1 || group_of.shape(0) != S)
+    throw std::invalid_argument("mutate: group_of must have one entry per stage");
+  if (global_allowed.ndim() != 2 || global_allowed.shape(0) != n_globals)
+    throw std::invalid_argument("mutate: global_allowed must be [n_globals, values]");
+  if (slot_width && (slot_width->ndim() != 1 || slot_width->shape(0) != S))
+    throw std::invalid_argument("mutate: slot_width must have one entry per stage");
+  if (kind == autobuild::kStageTable) {
+    if (!table_offsets || !table_depths || !table_choices)
+      throw std::invalid_argument("mutate: kind 1 (stage-table) needs table_offsets, table_depths and table_choices");
+    if (table_offsets->ndim() != 1 || table_depths->ndim() != 1 || table_choices->ndim() != 2 ||
+        table_choices->shape(0) != table_depths->shape(0))
+      throw std::invalid_argument("mutate: table_offsets and table_depths must be 1-D, table_choices [rows, width]");
+  }
+  autobuild::MutationSpace sp;
+  sp.n_stages = static_cast<int32_t>(S);
+  sp.min_depth = min_depth.data();
+  sp.max_depth = max_depth.data();
+  sp.slot_width = slot_width ? slot_width->data() : max_depth.data();
+  sp.allowed = allowed.data();
+  sp.n_choices = static_cast<int32_t>(allowed.shape(1));
+  sp.group_of = group_of.data();
+  sp.n_globals = n_globals;
+  sp.global_allowed = global_allowed.data();
+  sp.n_values = static_cast<int32_t>(global_allowed.shape(1));
+  if (kind == autobuild::kStageTable) {
+    sp.table_offsets = table_offsets->data();
+    sp.n_offsets = table_offsets->shape(0);
+    sp.table_depths = table_depths->data();
+    sp.table_rows = table_depths->shape(0);
+    sp.table_choices = table_choices->data();
+    sp.table_width = static_cast<int32_t>(table_choices->shape(1));
+  }
+  std::vector<int32_t> out;
+  {
+    py::gil_scoped_release release;
+    out = autobuild::mutate(parents.data(), parents.shape(0), parents.shape(1), n_children, seed_u, kind, sp);
+  }
+  return to_array(std::move(out), {static_cast<py::ssize_t>(n_children), parents.shape(1)});
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
-  m.doc() = "autobuild C++ core (module enumeration, batch graph encoding, Eq. 5 calibration)";
+  m.doc() = "autobuild C++ core (module enumeration, batch graph encoding, Eq. 5 calibration, evolutionary search)";
   m.def("enumerate_modules", &enumerate_modules, py::arg("min_depth"), py::arg("max_depth"), py::arg("n_choices"),
         "All stage subgraphs with min_depth..max_depth layers over n_choices layer choices (paper Sec. 7.2).\n"
         "Returns (depths int32[N], choices int32[N, max_depth] padded with -1).");
@@ -96,4 +195,17 @@ PYBIND11_MODULE(_core, m) {
   m.def("calibrate_scores", &calibrate_scores, py::arg("norms"), py::arg("hops"), py::arg("cells"),
         py::arg("hop_mean"), py::arg("hop_std"), py::arg("cell_mean"), py::arg("cell_std"),
         "Eq. 5: (norm - hop_mean[h]) * cell_std[c] / hop_std[h] + cell_mean[c]; hop < 0 -> cell_mean[c].");
+  m.def("hash_codes", &hash_codes, py::arg("codes"),
+        "FNV-1a 64-bit hash of the little-endian bytes of every code row: uint64[N] (pass canonical codes).");
+  m.def("non_dominated_rank", &non_dominated_rank, py::arg("points"),
+        "Pareto front index of every point, minimising all objectives (0 = non-dominated): int32[N].");
+  m.def("hypervolume_2d", &hypervolume_2d, py::arg("points"), py::arg("ref"),
+        "Hypervolume of points[N, 2] (minimisation) bounded by ref[2]; points not strictly better than ref "
+        "in both objectives add nothing.");
+  m.def("mutate", &mutate, py::arg("parents"), py::arg("n_children"), py::arg("seed"), py::arg("kind"),
+        py::arg("min_depth"), py::arg("max_depth"), py::arg("allowed"), py::arg("group_of"), py::arg("n_globals"),
+        py::arg("global_allowed"), py::arg("table_offsets") = py::none(), py::arg("table_depths") = py::none(),
+        py::arg("table_choices") = py::none(), py::arg("slot_width") = py::none(),
+        "EA mutation (paper Sec. 7.5): n_children canonical codes, each one mutation of a uniform parent; "
+        "kind 0 stage-full, 1 stage-table, 2 layer. See autobuild.core for the exact semantics.");
 }

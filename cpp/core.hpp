@@ -57,3 +57,54 @@ void calibrate_scores(const double* norms, const int32_t* hops, const int32_t* c
                       const double* cell_std, int32_t n_cells, double* out);
 
 }  // namespace autobuild
+
+namespace autobuild {
+
+// Evolutionary search (paper Sec. 5.2, 7.5): the EA of [25] keeps the Pareto frontier of the
+// evaluated archs and mutates it, "randomly swapping unit subgraphs" (Stage-Full, AutoBuild-NAS) or
+// adding / removing / editing one layer (Layer-Full, Layer-Insight).
+
+// FNV-1a 64-bit hash of the little-endian bytes of every code row (dedup of canonical codes).
+void hash_codes(const int32_t* codes, int64_t n, int64_t code_len, uint64_t* out);
+
+// Pareto front index of every point under minimisation of all objectives (0 = non-dominated),
+// fast non-dominated sort (Deb et al. 2002). Throws on NaN.
+void non_dominated_rank(const double* points, int64_t n, int64_t n_obj, int32_t* out);
+
+// Area dominated by the points (minimisation) inside the box bounded by ref; points not strictly
+// better than ref in both objectives contribute nothing. O(N log N) sweep. Throws on NaN.
+double hypervolume_2d(const double* points, int64_t n, const double* ref);
+
+// The search space as the mutation operator sees it: per-stage depth bounds (max_depth may be
+// lowered below the code's slot width, e.g. for Layer-Insight), allowed layer choices
+// allowed[s * n_choices + c], module groups (group_of[s], groups numbered 0, 1, ... in stage order),
+// allowed global values global_allowed[k * n_values + v] and, for kind 1, a module table per group
+// (rows table_offsets[g] .. table_offsets[g + 1] - 1 of table_depths / table_choices).
+struct MutationSpace {
+  int32_t n_stages = 0;
+  const int32_t* min_depth = nullptr;
+  const int32_t* max_depth = nullptr;
+  const int32_t* slot_width = nullptr;
+  const uint8_t* allowed = nullptr;
+  int32_t n_choices = 0;
+  const int32_t* group_of = nullptr;
+  int32_t n_globals = 0;
+  const uint8_t* global_allowed = nullptr;
+  int32_t n_values = 0;
+  const int64_t* table_offsets = nullptr;
+  int64_t n_offsets = 0;
+  const int32_t* table_depths = nullptr;
+  int64_t table_rows = 0;
+  const int32_t* table_choices = nullptr;
+  int32_t table_width = 0;
+};
+
+enum MutationKind : int32_t { kStageFull = 0, kStageTable = 1, kLayer = 2 };
+
+// n_children mutated copies of the parents, canonical codes [n_children, code_len]. Random numbers:
+// splitmix64 seeded with `seed`; a uniform integer in [0, n) is next() % n (one next() per draw,
+// also when n == 1). See python/autobuild/core/__init__.py for the exact draw order.
+std::vector<int32_t> mutate(const int32_t* parents, int64_t n_parents, int64_t code_len, int64_t n_children,
+                            uint64_t seed, int32_t kind, const MutationSpace& space);
+
+}  // namespace autobuild

@@ -420,13 +420,15 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
 
 
 
-def _register_plot() -> None:
+def _register() -> None:
     from .cli_plot import plot
+    from .cli_search import search
 
     cli.add_command(plot)
+    cli.add_command(search)
 
 
-_register_plot()
+_register()
 
 
 if __name__ == "__main__":  # pragma: no cover

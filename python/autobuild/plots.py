@@ -437,3 +437,27 @@ def plot_hops(artifact: Any, out: str | Path) -> Path:
     ax.set_title(f"Test SRCC per hop level (cf. paper Fig. 2)\ntarget {artifact.target}  |  model {artifact.path.name}"
                  + (f"  |  {n} test archs" if n else ""), fontsize=10)
     return _save(fig, out)
+
+
+def plot_front(result: Any, out: str | Path, title: str = "") -> Path:
+    """Pareto plot of a search: every evaluated arch by iteration, and the front (paper Fig. 5)."""
+    import numpy as np
+
+    plt = _plt()
+    o1, o2 = result.objectives
+    x, y = result.metrics[o2.metric], result.metrics[o1.metric]
+    fig, ax = plt.subplots(figsize=(7, 5))
+    its = result.iteration
+    sc = ax.scatter(x, y, c=its, cmap="viridis", s=12, alpha=0.7, label="evaluated (colour: iteration)")
+    f = result.front
+    order = np.argsort(x[f])
+    ax.step(x[f][order], y[f][order], where="post" if not o2.maximize else "pre", c="crimson", lw=1.8, label=f"Pareto front ({len(f)})")
+    ax.scatter(x[f], y[f], c="crimson", s=22, zorder=3)
+    ax.set_xlabel(f"{o2.metric} ({'max' if o2.maximize else 'min'})")
+    ax.set_ylabel(f"{o1.metric} ({'max' if o1.maximize else 'min'})")
+    cb = fig.colorbar(sc, ax=ax)
+    cb.set_label("iteration")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title or "evolutionary search")
+    fig.tight_layout()
+    return _save(fig, out)

@@ -15,6 +15,57 @@ Functions (same signature in both backends):
     arch codes (see :mod:`autobuild.spaces.macro`) to one batched sequence graph (int64 arrays).
 ``calibrate_scores(norms, hops, cells, hop_mean, hop_std, cell_mean, cell_std) -> float64[N]``
     Eq. 5 (Sec. 4.2): hop-``m`` norms shifted to the label distribution of their (stage, depth) cell.
+
+Evolutionary search (paper Sec. 5.2, 7.5):
+
+``hash_codes(codes int32[N, L]) -> uint64[N]``
+    FNV-1a 64-bit (offset 0xcbf29ce484222325, prime 0x100000001b3) over the little-endian bytes of
+    every row; pass canonical codes (padding -1) so that equal archs hash equally (dedup).
+``non_dominated_rank(points float64[N, M]) -> int32[N]``
+    Pareto front index of every point, minimising every objective (0 = non-dominated, 1 = the next
+    front, ...), fast non-dominated sort (Deb et al. 2002); equal points share a rank; NaN -> ValueError.
+``hypervolume_2d(points float64[N, 2], ref float64[2]) -> float``
+    area dominated by the points (minimising both objectives) and bounded by ``ref``; points not
+    strictly better than ``ref`` in both objectives add nothing; O(N log N) sweep.
+``mutate(parents, n_children, seed, kind, min_depth, max_depth, allowed, group_of, n_globals, global_allowed,
+table_offsets=None, table_depths=None, table_choices=None, slot_width=None) -> int32[n_children, L]``
+    the EA's mutation operator: ``n_children`` canonical codes (padding -1), each one mutation of a
+    parent drawn uniformly. Arguments: ``parents int32[P, L]`` (valid codes); ``kind``: 0 ``stage-full``,
+    1 ``stage-table``, 2 ``layer`` (:data:`MUTATION_KINDS`); ``min_depth``, ``max_depth int32[S]``
+    (``max_depth`` may be lowered below the code's slot width, e.g. for Layer-Insight); ``allowed
+    uint8[S, C]`` (1 = layer choice ``c`` is allowed in stage ``s``); ``group_of int32[S]`` (module group
+    of every stage, numbered 0, 1, ... in stage order; a merged group such as ProxylessNAS 5+6 has at
+    most one stage of variable depth and splits a module's layers as
+    :func:`autobuild.scoring.modules._stage_depths`: fixed stages take their ``min_depth``, the variable
+    one the rest); ``global_allowed uint8[n_globals, V]``; for kind 1 the module table of every group
+    ``g``: rows ``table_offsets[g] .. table_offsets[g + 1] - 1`` of ``table_depths int32[T]`` and
+    ``table_choices int32[T, W]`` (-1 padded, layers in stage order; ignored by kinds 0 and 2);
+    ``slot_width int32[S]``: slots per stage in the code layout (default ``max_depth``).
+
+    Random numbers: one splitmix64 stream (``state += 0x9e3779b97f4a7c15``; ``z = (z ^ z >> 30) *
+    0xbf58476d1ce4e5b9``; ``z = (z ^ z >> 27) * 0x94d049bb133111eb``; ``z ^ z >> 31``) whose state starts
+    at ``seed`` (0 <= seed < 2**64); a uniform integer in ``[0, n)`` is ``next() % n``, one ``next()`` per
+    draw, also when ``n == 1``. "The k-th of a list" below means list position ``uniform(len)``. Each child
+    draws, in this order: its parent ``uniform(P)``, then
+
+    * kind 0 / 1: a target among [groups that can change, in order; globals with >= 2 allowed values, in
+      order] (kind 0: a group can change if its depth range is not a single value or one of its
+      non-empty stages allows >= 2 choices; kind 1: if its table has >= 2 rows). A global takes a
+      different allowed value, uniform (the k-th of the allowed values != current). Kind 0 group: depth
+      ``gmin + uniform(gmax - gmin + 1)`` (sums of the group's min / max depths), then every layer's
+      choice, in order, the k-th allowed choice of the stage it falls in; redrawn (depth and layers)
+      until the module differs from the parent's, at most 64 draws (then the last draw is kept).
+      Kind 1 group: the k-th table row among the group's rows that differ from the parent's module
+      (any of the group's rows, uniform, when none differs).
+    * kind 2: a target among [stages where add / remove / edit is possible, in order; globals with >= 2
+      allowed values]; for a stage the k-th of its possible operations in the order add
+      (depth < max_depth), remove (depth > min_depth), edit (depth >= 1 and >= 2 allowed choices);
+      add: position ``uniform(depth + 1)``, then the k-th allowed choice, inserted (later layers shift);
+      remove: position ``uniform(depth)``; edit: position ``uniform(depth)``, then the k-th allowed
+      choice != the current one.
+
+    Children may equal other children (dedup with :func:`hash_codes`). Bad shapes, bounds, parents or
+    tables raise ``ValueError`` naming the problem (stage / group / parent / row indices 0-based).
 """
 
 from __future__ import annotations
@@ -27,7 +78,12 @@ from typing import Any
 from ..errors import AutobuildError
 
 BACKENDS = ("cpp", "numba")
-FUNCTIONS = ("enumerate_modules", "encode_batch", "calibrate_scores")
+FUNCTIONS = (
+    "enumerate_modules", "encode_batch", "calibrate_scores", "hash_codes", "non_dominated_rank", "hypervolume_2d",
+    "mutate",
+)
+#: ``kind`` argument of :func:`mutate` for each mutation operator of the EA (paper Sec. 5.2, 7.5).
+MUTATION_KINDS = {"stage-full": 0, "stage-table": 1, "layer": 2}
 _cache: dict[str, ModuleType] = {}
 
 
@@ -81,5 +137,12 @@ def _dispatch(fn: str) -> Any:
 enumerate_modules = _dispatch("enumerate_modules")
 encode_batch = _dispatch("encode_batch")
 calibrate_scores = _dispatch("calibrate_scores")
+hash_codes = _dispatch("hash_codes")
+non_dominated_rank = _dispatch("non_dominated_rank")
+hypervolume_2d = _dispatch("hypervolume_2d")
+mutate = _dispatch("mutate")
 
-__all__ = ["BACKENDS", "available_backends", "backend_name", "calibrate_scores", "encode_batch", "enumerate_modules", "get_backend"]
+__all__ = [
+    "BACKENDS", "MUTATION_KINDS", "available_backends", "backend_name", "calibrate_scores", "encode_batch",
+    "enumerate_modules", "get_backend", "hash_codes", "hypervolume_2d", "mutate", "non_dominated_rank",
+]

@@ -1,0 +1,80 @@
+"""Module scoring speed (issue 3): all modules of a space, end to end, vs a one-module-at-a-time loop.
+
+    python benchmarks/score_speed.py [--spaces ofa-mbv3,ofa-pn] [--naive 300]
+
+Trains a small predictor per space (speed does not depend on its quality), then times
+(a) the Python API `load_model` + `score_modules` (enumeration in the core, batched encoding,
+ONNX Runtime, Eq. 5) and (b) the CLI `autobuild score` as a whole process, against the targets
+(ofa-mbv3 <= 2 s, ofa-pn <= 5 s), and (c) a naive loop scoring one module per ONNX Runtime call,
+timed on --naive modules and extrapolated; prints the ratio to (a).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+TARGET_S = {"ofa-mbv3": 2.0, "ofa-pn": 5.0}
+
+
+def main() -> int:
+    warnings.simplefilter("ignore")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--spaces", default="ofa-mbv3,ofa-pn")
+    ap.add_argument("--naive", type=int, default=300)
+    args = ap.parse_args()
+    from autobuild.data import TargetEquation, builtin_data_path, read_labelled
+    from autobuild.models.artifact import load_model, save_model
+    from autobuild.models.inference import OnnxPredictor
+    from autobuild.models.trainer import TrainConfig, train_predictor
+    from autobuild.scoring import enumerate_group, module_codes, score_modules
+    from autobuild.scoring.scorer import _last_node_norms, module_count
+
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.spaces.split(","):
+            from autobuild.spaces import get_space
+
+            sp = get_space(name)
+            t = read_labelled(builtin_data_path(name), validate=sp.validate)
+            eq = TargetEquation("acc")
+            res = train_predictor(sp, sp.encode(t.archs[:500]), eq.evaluate(t.metrics)[:500], TrainConfig(epochs=2))
+            path = save_model(Path(tmp) / name, res, sp, eq, {"source": "bench", "n": 500})
+            n_mod = module_count(sp)
+            best = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                scores = score_modules([load_model(path)])
+                best.append(time.perf_counter() - t0)
+            t_api = min(best)
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "autobuild", "score", str(path), "--out", str(Path(tmp) / "s.csv"),
+                            "--show", "0", "--quiet"], check=True, capture_output=True)
+            t_cli = time.perf_counter() - t0
+            # Naive: one module per ONNX Runtime call (encoding included), on a sample of modules.
+            sess = OnnxPredictor(load_model(path).onnx_path)
+            mods = enumerate_group(sp, len(sp.module_groups) - 1)
+            gidx = [f.values.index(scores.globals[f.name]) for f in sp.global_features]
+            rows = np.random.default_rng(0).choice(len(mods), size=min(args.naive, len(mods)), replace=False)
+            t0 = time.perf_counter()
+            for r in rows:
+                _last_node_norms(sess, sp, module_codes(sp, mods, gidx, np.array([r])), mods.depths[[r]])
+            t_naive = (time.perf_counter() - t0) / len(rows) * n_mod
+            passed = t_api <= TARGET_S[name]
+            ok &= passed
+            print(f"{name}: {n_mod:,} modules; API load+score {t_api:.2f} s ({n_mod / t_api:,.0f} modules/s, "
+                  f"target <= {TARGET_S[name]:.0f} s: {'PASS' if passed else 'FAIL'}); CLI process incl. imports and "
+                  f"CSV {t_cli:.2f} s; naive one-at-a-time loop ~{t_naive:.1f} s (extrapolated from {len(rows)}) "
+                  f"-> {t_naive / t_api:,.0f}x faster", flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

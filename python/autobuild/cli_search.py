@@ -1,0 +1,152 @@
+"""``autobuild search``: the evolutionary multi-objective search (paper Sec. 5.1, 7.5)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from .errors import AutobuildError
+
+
+def _parse_ref(text: str | None, names: list[str]) -> dict[str, float] | None:
+    if not text:
+        return None
+    out = {}
+    for part in text.split(","):
+        k, eq, v = part.partition("=")
+        try:
+            out[k.strip()] = float(v)
+        except ValueError:
+            raise AutobuildError(f"--ref {text!r}: expected METRIC=VALUE,...") from None
+        if not eq:
+            raise AutobuildError(f"--ref {text!r}: expected METRIC=VALUE,...")
+    if sorted(out) != sorted(names):
+        raise AutobuildError(f"--ref must give a value for each objective ({', '.join(names)})")
+    return out
+
+
+@click.command("search", short_help="Evolutionary multi-objective NAS (Sec. 7.5).")
+@click.option("--space", "space_name", default=None, help="Space name or file (not needed with --reduced or --resume).")
+@click.option("--strategy", type=click.Choice(["stage-full", "layer-full", "layer-insight", "autobuild"]), default=None,
+              help="Mutation strategy [default: autobuild with --reduced, else stage-full].")
+@click.option("--reduced", type=click.Path(dir_okay=False), default=None, help="Reduced space from `autobuild build --space-out`.")
+@click.option("--device", default=None, help="Device of the layer-insight restrictions (gpu, cpu, npu, n10, max_acc).")
+@click.option("--objectives", default=None, help="e.g. acc:max,latency_gpu:min")
+@click.option("--evaluator", default=None, help="module:function, or onnx:METRIC=MODEL_DIR,... (built-in predictors).")
+@click.option("--budget", type=click.IntRange(min=1), default=250, show_default=True, help="Evaluations in all.")
+@click.option("--initial", type=click.IntRange(min=1), default=50, show_default=True, help="Random initial pool.")
+@click.option("--per-iteration", type=click.IntRange(min=1), default=50, show_default=True, help="New archs per iteration.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--journal", type=click.Path(dir_okay=False), default=None, help="SQLite journal (WAL) of every evaluation.")
+@click.option("--resume", type=click.Path(dir_okay=False), default=None, help="Continue the run stored in this journal.")
+@click.option("--executor", type=click.Choice(["process", "inline", "ray"]), default="process", show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Processes of the local pool.")
+@click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray).")
+@click.option("--ref", default=None, help="Hypervolume reference point, e.g. acc=0.74,latency_gpu=10.6.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Front CSV (arch + objectives).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Pareto plot PNG [default: OUT.png].")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def search(space_name, strategy, reduced, device, objectives, evaluator, budget, initial, per_iteration, seed, journal,  # noqa: ANN001, ANN201, PLR0913
+           resume, executor, workers, ray_address, ref, out, plot_path, quiet):
+    """Search a space (or a reduced space) for the Pareto front of the objectives.
+
+    Every evaluation is written to the journal as it returns; `--resume JOURNAL` continues an
+    interrupted run with nothing lost and nothing evaluated twice."""
+    from tqdm import tqdm
+
+    from .build import load_reduced
+    from .build.reduced import ReducedSpace  # noqa: F401
+    from .search import SearchConfig, make_strategy, run_search
+    from .search.executors import make_executor
+    from .search.journal import Journal
+    from .spaces import get_space, space_from_dict
+
+    if resume and journal and Path(resume) != Path(journal):
+        raise AutobuildError("give either --resume JOURNAL or --journal JOURNAL, not two different files")
+    jpath = resume or journal
+    if resume and not Path(resume).is_file():
+        raise AutobuildError(f"{resume}: no such journal to resume")
+    jr = Journal(jpath) if jpath else None
+    stored = jr.get_config() if jr else None
+    if resume:
+        if stored is None:
+            raise AutobuildError(f"{resume}: journal holds no search configuration")
+        cfg = SearchConfig(**stored)
+        click.echo(f"resuming {resume}: {jr.count()} evaluations journaled", err=True)
+    else:
+        rs = load_reduced(reduced) if reduced else None
+        if rs is not None:
+            sp = rs.space
+            if space_name and get_space(space_name).fingerprint() != sp.fingerprint():
+                raise AutobuildError(f"--reduced {reduced} is a reduced space of {sp.name!r}, not {space_name!r}")
+        elif space_name:
+            sp = get_space(space_name)
+        else:
+            raise AutobuildError("give --space (or --reduced, or --resume)")
+        strategy = strategy or ("autobuild" if rs is not None else "stage-full")
+        if not objectives or not evaluator:
+            raise AutobuildError("give --objectives and --evaluator")
+        if budget < initial:
+            raise AutobuildError(f"--budget {budget} is smaller than the initial pool ({initial})")
+        if (budget - initial) % per_iteration:
+            raise AutobuildError(f"--budget {budget} must be initial ({initial}) + a multiple of --per-iteration ({per_iteration})")
+        cfg = SearchConfig(sp.to_dict(), strategy, evaluator, objectives, initial, (budget - initial) // per_iteration,
+                           per_iteration, seed, device, rs.to_dict() if rs is not None else None)
+        if stored is not None and stored != cfg.to_dict():
+            raise AutobuildError(f"{jpath}: holds a search with other settings; use --resume {jpath} or another journal")
+        if jr is not None and stored is None:
+            jr.set_config(cfg.to_dict())
+    sp = space_from_dict(cfg.space, "search space")
+    rs = None
+    if cfg.reduced is not None:
+        import json
+        import tempfile
+
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(cfg.reduced, f)
+        try:
+            rs = load_reduced(f.name)
+        finally:
+            Path(f.name).unlink()
+    strat = make_strategy(cfg.strategy, sp, reduced=rs, device=cfg.device)
+    from .search.objectives import parse_objectives
+
+    objs = parse_objectives(cfg.objectives)
+    ref_point = _parse_ref(ref, [o.metric for o in objs])
+    ex = make_executor(executor, workers, ray_address)
+    click.echo(f"search {sp.name} with {cfg.strategy} ({strat.info or f'{strat.cardinality():.3g} archs'}); "
+               f"objectives {cfg.objectives}; budget {cfg.budget} = {cfg.initial} + {cfg.iterations} x {cfg.per_iteration}; "
+               f"evaluator {cfg.evaluator}; executor {ex.name}", err=True)
+    bar = tqdm(total=cfg.budget, desc="search", unit="arch", disable=quiet or None, file=sys.stderr)
+    try:
+        res = run_search(cfg, sp, strat, ex, jr, progress=lambda n, _: bar.update(n))
+    finally:
+        bar.close()
+        ex.close()
+        if jr is not None:
+            jr.close()
+    for note in res.notes:
+        click.echo(f"note: {note}", err=True)
+    front = res.front
+    msg = f"evaluated {res.evaluated_now} archs now, {res.reused} from the journal; front of {len(front)}"
+    if ref_point and len(objs) == 2:
+        msg += f"; hypervolume {res.hypervolume(ref_point):.6g}"
+    click.echo(msg, err=True)
+    if out:
+        from .data.table import write_labelled
+
+        archs = sp.decode(res.codes[front])
+        write_labelled(out, archs, {k: v[front] for k, v in res.metrics.items()})
+        click.echo(f"wrote the front to {out}", err=True)
+        plot_path = plot_path or str(Path(out).with_suffix(".png"))
+    if plot_path and len(objs) == 2:
+        from .plots import plot_front
+
+        plot_front(res, plot_path, title=f"{sp.name} {cfg.strategy} (seed {cfg.seed})")
+        click.echo(f"wrote {plot_path}", err=True)
+    else:
+        for i in front[:20]:
+            click.echo("  " + "  ".join(f"{o.metric}={res.metrics[o.metric][i]:.5g}" for o in objs))
