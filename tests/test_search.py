@@ -203,3 +203,18 @@ def test_cli_search_writes_front_and_plot(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "f.csv")))
     assert rows and set(rows[0]) == {"arch", "acc", "latency"}
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_ray_executor_matches_inline():
+    pytest.importorskip("ray")
+    from autobuild.search.executors import RayExecutor
+
+    sp = get_space("ofa-mbv3")
+    a = run_search(_cfg(sp, iterations=1), sp, make_strategy("stage-full", sp), InlineExecutor())
+    ex = RayExecutor(chunk=8)
+    try:
+        b = run_search(_cfg(sp, iterations=1), sp, make_strategy("stage-full", sp), ex)
+    finally:
+        ex.ray.shutdown()
+    np.testing.assert_array_equal(a.codes, b.codes)
+    np.testing.assert_array_equal(a.metrics["acc"], b.metrics["acc"])
