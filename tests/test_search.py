@@ -218,3 +218,46 @@ def test_ray_executor_matches_inline():
         ex.ray.shutdown()
     np.testing.assert_array_equal(a.codes, b.codes)
     np.testing.assert_array_equal(a.metrics["acc"], b.metrics["acc"])
+
+
+def test_auto_equations_cover_the_front():
+    from autobuild.data import TargetEquation, builtin_data_path, read_labelled
+    from autobuild.search.auto_equations import auto_equations
+    from autobuild.search.objectives import parse_objectives
+
+    t = read_labelled(builtin_data_path("ofa-pn"))
+    acc, lat = t.metrics["acc"], t.metrics["latency_cpu"]
+    eqs = auto_equations(t.metrics, parse_objectives("acc:max,latency_cpu:min"), 4)
+    assert len(eqs) == 4
+    best = [int(np.argmax(TargetEquation(e).evaluate(t.metrics))) for e in eqs]
+    ranks = core.non_dominated_rank(np.c_[-acc, lat])
+    assert all(ranks[b] == 0 for b in best)  # each equation's best arch is on the data front
+    lats = [lat[b] for b in best]
+    assert lats == sorted(lats, reverse=True) and len(set(lats)) == 4  # from the accurate to the fast end
+    front = ranks == 0
+    assert lats[0] == pytest.approx(lat[front][np.argmax(acc[front])])
+    assert lats[-1] == pytest.approx(lat[front].min())
+    with pytest.raises(AutobuildError, match="exactly two objectives"):
+        auto_equations(t.metrics, parse_objectives("acc:max"), 2)
+
+
+def test_cli_auto_equations(tmp_path):
+    import gzip
+
+    from autobuild.data.builtin import builtin_data_path
+
+    with gzip.open(builtin_data_path("ofa-mbv3"), "rt") as f:
+        lines = f.readlines()[:301]
+    (tmp_path / "d.csv").write_text("".join(lines))
+    r = CliRunner().invoke(cli, ["search", "--space", "ofa-mbv3", "--auto-equations", "2", "--data", str(tmp_path / "d.csv"),
+                                 "--objectives", "acc:max,latency:min", "--epochs", "1", "--k", "2", "--work",
+                                 str(tmp_path / "w"), "--evaluator", EVAL, "--budget", "30", "--initial", "10",
+                                 "--per-iteration", "10", "--executor", "inline"])
+    assert r.exit_code == 2 and "no metric 'latency'" in r.stderr  # the data's metrics name the objectives
+    r = CliRunner().invoke(cli, ["search", "--space", "ofa-mbv3", "--auto-equations", "2", "--data", str(tmp_path / "d.csv"),
+                                 "--objectives", "acc:max,latency_gpu:min", "--epochs", "1", "--k", "2", "--work",
+                                 str(tmp_path / "w"), "--evaluator", "search_evaluators:toy_gpu", "--budget", "30",
+                                 "--initial", "10", "--per-iteration", "10", "--executor", "inline",
+                                 "--out", str(tmp_path / "f.csv")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "w" / "reduced.json").is_file() and "auto equations" in r.stderr

@@ -28,6 +28,26 @@ def _parse_ref(text: str | None, names: list[str]) -> dict[str, float] | None:
     return out
 
 
+def _auto_reduced(space_name, reduced, objectives, p, data, k, epochs, work, seed):  # noqa: ANN001, ANN202
+    from .cli import resolve_data
+    from .data.table import read_labelled
+    from .search.auto_space import build_auto_reduced
+    from .search.objectives import parse_objectives
+    from .spaces import get_space
+
+    if reduced:
+        raise AutobuildError("give either --reduced or --auto-equations")
+    if not space_name or not data or not objectives:
+        raise AutobuildError("--auto-equations needs --space, --data and --objectives")
+    sp = get_space(space_name)
+    table = read_labelled(resolve_data(data), validate=sp.validate)
+    rs, eqs = build_auto_reduced(sp, table, parse_objectives(objectives), p, k, epochs, work, seed,
+                                 log=lambda m: click.echo(m, err=True))
+    click.echo(f"auto equations -> reduced space {' x '.join(map(str, rs.sizes))} = {rs.cardinality():,} archs "
+               f"(saved to {Path(work) / 'reduced.json'})", err=True)
+    return rs
+
+
 @click.command("search", short_help="Evolutionary multi-objective NAS (Sec. 7.5).")
 @click.option("--space", "space_name", default=None, help="Space name or file (not needed with --reduced or --resume).")
 @click.option("--strategy", type=click.Choice(["stage-full", "layer-full", "layer-insight", "autobuild"]), default=None,
@@ -48,9 +68,16 @@ def _parse_ref(text: str | None, names: list[str]) -> dict[str, float] | None:
 @click.option("--ref", default=None, help="Hypervolume reference point, e.g. acc=0.74,latency_gpu=10.6.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Front CSV (arch + objectives).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Pareto plot PNG [default: OUT.png].")
+@click.option("--auto-equations", "auto_p", type=click.IntRange(min=1), default=None,
+              help="Derive P target equations from --data, train, score and build the reduced space (beyond the paper).")
+@click.option("--data", default=None, help="Labelled data for --auto-equations (CSV/JSONL or builtin:NAME).")
+@click.option("--k", "k", type=click.IntRange(min=1), default=25, show_default=True, help="Modules per stage and equation (--auto-equations).")
+@click.option("--epochs", type=click.IntRange(min=1), default=200, show_default=True, help="Predictor epochs (--auto-equations).")
+@click.option("--work", type=click.Path(file_okay=False), default=None,
+              help="Where --auto-equations keeps its predictors [default: JOURNAL.work or ./autobuild-auto].")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def search(space_name, strategy, reduced, device, objectives, evaluator, budget, initial, per_iteration, seed, journal,  # noqa: ANN001, ANN201, PLR0913
-           resume, executor, workers, ray_address, ref, out, plot_path, quiet):
+           resume, executor, workers, ray_address, ref, out, plot_path, auto_p, data, k, epochs, work, quiet):
     """Search a space (or a reduced space) for the Pareto front of the objectives.
 
     Every evaluation is written to the journal as it returns; `--resume JOURNAL` continues an
@@ -78,6 +105,9 @@ def search(space_name, strategy, reduced, device, objectives, evaluator, budget,
         click.echo(f"resuming {resume}: {jr.count()} evaluations journaled", err=True)
     else:
         rs = load_reduced(reduced) if reduced else None
+        if auto_p is not None:
+            rs = _auto_reduced(space_name, reduced, objectives, auto_p, data, k, epochs, work or
+                               (f"{journal}.work" if journal else "autobuild-auto"), seed)
         if rs is not None:
             sp = rs.space
             if space_name and get_space(space_name).fingerprint() != sp.fingerprint():
