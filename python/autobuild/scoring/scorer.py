@@ -221,18 +221,37 @@ def write_scores(path: str | Path, scores: ModuleScores) -> None:
     from ..io_utils import atomic_file
 
     gnames = list(scores.globals)
+    texts = _module_texts(scores)
     with atomic_file(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow([*COLUMNS, *gnames])
-        for i in range(len(scores)):
-            g = int(scores.group[i])
-            w.writerow([
-                scores.stage_label(g), int(scores.depth[i]),
-                json.dumps(scores.layers(i), separators=(",", ":")),
-                "" if np.isnan(scores.raw_norm[i]) else repr(float(scores.raw_norm[i])), int(scores.hop[i]),
-                repr(float(scores.score[i])), scores.calibration[i], scores.model, scores.target, scores.space.name,
-                *[scores.globals[n] for n in gnames],
-            ])
+        tail = [scores.model, scores.target, scores.space.name, *[scores.globals[n] for n in gnames]]
+        labels = [scores.stage_label(g) for g in range(len(scores.space.module_groups))]
+        w.writerows(
+            [labels[int(scores.group[i])], int(scores.depth[i]), texts[i],
+             "" if np.isnan(scores.raw_norm[i]) else repr(float(scores.raw_norm[i])), int(scores.hop[i]),
+             repr(float(scores.score[i])), scores.calibration[i], *tail]
+            for i in range(len(scores))
+        )
+
+
+def _module_texts(scores: ModuleScores) -> list[str]:
+    """Compact JSON of every module's layers, built from per-(stage, choice) fragments."""
+    from .modules import _stage_depths
+
+    sp = scores.space
+    frag = [[json.dumps({f.name: v for f, v in zip(sp.layer_features, tup)}, separators=(",", ":"))
+             for tup in sp.stage_choices(s)] for s in range(sp.n_stages)]
+    stage_seq: dict[tuple[int, int], list[int]] = {}
+    out = []
+    for g, d, row in zip(scores.group.tolist(), scores.depth.tolist(), scores.choices.tolist()):
+        seq = stage_seq.get((g, d))
+        if seq is None:
+            grp = sp.module_groups[g]
+            seq = [s for s, n in zip(grp, _stage_depths(sp, grp, d)) for _ in range(n)]
+            stage_seq[(g, d)] = seq
+        out.append("[" + ",".join(frag[s][c] for s, c in zip(seq, row)) + "]")
+    return out
 
 
 def read_scores(path: str | Path, space: MacroSpace | None = None) -> ModuleScores:
