@@ -155,11 +155,13 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
 @click.option("--data", "data", required=True, help="Labelled CSV/JSONL, or builtin:ofa-mbv3 / builtin:ofa-pn.")
 @click.option("--target", default="acc", show_default=True, help="Target equation over metric columns.")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Model directory to write.")
-@click.option("--epochs", type=click.IntRange(min=1), default=200, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=2), default=128, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True)
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=1e-5, show_default=True)
-@click.option("--hidden", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--kind", type=click.Choice(["autobuild", "kgnn"]), default="autobuild", show_default=True,
+              help="autobuild: the interpretable predictor (Eq. 4); kgnn: the latency/efficiency predictor (Sec. 7.4).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="[default: 200 autobuild, 500 kgnn]")
+@click.option("--batch-size", type=click.IntRange(min=2), default=None, help="[default: 128 autobuild, 32 kgnn]")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="[default: 1e-4 autobuild, 1e-3 kgnn]")
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=None, help="[default: 1e-5 autobuild, 1e-4 kgnn]")
+@click.option("--hidden", type=click.IntRange(min=1), default=None, help="[default: 32 autobuild, 128 kgnn]")
 @click.option("--layers", type=click.IntRange(min=1), default=4, show_default=True, help="Message-passing hops M.")
 @click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -172,12 +174,13 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
 @click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
               help="Ensemble: members per fold with seeds seed, seed+1, ...")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train_cmd(space_name: str, data: str, target: str, out: str, epochs: int, batch_size: int, lr: float,
-              weight_decay: float, hidden: int, layers: int, test_fraction: float, seed: int, fe_grad_scale: float,
-              threads: int, folds: int, seeds: int, quiet: bool) -> None:
+def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epochs: int | None, batch_size: int | None,
+              lr: float | None, weight_decay: float | None, hidden: int | None, layers: int, test_fraction: float,
+              seed: int, fe_grad_scale: float, threads: int, folds: int, seeds: int, quiet: bool) -> None:
     """Train an AutoBuild predictor with the hop-level ranking loss (Eq. 4) and save it.
 
-    With --folds/--seeds > 1, train an ensemble of folds x seeds predictors into OUT (resumable:
+    --kind kgnn trains the k-GNN efficiency predictor of Sec. 7.4 instead (latency, energy, FLOPs...:
+    loss MAE + (1 - SRCC), sum aggregation). With --folds/--seeds > 1, train an ensemble of folds x seeds predictors into OUT (resumable:
     rerunning the same command keeps the members already trained)."""
     from .data.equation import TargetEquation
     from .data.table import read_labelled
@@ -195,10 +198,16 @@ def train_cmd(space_name: str, data: str, target: str, out: str, epochs: int, ba
     from .models.artifact import save_model
     from .models.trainer import TrainConfig, train_predictor
 
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, hidden=hidden,
-                      layers=layers, test_fraction=test_fraction, seed=seed, fe_grad_scale=fe_grad_scale,
-                      threads=threads)
+    given = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                                    hidden=hidden).items() if v is not None}
     data_info = {"source": data, "n": len(table)}
+    if kind == "kgnn":
+        _train_kgnn(sp, codes, y, eq, out, data_info, given, layers, test_fraction, seed, threads, fe_grad_scale,
+                    folds * seeds, quiet)
+        return
+    cfg = TrainConfig(**given, layers=layers, test_fraction=test_fraction, seed=seed, fe_grad_scale=fe_grad_scale,
+                      threads=threads)
+    epochs = cfg.epochs
     bar = tqdm(total=epochs, desc=f"train {sp.name} [{eq}]", unit="epoch", disable=quiet or None, file=sys.stderr)
 
     def progress(epoch: int, loss: float) -> None:
@@ -235,6 +244,33 @@ def train_cmd(space_name: str, data: str, target: str, out: str, epochs: int, ba
     )
 
 
+def _train_kgnn(sp: Any, codes: np.ndarray, y: np.ndarray, eq: Any, out: str, data_info: dict, given: dict, layers: int,
+                test_fraction: float, seed: int, threads: int, fe_grad_scale: float, members: int, quiet: bool) -> None:
+    from tqdm import tqdm
+
+    from .models.artifact import save_model
+    from .models.kgnn import KGNNConfig, train_kgnn
+
+    if members > 1:
+        raise AutobuildError("--folds/--seeds ensembles are for AutoBuild predictors (--kind autobuild)")
+    if fe_grad_scale != 0.03:
+        raise AutobuildError("--fe-grad-scale applies to AutoBuild predictors only")
+    cfg = KGNNConfig(**given, layers=layers, test_fraction=test_fraction, seed=seed, threads=threads)
+    bar = tqdm(total=cfg.epochs, desc=f"train k-GNN {sp.name} [{eq}]", unit="epoch", disable=quiet or None, file=sys.stderr)
+
+    def progress(epoch: int, loss: float) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.4f}")
+
+    result = train_kgnn(sp, codes, y, cfg, progress=progress)
+    bar.close()
+    click.echo("exporting ONNX and saving...", err=True)
+    save_model(out, result, sp, eq, data_info)
+    t = result.report["test"]
+    click.echo(f"saved {out}: test MAE {t['mae']:.4g}, MAPE {t['mape']:.2f} %, SRCC {t['srcc']:.3f}, "
+               f"within +-10 % {t['within10']:.1f} %; {result.report['seconds_per_epoch']:.3f} s/epoch")
+
+
 def _evaluate(eq: Any, table: Any, path: Path) -> np.ndarray:
     try:
         return eq.evaluate(table.metrics)
@@ -259,6 +295,9 @@ def info_cmd(model_dir: str, as_json: bool) -> None:
         click.echo(json.dumps(out, indent=1))
         return
     t = rep["test"]
+    if art.kind == "kgnn":
+        _info_kgnn(art)
+        return
     click.echo(f"model: {art.path}")
     click.echo(f"space: {art.space.name} (fingerprint {cfg['space_fingerprint']})   target: {art.target}")
     click.echo(f"data: {cfg['data'].get('source')} ({cfg['data'].get('n')} archs; {rep['n_train']} train / {t['n']} test)")
@@ -280,6 +319,25 @@ def info_cmd(model_dir: str, as_json: bool) -> None:
     for name, d in rep["fe_importance"].items():
         pairs = sorted(zip(d["values"], d["score"]), key=lambda p: -p[1])
         click.echo(f"  {name:<6} " + "  ".join(f"{v}: {s:.3f}" for v, s in pairs))
+
+
+def _info_kgnn(art: Any) -> None:
+    cfg, rep = art.config, art.config["report"]
+    t, hp = rep["test"], cfg["hyperparameters"]
+    click.echo(f"model: {art.path} (k-GNN efficiency predictor, supp. Sec. 7.4)")
+    click.echo(f"space: {art.space.name} (fingerprint {cfg['space_fingerprint']})   target: {art.target}")
+    click.echo(f"data: {cfg['data'].get('source')} ({cfg['data'].get('n')} archs; {rep['n_train']} train / {t['n']} test)")
+    click.echo(f"training: {hp['epochs']} epochs, batch {hp['batch_size']}, lr {hp['lr']} ({hp.get('schedule', 'constant')}), "
+               f"weight decay {hp['weight_decay']}, seed {hp['seed']}; {rep['train_seconds']:.1f} s "
+               f"({rep['seconds_per_epoch']:.3f} s/epoch)")
+    for split in ("test", "train"):
+        m = rep.get(split)
+        if m and "mae" in m and "mape" in m:
+            click.echo(f"{split:>5}: MAE {m['mae']:.4g}  MAPE {m['mape']:.2f} %  SRCC {m['srcc']:.3f}  "
+                       f"within +-10 % {m['within10']:.1f} %" + (f"  (n={m['n']})" if "n" in m else ""))
+    if t.get("srcc_hop"):
+        click.echo("SRCC of the per-layer graph L1 norm (diagnostic): "
+                   + "  ".join(f"h{i}={v:.3f}" for i, v in enumerate(t["srcc_hop"])))
 
 
 # --------------------------------------------------------------------------- predict
@@ -340,12 +398,14 @@ def _parse_globals(pairs: tuple[str, ...], resolution: int | None) -> dict[str, 
 @click.option("--min-count", type=click.IntRange(min=2), default=20, show_default=True,
               help="Fewest training archs per (stage, depth) cell for Eq. 5; else N(0,1) (Sec. 7.9).")
 @click.option("--provider", default="cpu", show_default=True, help="ONNX Runtime execution provider.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=16384, show_default=True, help="Modules per ONNX run.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=4096, show_default=True, help="Modules per forward pass.")
+@click.option("--runtime", type=click.Choice(["auto", "torch", "onnx"]), default="auto", show_default=True,
+              help="auto: ONNX Runtime (no torch import), or PyTorch when already loaded.")
 @click.option("--name", default=None, help="Model name written in the scores (default: the directory name).")
 @click.option("--show", type=click.IntRange(min=0), default=3, show_default=True, help="Best/worst modules per stage to print.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], resolution: int | None, min_count: int,
-              provider: str, batch_size: int, name: str | None, show: int, quiet: bool) -> None:
+              provider: str, batch_size: int, runtime: str, name: str | None, show: int, quiet: bool) -> None:
     """Score every module (stage subgraph) of the space with Eq. 5 (Sec. 4.2).
 
     MODEL_DIRS: one model, several models of one target, or ensemble directories (`train --folds`):
@@ -362,7 +422,7 @@ def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], 
     with tqdm(total=total, desc=f"score {models[0].space.name} modules", unit="module", unit_scale=True,
               disable=quiet or None, file=sys.stderr) as bar:
         scores = score_modules(models, _parse_globals(globals_, resolution), min_count=min_count, provider=provider,
-                               batch_size=batch_size, name=label, progress=bar.update)
+                               batch_size=batch_size, name=label, progress=bar.update, runtime=runtime)
     write_scores(out, scores)
     for note in scores.notes:
         click.echo(f"note: {note}", err=True)

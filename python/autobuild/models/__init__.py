@@ -1,5 +1,6 @@
 """The AutoBuild predictor: FE-MLP (Sec. 4.3), GATv2 message passing with per-hop graph
-embeddings (Eq. 2), the hop-level ranking loss (Eq. 4), training (Sec. 7.1) and model artifacts.
+embeddings (Eq. 2), the hop-level ranking loss (Eq. 4), training (Sec. 7.1) and model artifacts;
+the k-GNN latency predictor (supp. Sec. 7.4) and the ONNX evaluator of the search.
 
 Names are imported lazily so that ``import autobuild.models.x`` loads only what it needs."""
 
@@ -17,6 +18,10 @@ _EXPORTS = {
     "load_model": "artifact",
     "save_model": "artifact",
     "OnnxPredictor": "inference",
+    "KGNNPredictor": "kgnn",
+    "KGNNConfig": "kgnn",
+    "train_kgnn": "kgnn",
+    "OnnxEvaluator": "evaluators",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -1,5 +1,9 @@
-"""Model artifact: a directory with ``config.json`` (space, target, hyper-parameters, statistics,
-test metrics, versions, file hashes), ``model.safetensors`` (weights) and ``model.onnx``.
+"""Model artifact: a directory with ``config.json`` (kind, space, target, hyper-parameters,
+statistics, test metrics, versions, file hashes), ``model.safetensors`` (weights) and ``model.onnx``.
+
+Two model kinds share the format, named by ``config["kind"]``: ``"autobuild"`` (the AutoBuild GNN
+predictor, :mod:`.predictor`; also every config written before the field existed) and ``"kgnn"``
+(the k-GNN latency predictor of supp. Sec. 7.4, :mod:`.kgnn`). Both have the same ONNX interface.
 
 Loading checks everything: format and version, the space definition and its fingerprint, the
 target equation, file presence and SHA-256, tensor names and shapes. Any mismatch is one
@@ -26,6 +30,8 @@ FORMAT_VERSION = 1
 WEIGHTS = "model.safetensors"
 ONNX = "model.onnx"
 CONFIG = "config.json"
+KINDS = ("autobuild", "kgnn")
+DEFAULT_KIND = "autobuild"  # configs without a "kind" field predate the k-GNN
 
 
 def sha256(path: Path) -> str:
@@ -72,18 +78,33 @@ class ModelArtifact:
         return self.path / ONNX
 
     @property
+    def kind(self) -> str:
+        """``"autobuild"`` or ``"kgnn"`` (validated by :func:`load_model`)."""
+        return str(self.config.get("kind", DEFAULT_KIND))
+
+    @property
     def hops(self) -> int:
         return int(self.config["hyperparameters"]["layers"]) + 1
+
+    def require_kind(self, kind: str, purpose: str) -> None:
+        """One-line error unless this model is of ``kind`` (e.g. module scoring needs "autobuild")."""
+        if self.kind != kind:
+            raise AutobuildError(f"{self.path}: is a {self.kind!r} model; {purpose} needs a {kind!r} model")
 
     def torch_model(self):  # noqa: ANN201
         """The PyTorch predictor with its weights (safetensors, no pickle)."""
         if self._torch is None:
             from safetensors.torch import load_file
 
-            from .predictor import AutoBuildPredictor
-
             hp = self.config["hyperparameters"]
-            model = AutoBuildPredictor(self.space.feature_categories, hidden=hp["hidden"], layers=hp["layers"])
+            try:
+                if self.kind == "kgnn":
+                    from .kgnn import KGNNPredictor as cls
+                else:
+                    from .predictor import AutoBuildPredictor as cls
+                model = cls(self.space.feature_categories, hidden=int(hp["hidden"]), layers=int(hp["layers"]))
+            except (KeyError, TypeError, ValueError) as e:
+                raise AutobuildError(f"{self.path / CONFIG}: bad hyperparameters: {e}") from None
             try:
                 state = load_file(str(self.path / WEIGHTS))
                 model.load_state_dict(state, strict=True)
@@ -103,6 +124,12 @@ def save_model(path: str | Path, result: Any, space: MacroSpace, target: TargetE
     from .onnx_export import export_onnx
 
     path = Path(path)
+    kind = str(getattr(result.model, "kind", DEFAULT_KIND))
+    if kind not in KINDS:
+        raise AutobuildError(f"unknown model kind {kind!r} (known: {', '.join(KINDS)})")
+    declared = getattr(result, "kind", kind)
+    if declared != kind:
+        raise AutobuildError(f"training result says kind {declared!r} but holds a {kind!r} model")
     with atomic_dir(path) as tmp:
         tmp = Path(tmp)
         state = {k: v.detach().contiguous() for k, v in result.model.state_dict().items()}
@@ -112,6 +139,7 @@ def save_model(path: str | Path, result: Any, space: MacroSpace, target: TargetE
         config = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
+            "kind": kind,
             "space": space.to_dict(),
             "space_fingerprint": space.fingerprint(),
             "target": target.to_dict(),
@@ -138,6 +166,9 @@ def load_model(path: str | Path, space: MacroSpace | None = None) -> ModelArtifa
     for key in ("space", "space_fingerprint", "target", "hyperparameters", "report", "files"):
         if key not in cfg:
             raise AutobuildError(f"{cfg_path}: missing field {key!r}")
+    kind = cfg.get("kind", DEFAULT_KIND)
+    if kind not in KINDS:
+        raise AutobuildError(f"{cfg_path}: unknown model kind {kind!r} (known: {', '.join(KINDS)})")
     model_space = space_from_dict(cfg["space"], f"{cfg_path}: space")
     if model_space.fingerprint() != cfg["space_fingerprint"]:
         raise AutobuildError(f"{cfg_path}: space definition does not match its fingerprint (edited or corrupt)")

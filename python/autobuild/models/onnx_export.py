@@ -21,8 +21,12 @@ OUTPUTS = ("pred", "node_norms", "graph_norms")
 OPSET = 18
 
 
-def export_onnx(model: AutoBuildPredictor, space: MacroSpace, path: str | Path, atol: float = 1e-4) -> dict:
-    """Export with dynamic node / edge / graph counts and verify ONNX Runtime against PyTorch."""
+def export_onnx(model: AutoBuildPredictor, space: MacroSpace, path: str | Path, atol: float = 1e-4,
+                rtol: float = 1e-5) -> dict:
+    """Export with dynamic node / edge / graph counts and verify ONNX Runtime against PyTorch.
+
+    The prediction must agree within ``atol`` in standardised units (``|d pred| / y_std``) and every
+    output within ``rtol`` of its largest magnitude."""
     import onnx
 
     model.eval()
@@ -36,14 +40,22 @@ def export_onnx(model: AutoBuildPredictor, space: MacroSpace, path: str | Path, 
             dynamic_axes=dyn, opset_version=OPSET, dynamo=True, external_data=False,
         )
     onnx.checker.check_model(str(path))
-    diff = parity(model, space, path)
-    if diff > atol:
-        raise AutobuildError(f"ONNX export differs from PyTorch by {diff:.3g} (> {atol})")
-    return {"opset": OPSET, "inputs": list(INPUTS), "outputs": list(OUTPUTS), "parity_max_abs_diff": diff}
+    d = parity_stats(model, space, path)
+    # Float32 rounding scales with the values (labels may be in the thousands, latency in ms):
+    # the prediction is compared in standardised units, the norms relative to their magnitude.
+    if d["pred_std"] > atol or d["max_rel"] > rtol:
+        raise AutobuildError(
+            f"ONNX export differs from PyTorch by {d['pred_std']:.3g} standardised prediction units (limit {atol}) "
+            f"and {d['max_rel']:.3g} relative (limit {rtol})"
+        )
+    return {"opset": OPSET, "inputs": list(INPUTS), "outputs": list(OUTPUTS), "parity_max_abs_diff": d["max_abs"],
+            "parity_max_rel_diff": d["max_rel"], "parity_pred_std_diff": d["pred_std"]}
 
 
-def parity(model: AutoBuildPredictor, space: MacroSpace, path: str | Path, n: int = 64, seed: int = 123) -> float:
-    """Largest absolute difference of all outputs between ONNX Runtime (CPU) and PyTorch."""
+def parity_stats(model: AutoBuildPredictor, space: MacroSpace, path: str | Path, n: int = 64, seed: int = 123) -> dict:
+    """ONNX Runtime (CPU) vs PyTorch on ``n`` random archs: ``max_abs`` (largest absolute difference
+    of all outputs), ``max_rel`` (per output, largest difference / largest ``|value|``, max over
+    outputs) and ``pred_std`` (largest prediction difference / ``y_std``)."""
     import onnxruntime as ort
 
     g = encode_codes(space, space.sample_codes(n, seed=seed))
@@ -51,4 +63,13 @@ def parity(model: AutoBuildPredictor, space: MacroSpace, path: str | Path, n: in
     got = sess.run(list(OUTPUTS), g.onnx_feed())
     with torch.no_grad():
         ref = [t.numpy() for t in model(*g.torch())]
-    return float(max(np.max(np.abs(a - b)) for a, b in zip(got, ref)))
+    diffs = [np.abs(a.astype(np.float64) - b) for a, b in zip(got, ref)]
+    max_abs = float(max(np.max(d) for d in diffs))
+    max_rel = float(max(np.max(d) / max(float(np.max(np.abs(b))), 1e-12) for d, b in zip(diffs, ref)))
+    pred_std = float(np.max(diffs[0]) / float(model.y_std))
+    return {"max_abs": max_abs, "max_rel": max_rel, "pred_std": pred_std}
+
+
+def parity(model: AutoBuildPredictor, space: MacroSpace, path: str | Path, n: int = 64, seed: int = 123) -> float:
+    """Largest absolute difference of all outputs between ONNX Runtime (CPU) and PyTorch."""
+    return parity_stats(model, space, path, n, seed)["max_abs"]

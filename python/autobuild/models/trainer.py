@@ -59,9 +59,10 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    model: AutoBuildPredictor
+    model: AutoBuildPredictor  # or a k-GNN latency predictor (kind "kgnn", see .kgnn)
     config: TrainConfig
     report: dict = field(default_factory=dict)
+    kind: str = "autobuild"  # model kind written to config.json (artifact.KINDS)
 
 
 def hop_loss(graph_norms: list[torch.Tensor], y: torch.Tensor, eps: float) -> torch.Tensor:

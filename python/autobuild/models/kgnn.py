@@ -1,0 +1,379 @@
+"""The efficiency (latency) predictor of paper supp. Sec. 7.4: a k-GNN regressor.
+
+Distinct from the AutoBuild predictor (:mod:`.predictor`), "but similar in design": the same
+sequence graphs and node features, but
+
+* k-GNN message passing (``GraphConv``, Morris et al. 2019, "Weisfeiler and Leman Go Neural") with
+  hidden size 128 and LeakyReLU activations instead of GATv2 / ReLU;
+* a graph embedding by **sum** aggregation instead of the mean of Eq. 2 (latency is close to a sum
+  of per-layer costs, so a sum read-out fits it);
+* trained for 500 epochs with batch size 32 on ``L_Lat = MAE(y, y') + (1 - SRCC(y, y'))`` (Eq. 6),
+  with the differentiable SRCC of :mod:`.softrank`.
+
+Node embedding: every value of every node-feature category owns a learned ``hidden``-vector and a
+node's 0-hop embedding is ``h^0 = LeakyReLU(sum_c E_c[x_c] + b)``. That is exactly "one embedding
+per category, concatenated, then a Linear layer" (the Linear of a concatenation is the sum of
+per-block maps, and a free per-value table represents any such map) without the ``F*d x hidden``
+matmul per node. Numeric categories (resolution) take finitely many values too, so they get a row
+per value; the FE-MLP of :mod:`.fe_mlp` (one scalar per category) is not used - it is an
+interpretability bottleneck the latency regressor does not need.
+
+Inference cost (the evolutionary search evaluates 10^4-10^5 archs per second with it): ``h^0``
+depends only on the node's feature tuple, of which a space has few (540 for OFA-MBv3, 648 for
+OFA-PN). When there are at most :data:`MAX_TYPE_TABLE`, the model computes ``h^0`` and the two
+products of the first ``GraphConv`` with it once per *type* and gathers them per node, so the
+first layer costs no per-node matmul (2 of the 8); the result is the same function (float
+rounding aside; ``tests/test_kgnn.py`` checks it against the plain path and against PyG's own
+``GraphConv.forward``).
+
+The forward signature and outputs equal :class:`~.predictor.AutoBuildPredictor`'s, so the model
+directory, the ONNX export and :class:`~.inference.OnnxPredictor` serve both kinds unchanged:
+``node_norms[:, m] = ||h_v^m||_1`` and ``graph_norms[:, m] = sum_v ||h_v^m||_1`` (the L1 norm of the
+graph's layer-``m`` node embeddings) for ``m = 0..layers``. These are diagnostics (``srcc_hop`` in
+the report): LeakyReLU embeddings are signed and not trained to rank, so they are not the hop
+scores that AutoBuild's module scoring (Eq. 5) needs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+with warnings.catch_warnings():  # torch-geometric 2.8 scripts a helper with the deprecated torch.jit.script
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
+    from torch_geometric.nn import GraphConv
+
+from ..errors import AutobuildError
+from ..graphs import encode_codes
+from ..metrics import regression_report
+from ..spaces.macro import FeatureCategory, MacroSpace
+from .softrank import spearman as soft_spearman
+from .trainer import TrainResult, label_moments, run_model, split_indices
+
+KIND = "kgnn"
+#: Largest number of node-feature tuples for which the first layer runs on per-type tables.
+MAX_TYPE_TABLE = 4096
+
+
+class _GraphConv(GraphConv):
+    """torch_geometric's ``GraphConv`` (k-GNN, ``aggr="add"``, no edge weights) with the neighbour
+    sum written as one ``index_add``: the same parameters (``lin_rel`` with the bias, ``lin_root``)
+    and the same function, ``x'_i = W_1 x_i + W_2 sum_{j -> i} x_j + b``. PyG's ``scatter_add``
+    exports to an ONNX ``ScatterElements`` over an index expanded to ``[E, hidden]``, which ONNX
+    Runtime runs element by element (72 % of the inference time at 4096 archs per batch);
+    ``index_add`` becomes a ``ScatterND`` of whole rows, ~20x faster."""
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        agg = torch.zeros_like(x).index_add(0, edge_index[1], x.index_select(0, edge_index[0]))
+        return torch.addmm(self.lin_rel(agg), x, self.lin_root.weight.t())
+
+
+def _l1(h: torch.Tensor) -> torch.Tensor:
+    """Row-wise L1 norm (one ONNX ReduceL1 instead of Abs + ReduceSum)."""
+    return torch.linalg.vector_norm(h, 1, dim=-1)
+
+
+class KGNNPredictor(nn.Module):
+    """Forward: ``(x, edge_index, batch, counts) -> (pred, node_norms, graph_norms)``.
+
+    Inputs as :class:`~.predictor.AutoBuildPredictor` (``x``: int64[N, F] feature value indices,
+    ``edge_index``: int64[2, E], ``batch``: int64[N], ``counts``: float[B] nodes per graph).
+    ``pred``: float[B] in label units (the standardisation moments ``y_mean`` / ``y_std`` are
+    buffers); ``node_norms``: float[N, layers+1] = ``||h_v^m||_1``; ``graph_norms``:
+    float[B, layers+1] = ``sum_v ||h_v^m||_1``. The prediction is an MLP of the sum-pooled last
+    layer ``sum_v h_v^layers``.
+    """
+
+    kind = KIND
+
+    def __init__(self, categories: Sequence[FeatureCategory], hidden: int = 128, layers: int = 4,
+                 negative_slope: float = 0.01, max_type_table: int = MAX_TYPE_TABLE) -> None:
+        super().__init__()
+        if layers < 1 or hidden < 1:
+            raise AutobuildError("k-GNN: hidden and layers must be >= 1")
+        sizes = [int(c.size) for c in categories]
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        n_values = int(sum(sizes))
+        self.register_buffer("offsets", torch.from_numpy(offsets), persistent=False)
+        self.register_buffer("value_ids", torch.arange(n_values, dtype=torch.long), persistent=False)
+        n_types = math.prod(sizes)
+        self.use_type_table = n_types <= max_type_table
+        if self.use_type_table:
+            # Node type = mixed-radix number of the feature tuple; multi-hot rows of every type.
+            strides = [math.prod(sizes[i + 1 :]) for i in range(len(sizes))]
+            self.register_buffer("type_strides", torch.tensor(strides, dtype=torch.long), persistent=False)
+            tuples = np.indices(sizes).reshape(len(sizes), -1).T + offsets  # [T, F] value ids
+            mh = np.zeros((n_types, n_values), dtype=np.float32)
+            np.put_along_axis(mh, tuples, 1.0, axis=1)
+            self.register_buffer("type_multi_hot", torch.from_numpy(mh), persistent=False)
+        # Per-value rows of all categories in one [V, hidden] parameter; N(0, 1/F) so that the
+        # summed 0-hop embedding starts at unit scale.
+        self.emb = nn.Parameter(torch.randn(n_values, hidden) / math.sqrt(max(len(sizes), 1)))
+        self.emb_bias = nn.Parameter(torch.zeros(hidden))
+        self.convs = nn.ModuleList(_GraphConv(hidden, hidden, aggr="add") for _ in range(layers))
+        self.act = nn.LeakyReLU(negative_slope)
+        self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.LeakyReLU(negative_slope), nn.Linear(hidden, 1))
+        self.register_buffer("y_mean", torch.zeros(()))
+        self.register_buffer("y_std", torch.ones(()))
+
+    @property
+    def hops(self) -> int:
+        """layers + 1: number of embedding levels (0..layers)."""
+        return len(self.convs) + 1
+
+    def embed0(self, x: torch.Tensor) -> torch.Tensor:
+        """``h^0`` per node (the plain path: multi-hot of the feature values times the table)."""
+        multi_hot = ((x + self.offsets).unsqueeze(-1) == self.value_ids).to(self.emb.dtype).sum(1)
+        return self.act(torch.addmm(self.emb_bias, multi_hot, self.emb))
+
+    def layers_out(self, x: torch.Tensor, edge_index: torch.Tensor, use_table: bool | None = None
+                   ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(||h^0||_1 [N], [h^1, ..., h^layers])``.
+
+        ``use_table``: ``None`` picks the per-type tables when exporting (ONNX) or when the batch has
+        at least as many nodes as there are types (else computing every type costs more than
+        every node, e.g. one arch at a time); ``True`` / ``False`` force a path."""
+        conv = self.convs[0]
+        if use_table is None:
+            use_table = self.use_type_table and (
+                torch.compiler.is_exporting() or x.shape[0] >= self.type_multi_hot.shape[0]
+            )
+        if use_table and self.use_type_table:
+            t = (x * self.type_strides).sum(1)  # node type ids [N]
+            h0 = self.act(torch.addmm(self.emb_bias, self.type_multi_hot, self.emb))  # [T, hidden]
+            root = torch.addmm(conv.lin_rel.bias, h0, conv.lin_root.weight.t())  # W_1 h^0 + b per type
+            rel = h0 @ conv.lin_rel.weight.t()  # W_2 h^0 per type
+            n0 = _l1(h0).index_select(0, t)
+            src_t = t.index_select(0, edge_index[0])
+            h = self.act(root.index_select(0, t).index_add(0, edge_index[1], rel.index_select(0, src_t)))
+        else:
+            h0 = self.embed0(x)
+            n0 = _l1(h0)
+            h = self.act(conv(h0, edge_index))
+        hs = [h]
+        for conv in self.convs[1:]:
+            h = self.act(conv(h, edge_index))
+            hs.append(h)
+        return n0, hs
+
+    @staticmethod
+    def pool(h: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """Sum aggregation per graph; index_add (not torch_geometric's global_add_pool) so that the
+        number of graphs comes from ``counts`` and the ONNX export keeps it dynamic."""
+        zeros = (counts.unsqueeze(1) * 0.0).expand(-1, h.shape[1])
+        return zeros.index_add(0, batch, h)
+
+    def forward_std(self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor
+                    ) -> torch.Tensor:
+        """Standardised prediction (what the loss sees)."""
+        _, hs = self.layers_out(x, edge_index)
+        return self.head(self.pool(hs[-1], batch, counts)).squeeze(1)
+
+    def forward(
+        self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        n0, hs = self.layers_out(x, edge_index)
+        pred = self.head(self.pool(hs[-1], batch, counts)).squeeze(1)
+        node_norms = torch.stack([n0] + [_l1(h) for h in hs], dim=1)
+        graph_norms = self.pool(node_norms, batch, counts)
+        return pred * self.y_std + self.y_mean, node_norms, graph_norms
+
+
+@dataclass
+class KGNNConfig:
+    """Hyper-parameters; epochs, batch size, hidden size and loss follow supp. Sec. 7.4.
+
+    The paper gives no optimiser settings. AdamW at ``lr = 1e-3`` (Adam's usual rate for GNN
+    regressors of this width, 10x the AutoBuild predictor's 1e-4, which serves a 32-wide model whose
+    FE-MLP must stay interpretable) with a light ``weight_decay = 1e-4``, and a cosine decay of the
+    rate to 0 over the run: the MAE term's gradient does not shrink near the optimum, so at a
+    constant rate the weights keep jittering at the rate's scale, and the decay lets the last epochs
+    settle - what the +-10 % accuracy measures (OFA-PN CPU latency, 30 epochs: test MAE 3.8 vs 4.5 ms,
+    within +-10 % 96 vs 91 % at a constant rate; weight decay 1e-2 or 1e-1 changed nothing)."""
+
+    epochs: int = 500
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"  # "cosine" (decay to 0 over all steps) or "constant"
+    hidden: int = 128
+    layers: int = 4
+    test_fraction: float = 0.1
+    seed: int = 0
+    rank_weight: float = 1.0  # weight of the (1 - SRCC) term of Eq. 6
+    rank_eps: float = 0.1  # soft-rank regularisation, applied to batch-standardised predictions
+    threads: int = 1  # torch CPU threads while training (0 = torch default)
+    split_seed: int | None = None  # seed of the split permutation (default: ``seed``)
+
+    def validate(self) -> None:
+        if self.epochs < 1:
+            raise AutobuildError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 2:
+            raise AutobuildError(f"batch size must be >= 2, got {self.batch_size}")
+        if not 0.0 < self.test_fraction < 1.0:
+            raise AutobuildError(f"test fraction must be in (0, 1), got {self.test_fraction}")
+        if not self.lr > 0 or self.hidden < 1 or self.layers < 1:
+            raise AutobuildError("lr, hidden and layers must be positive")
+        if not self.weight_decay >= 0:
+            raise AutobuildError(f"weight decay must be >= 0, got {self.weight_decay}")
+        if self.schedule not in ("cosine", "constant"):
+            raise AutobuildError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
+        if not self.rank_weight >= 0 or not self.rank_eps > 0:
+            raise AutobuildError("rank_weight must be >= 0 and rank_eps > 0")
+        if self.threads < 0:
+            raise AutobuildError(f"threads must be >= 0 (0 = torch default), got {self.threads}")
+
+
+def latency_loss(pred: torch.Tensor, y: torch.Tensor, rank_weight: float = 1.0, eps: float = 0.1) -> torch.Tensor:
+    """Eq. 6 on standardised targets: ``MAE(y, y') + rank_weight * (1 - SRCC(y, y'))``.
+
+    The soft ranks see the batch-standardised predictions, so ``eps`` is scale-free (as the
+    AutoBuild hop loss in :func:`.trainer.hop_loss`)."""
+    mae = (pred - y).abs().mean()
+    if rank_weight == 0:
+        return mae
+    z = (pred - pred.mean()) / (pred.std() + 1e-8)
+    return mae + rank_weight * (1.0 - soft_spearman(z, y, regularization_strength=eps))
+
+
+def _check_inputs(space: MacroSpace, codes: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.shape[1] != space.code_len:
+        raise AutobuildError(f"codes must be an int array [n, {space.code_len}] of space {space.name!r}, "
+                             f"got shape {codes.shape}")
+    if not np.issubdtype(codes.dtype, np.integer):
+        raise AutobuildError(f"codes must be integers, got {codes.dtype}")
+    try:
+        y = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AutobuildError("labels must be numbers") from None
+    if y.ndim != 1:
+        raise AutobuildError(f"labels must be 1-D, got shape {y.shape}")
+    if len(y) != len(codes):
+        raise AutobuildError(f"{len(codes)} archs but {len(y)} labels")
+    if not np.all(np.isfinite(y)):
+        raise AutobuildError("labels contain NaN or infinite values")
+    try:
+        encode_codes(space, codes[:1])  # layout / range check of one code before minutes of training
+        if len(codes) > 1:
+            encode_codes(space, codes)
+    except ValueError as e:
+        raise AutobuildError(f"invalid arch codes for space {space.name!r}: {e}") from None
+    return codes.astype(np.int32, copy=False), y
+
+
+def train_kgnn(
+    space: MacroSpace,
+    codes: np.ndarray,
+    y: np.ndarray,
+    config: KGNNConfig | None = None,
+    progress: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Train a k-GNN latency predictor (supp. Sec. 7.4) on labelled arch codes.
+
+    Seeded random train / test split (``test_fraction``), targets standardised on the train split,
+    deterministic for a given seed and thread count. ``progress(epoch, loss)`` after every epoch.
+    ``report["test"]`` holds :func:`autobuild.metrics.regression_report` of the held-out archs (MAE,
+    MAPE, SRCC, within10 = % predicted within +-10 %) and the fields ``autobuild info`` reads."""
+    cfg = config or KGNNConfig()
+    cfg.validate()
+    codes, y = _check_inputs(space, codes, y)
+    split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
+    tr, te = split_indices(len(y), cfg.test_fraction, split_seed)
+    mu, sd = float(y[tr].mean()), float(y[tr].std())
+    if not sd > 0:
+        raise AutobuildError("all training labels are equal: nothing to learn")
+    prev_threads = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _train(space, codes, y, cfg, tr, te, mu, sd, progress)
+    finally:
+        torch.set_num_threads(prev_threads)
+
+
+def _train(space: MacroSpace, codes: np.ndarray, y: np.ndarray, cfg: KGNNConfig, tr: np.ndarray, te: np.ndarray,
+           mu: float, sd: float, progress: Callable[[int, float], None] | None) -> TrainResult:
+    torch.manual_seed(cfg.seed)
+    model = KGNNPredictor(space.feature_categories, hidden=cfg.hidden, layers=cfg.layers)
+    model.y_mean.fill_(mu)
+    model.y_std.fill_(sd)
+    try:  # fused CPU kernel: one op for all parameters
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+    except (RuntimeError, TypeError):  # pragma: no cover - older torch builds
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = sum(1 for i in range(0, len(tr), cfg.batch_size) if len(tr) - i >= 2)
+    total_steps = max(1, steps_per_epoch * cfg.epochs)
+    sched = None
+    if cfg.schedule == "cosine":  # per step, from lr to 0 over the whole run
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: 0.5 * (1.0 + math.cos(math.pi * min(s, total_steps) / total_steps)))
+    ys = torch.from_numpy(((y - mu) / sd).astype(np.float32))
+    rng = np.random.default_rng(cfg.seed + 1)
+    t0 = time.perf_counter()
+    history = []
+    for epoch in range(cfg.epochs):
+        model.train()
+        order = tr[rng.permutation(len(tr))]
+        total, nb = 0.0, 0
+        for i in range(0, len(order), cfg.batch_size):
+            idx = order[i : i + cfg.batch_size]
+            if len(idx) < 2:
+                continue
+            g = encode_codes(space, codes[idx])
+            yb = ys[idx]
+            pred = model.forward_std(*g.torch())
+            loss = latency_loss(pred, yb, cfg.rank_weight, cfg.rank_eps)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            total += loss.item()
+            nb += 1
+        history.append(total / max(nb, 1))
+        if progress:
+            progress(epoch + 1, history[-1])
+    train_seconds = time.perf_counter() - t0
+    report = evaluate_kgnn(model, space, codes, y, tr, te)
+    report.update(train_seconds=train_seconds, seconds_per_epoch=train_seconds / cfg.epochs, loss_history=history)
+    return TrainResult(model, cfg, report, kind=KIND)
+
+
+def evaluate_kgnn(model: KGNNPredictor, space: MacroSpace, codes: np.ndarray, y: np.ndarray, tr: np.ndarray,
+                  te: np.ndarray) -> dict:
+    """Regression metrics of the test (and train) split plus the fields ``autobuild info`` reads.
+
+    ``test`` = :func:`~autobuild.metrics.regression_report` (``mae``, ``mape`` %, ``srcc``,
+    ``within10`` %) + ``n``, ``srcc_pred`` (= ``srcc``) and ``srcc_hop`` (test SRCC of the
+    graph-embedding L1 norm per layer, as :func:`.trainer.evaluate`). ``hop_moments`` (node-norm
+    moments over the training nodes) and ``label_moments`` are computed as for an AutoBuild model;
+    ``fe_importance`` is empty (no FE-MLP)."""
+    from ..metrics import spearman
+
+    p_te, g_te, _, _ = run_model(model, space, codes[te])
+    p_tr, _, n_tr, _ = run_model(model, space, codes[tr])
+    test = regression_report(y[te], p_te)
+    test.update(n=int(len(te)), srcc_pred=test["srcc"],
+                srcc_hop=[spearman(g_te[:, m], y[te]) for m in range(model.hops)])
+    hop_moments = [{"hop": m, "mean": float(n_tr[:, m].mean()), "std": float(n_tr[:, m].std())}
+                   for m in range(model.hops)]
+    return {
+        "kind": KIND,
+        "n_train": int(len(tr)),
+        "label_mean": float(y[tr].mean()),
+        "label_std": float(y[tr].std()),
+        "test": test,
+        "train": regression_report(y[tr], p_tr),
+        "hop_moments": hop_moments,
+        "label_moments": label_moments(space, codes[tr], y[tr]),
+        "fe_importance": {},
+        "split": {"train": tr.tolist(), "test": te.tolist()},
+    }

@@ -1,0 +1,253 @@
+"""The k-GNN latency predictor (paper supp. Sec. 7.4), its model directory kind, its ONNX export
+and the built-in ONNX evaluator of the search."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from autobuild import AutobuildError
+from autobuild.data import TargetEquation, builtin_data_path, read_labelled
+from autobuild.graphs import encode_codes
+from autobuild.models.artifact import load_model, save_model
+from autobuild.models.evaluators import OnnxEvaluator
+from autobuild.models.inference import OnnxPredictor, resolve_provider
+from autobuild.models.kgnn import KGNNConfig, KGNNPredictor, latency_loss, train_kgnn
+from autobuild.models.predictor import AutoBuildPredictor
+from autobuild.models.trainer import TrainConfig, TrainResult, train_predictor
+from autobuild.spaces import get_space
+
+
+@pytest.fixture(scope="module")
+def mbv3():
+    sp = get_space("ofa-mbv3")
+    table = read_labelled(builtin_data_path("ofa-mbv3"), validate=sp.validate)
+    return sp, sp.encode(table.archs), table.metrics, table.archs
+
+
+@pytest.fixture(scope="module")
+def trained(mbv3):
+    sp, codes, metrics, _ = mbv3
+    return train_kgnn(sp, codes[:600], metrics["latency_gpu"][:600], KGNNConfig(epochs=4, seed=1))
+
+
+@pytest.fixture(scope="module")
+def saved(trained, mbv3, tmp_path_factory):
+    sp = mbv3[0]
+    return save_model(tmp_path_factory.mktemp("kgnn") / "lat", trained, sp, TargetEquation("latency_gpu"),
+                      {"source": "test", "n": 600})
+
+
+@pytest.fixture(scope="module")
+def autobuild_dir(mbv3, tmp_path_factory):
+    sp, codes, metrics, _ = mbv3
+    res = train_predictor(sp, codes[:200], metrics["acc"][:200], TrainConfig(epochs=1, seed=0))
+    return save_model(tmp_path_factory.mktemp("ab") / "acc", res, sp, TargetEquation("acc"), {"source": "test", "n": 200})
+
+
+def test_report_fields_and_learning(trained):
+    rep = trained.report
+    assert trained.kind == "kgnn" and rep["kind"] == "kgnn"
+    t = rep["test"]
+    assert t["n"] == 60 and rep["n_train"] == 540
+    for k in ("mae", "mape", "srcc", "within10", "srcc_pred"):
+        assert np.isfinite(t[k]), k
+    assert t["srcc_pred"] == t["srcc"] and 0 <= t["within10"] <= 100
+    assert len(t["srcc_hop"]) == 5
+    assert set(rep["train"]) == {"mae", "mape", "srcc", "within10"}
+    # 4 epochs on 540 archs already rank and fit GPU latency (ms) well.
+    assert t["srcc"] > 0.8, t
+    assert t["mape"] < 15 and t["within10"] > 50, t
+    assert len(rep["loss_history"]) == 4 and rep["seconds_per_epoch"] > 0
+    assert len(rep["hop_moments"]) == 5 and len(rep["label_moments"]) == 15 and rep["fe_importance"] == {}
+    assert sorted(rep["split"]["train"] + rep["split"]["test"]) == list(range(600))
+
+
+def test_training_is_deterministic(mbv3):
+    sp, codes, metrics, _ = mbv3
+    y = metrics["latency_cpu"][:200]
+    cfg = KGNNConfig(epochs=2, seed=5, hidden=32)
+    a, b = train_kgnn(sp, codes[:200], y, cfg), train_kgnn(sp, codes[:200], y, cfg)
+    for (ka, va), (kb, vb) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb), ka
+    assert a.report["loss_history"] == b.report["loss_history"]
+    c = train_kgnn(sp, codes[:200], y, KGNNConfig(epochs=2, seed=6, hidden=32))
+    assert c.report["split"] != a.report["split"]
+
+
+def test_loss_is_eq6(mbv3):
+    y = torch.tensor([0.0, 1.0, 2.0, 3.0])
+    assert latency_loss(y.clone(), y, rank_weight=0.0).item() == 0.0
+    # A perfect ranking leaves the MAE (+ the small soft-rank gap); a reversed one adds ~2.
+    good = latency_loss(y + 0.5, y, eps=1e-3).item()
+    bad = latency_loss(3.0 - y, y, eps=1e-3).item()
+    assert good == pytest.approx(0.5, abs=1e-3) and bad == pytest.approx(2.0 + 2.0, abs=1e-3)
+
+
+def test_type_table_path_equals_plain_path_and_pyg_graphconv(mbv3):
+    from torch_geometric.nn import GraphConv
+
+    for name in ("ofa-mbv3", "ofa-pn"):
+        sp = get_space(name)
+        torch.manual_seed(0)
+        m = KGNNPredictor(sp.feature_categories, hidden=64).eval()
+        assert m.use_type_table
+        g = encode_codes(sp, sp.sample_codes(40, seed=2))
+        x, ei, _, _ = g.torch()
+        with torch.no_grad():
+            n_a, hs_a = m.layers_out(x, ei, use_table=True)
+            n_b, hs_b = m.layers_out(x, ei, use_table=False)
+            torch.testing.assert_close(n_a, n_b, rtol=1e-5, atol=1e-5)
+            for a, b in zip(hs_a, hs_b):
+                torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+            h, e = torch.randn(50, 64), torch.randint(0, 50, (2, 120))
+            torch.testing.assert_close(m.convs[1](h, e), GraphConv.forward(m.convs[1], h, e), rtol=1e-5, atol=1e-5)
+    # A space with too many feature tuples for the table falls back to the plain path.
+    m = KGNNPredictor(get_space("ofa-mbv3").feature_categories, hidden=8, max_type_table=10)
+    assert not m.use_type_table
+
+
+def test_onnx_parity_and_dynamic_batch(saved, mbv3):
+    sp, codes, _, _ = mbv3
+    art = load_model(saved, space=sp)
+    onnx_info = art.config["onnx"]
+    assert onnx_info["parity_pred_std_diff"] <= 1e-4 and onnx_info["parity_max_rel_diff"] <= 1e-5
+    model = art.torch_model()
+    sess = ort.InferenceSession(str(art.onnx_path), providers=["CPUExecutionProvider"])
+    for lo, hi in ((0, 1), (1, 8), (600, 1100)):
+        g = encode_codes(sp, codes[lo:hi])
+        got = sess.run(["pred", "node_norms", "graph_norms"], g.onnx_feed())
+        with torch.no_grad():
+            ref = [t.numpy() for t in model(*g.torch())]
+        assert got[0].shape == (hi - lo,) and got[1].shape == (len(g.x), 5) and got[2].shape == (hi - lo, 5)
+        # Standardised prediction within 1e-4; every output within 1e-5 of its scale (label units: ms).
+        assert np.max(np.abs(got[0] - ref[0])) / float(model.y_std) <= 1e-4
+        for a, b in zip(got, ref):
+            assert np.max(np.abs(a - b)) <= 1e-5 * max(1.0, float(np.max(np.abs(b))))
+    # Predictions are in label units (GPU latency in ms).
+    pred, norms = OnnxPredictor(art.onnx_path).predict(sp, codes[600:1100], batch_size=128)
+    assert 5.0 < float(pred.mean()) < 11.0 and norms.shape == (500, 5)
+
+
+def test_artifact_kinds(saved, autobuild_dir, mbv3, tmp_path, trained):
+    sp = mbv3[0]
+    art = load_model(saved, space=sp)
+    assert art.kind == "kgnn" and art.config["kind"] == "kgnn" and art.hops == 5
+    m = art.torch_model()
+    assert isinstance(m, KGNNPredictor)
+    for (k, v), (k2, v2) in zip(m.state_dict().items(), trained.model.state_dict().items()):
+        assert k == k2 and torch.equal(v, v2)
+    ab = load_model(autobuild_dir, space=sp)
+    assert ab.kind == "autobuild" and isinstance(ab.torch_model(), AutoBuildPredictor)
+    with pytest.raises(AutobuildError, match="module scoring needs a 'autobuild' model"):
+        art.require_kind("autobuild", "module scoring")
+    # A config written before the "kind" field means an AutoBuild predictor.
+    old = tmp_path / "old"
+    shutil.copytree(autobuild_dir, old)
+    cfg = json.loads((old / "config.json").read_text())
+    del cfg["kind"]
+    (old / "config.json").write_text(json.dumps(cfg))
+    assert load_model(old).kind == "autobuild" and isinstance(load_model(old).torch_model(), AutoBuildPredictor)
+    cfg["kind"] = "transformer"
+    (old / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(AutobuildError, match="unknown model kind 'transformer'"):
+        load_model(old)
+    # A result whose declared kind contradicts its model is refused.
+    bad = TrainResult(trained.model, trained.config, trained.report, kind="autobuild")
+    with pytest.raises(AutobuildError, match="says kind 'autobuild' but holds a 'kgnn' model"):
+        save_model(tmp_path / "bad", bad, sp, TargetEquation("latency_gpu"), {})
+
+
+def test_onnx_evaluator(saved, autobuild_dir, mbv3, tmp_path):
+    sp, codes, _, archs = mbv3
+    with OnnxEvaluator({"latency_gpu": saved, "acc": autobuild_dir}, workers=2, run_size=100) as ev:
+        assert ev.names == ["latency_gpu", "acc"] and ev.targets == {"latency_gpu": "latency_gpu", "acc": "acc"}
+        out = ev(archs[1000:1450])
+        assert set(out) == {"latency_gpu", "acc"}
+        for v in out.values():
+            assert v.shape == (450,) and v.dtype == np.float64
+        g = encode_codes(sp, codes[1000:1450])
+        with torch.no_grad():
+            ref_lat = load_model(saved).torch_model()(*g.torch())[0].numpy()
+            ref_acc = load_model(autobuild_dir).torch_model()(*g.torch())[0].numpy()
+        np.testing.assert_allclose(out["latency_gpu"], ref_lat, rtol=1e-5)
+        np.testing.assert_allclose(out["acc"], ref_acc, rtol=1e-5, atol=1e-5)
+        fast = ev.encode_and_predict_codes(codes[1000:1450])
+        for k in out:
+            np.testing.assert_array_equal(fast[k], out[k])
+        empty = ev([])
+        assert all(v.shape == (0,) for v in empty.values())
+        # Bad input: one-line errors.
+        with pytest.raises(AutobuildError, match="arch 1:"):
+            ev([archs[0], {"ks": [3]}])
+        with pytest.raises(AutobuildError, match="codes must be an int array"):
+            ev.encode_and_predict_codes(codes[:5, :3])
+        bad = codes[:5].copy()
+        bad[2, 0] = 9
+        with pytest.raises(AutobuildError, match="invalid arch codes"):
+            ev.encode_and_predict_codes(bad)
+    # Sequential (one worker, one run per batch) gives the same numbers.
+    with OnnxEvaluator({"latency_gpu": saved}, workers=1, batch_size=450) as ev1:
+        np.testing.assert_allclose(ev1.encode_and_predict_codes(codes[1000:1450])["latency_gpu"], out["latency_gpu"],
+                                   rtol=1e-5)
+    with pytest.raises(AutobuildError, match="at least one"):
+        OnnxEvaluator({})
+    with pytest.raises(AutobuildError, match="batch_size"):
+        OnnxEvaluator({"x": saved}, batch_size=0)
+
+
+def test_onnx_evaluator_refuses_mixed_spaces(saved, tmp_path):
+    # A model directory that declares space ofa-pn (config.json is not checksummed; the weights
+    # do not matter for this check, and it saves an ONNX export).
+    pn = get_space("ofa-pn")
+    pn_dir = tmp_path / "pn"
+    shutil.copytree(saved, pn_dir)
+    cfg = json.loads((pn_dir / "config.json").read_text())
+    cfg.update(space=pn.to_dict(), space_fingerprint=pn.fingerprint())
+    (pn_dir / "config.json").write_text(json.dumps(cfg))
+    assert load_model(pn_dir).space.name == "ofa-pn"
+    with pytest.raises(AutobuildError, match="all models must share one space"):
+        OnnxEvaluator({"mbv3": saved, "pn": pn_dir})
+
+
+def test_bad_training_input(mbv3):
+    sp, codes, metrics, _ = mbv3
+    y = metrics["latency_gpu"][:100].copy()
+    y[3] = np.nan
+    with pytest.raises(AutobuildError, match="NaN"):
+        train_kgnn(sp, codes[:100], y, KGNNConfig(epochs=1))
+    with pytest.raises(AutobuildError, match="100 archs but 99 labels"):
+        train_kgnn(sp, codes[:100], metrics["latency_gpu"][:99], KGNNConfig(epochs=1))
+    with pytest.raises(AutobuildError, match="all training labels are equal"):
+        train_kgnn(sp, codes[:100], np.ones(100), KGNNConfig(epochs=1))
+    with pytest.raises(AutobuildError, match="codes must be an int array"):
+        train_kgnn(sp, codes[:100, :4], metrics["latency_gpu"][:100], KGNNConfig(epochs=1))
+    bad = codes[:100].copy()
+    bad[0, 0] = 7
+    with pytest.raises(AutobuildError, match="invalid arch codes"):
+        train_kgnn(sp, bad, metrics["latency_gpu"][:100], KGNNConfig(epochs=1))
+    for kw, msg in (({"epochs": 0}, "epochs"), ({"batch_size": 1}, "batch size"), ({"schedule": "step"}, "schedule"),
+                    ({"test_fraction": 1.0}, "test fraction"), ({"rank_eps": 0.0}, "rank_eps"),
+                    ({"weight_decay": -1.0}, "weight decay")):
+        with pytest.raises(AutobuildError, match=msg):
+            train_kgnn(sp, codes[:100], metrics["latency_gpu"][:100], KGNNConfig(**kw))
+
+
+def test_cuda_provider_falls_back_to_cpu(saved, capsys):
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("CUDA execution provider available: no fallback to test")
+    assert resolve_provider("cuda") == ["CPUExecutionProvider"]
+    err = capsys.readouterr().err
+    assert "provider 'cuda' is not available" in err and "falling back to cpu" in err
+    assert resolve_provider("cuda", warn=False) == ["CPUExecutionProvider"]
+    assert capsys.readouterr().err == ""
+    ev = OnnxEvaluator({"lat": saved}, provider="cuda")
+    assert ev.providers == ["CPUExecutionProvider"] and ev.workers >= 1
+    assert capsys.readouterr().err.count("falling back to cpu") == 1
+    with pytest.raises(AutobuildError, match="unknown provider"):
+        resolve_provider("warp-drive")
