@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import click
-import numpy as np
 
 from .errors import AutobuildError
 
@@ -85,7 +84,6 @@ def search(space_name, strategy, reduced, device, objectives, evaluator, budget,
     from tqdm import tqdm
 
     from .build import load_reduced
-    from .build.reduced import ReducedSpace  # noqa: F401
     from .search import SearchConfig, make_strategy, run_search
     from .search.executors import make_executor
     from .search.journal import Journal

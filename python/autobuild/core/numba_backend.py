@@ -78,7 +78,6 @@ def _fill_graph(codes, max_depth, n_choices, choice_features, n_globals, ptr, x,
     for s in range(n_stages):
         offset[s] = n_slots
         n_slots += max_depth[s]
-    n_edges = edge_index.shape[1]
     e = 0
     for b in range(codes.shape[0]):
         g0 = n_stages + n_slots

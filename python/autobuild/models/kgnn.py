@@ -37,7 +37,6 @@ scores that AutoBuild's module scoring (Eq. 5) needs.
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -55,6 +54,7 @@ from ..graphs import encode_codes
 from ..metrics import regression_report
 from ..spaces.macro import FeatureCategory, MacroSpace
 from .softrank import spearman as soft_spearman
+from .fitting import adamw, fit, split_and_moments, torch_threads, validate_common
 from .trainer import TrainResult, label_moments, run_model, split_indices
 
 KIND = "kgnn"
@@ -213,22 +213,11 @@ class KGNNConfig:
     split_seed: int | None = None  # seed of the split permutation (default: ``seed``)
 
     def validate(self) -> None:
-        if self.epochs < 1:
-            raise AutobuildError(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 2:
-            raise AutobuildError(f"batch size must be >= 2, got {self.batch_size}")
-        if not 0.0 < self.test_fraction < 1.0:
-            raise AutobuildError(f"test fraction must be in (0, 1), got {self.test_fraction}")
-        if not self.lr > 0 or self.hidden < 1 or self.layers < 1:
-            raise AutobuildError("lr, hidden and layers must be positive")
-        if not self.weight_decay >= 0:
-            raise AutobuildError(f"weight decay must be >= 0, got {self.weight_decay}")
+        validate_common(self)
         if self.schedule not in ("cosine", "constant"):
             raise AutobuildError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
         if not self.rank_weight >= 0 or not self.rank_eps > 0:
             raise AutobuildError("rank_weight must be >= 0 and rank_eps > 0")
-        if self.threads < 0:
-            raise AutobuildError(f"threads must be >= 0 (0 = torch default), got {self.threads}")
 
 
 def latency_loss(pred: torch.Tensor, y: torch.Tensor, rank_weight: float = 1.0, eps: float = 0.1) -> torch.Tensor:
@@ -285,18 +274,9 @@ def train_kgnn(
     cfg = config or KGNNConfig()
     cfg.validate()
     codes, y = _check_inputs(space, codes, y)
-    split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
-    tr, te = split_indices(len(y), cfg.test_fraction, split_seed)
-    mu, sd = float(y[tr].mean()), float(y[tr].std())
-    if not sd > 0:
-        raise AutobuildError("all training labels are equal: nothing to learn")
-    prev_threads = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    try:
+    tr, te, mu, sd = split_and_moments(y, cfg, split_indices)
+    with torch_threads(cfg.threads):
         return _train(space, codes, y, cfg, tr, te, mu, sd, progress)
-    finally:
-        torch.set_num_threads(prev_threads)
 
 
 def _train(space: MacroSpace, codes: np.ndarray, y: np.ndarray, cfg: KGNNConfig, tr: np.ndarray, te: np.ndarray,
@@ -305,10 +285,7 @@ def _train(space: MacroSpace, codes: np.ndarray, y: np.ndarray, cfg: KGNNConfig,
     model = KGNNPredictor(space.feature_categories, hidden=cfg.hidden, layers=cfg.layers)
     model.y_mean.fill_(mu)
     model.y_std.fill_(sd)
-    try:  # fused CPU kernel: one op for all parameters
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
-    except (RuntimeError, TypeError):  # pragma: no cover - older torch builds
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = adamw(model, cfg.lr, cfg.weight_decay)
     steps_per_epoch = sum(1 for i in range(0, len(tr), cfg.batch_size) if len(tr) - i >= 2)
     total_steps = max(1, steps_per_epoch * cfg.epochs)
     sched = None
@@ -316,32 +293,12 @@ def _train(space: MacroSpace, codes: np.ndarray, y: np.ndarray, cfg: KGNNConfig,
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: 0.5 * (1.0 + math.cos(math.pi * min(s, total_steps) / total_steps)))
     ys = torch.from_numpy(((y - mu) / sd).astype(np.float32))
-    rng = np.random.default_rng(cfg.seed + 1)
-    t0 = time.perf_counter()
-    history = []
-    for epoch in range(cfg.epochs):
-        model.train()
-        order = tr[rng.permutation(len(tr))]
-        total, nb = 0.0, 0
-        for i in range(0, len(order), cfg.batch_size):
-            idx = order[i : i + cfg.batch_size]
-            if len(idx) < 2:
-                continue
-            g = encode_codes(space, codes[idx])
-            yb = ys[idx]
-            pred = model.forward_std(*g.torch())
-            loss = latency_loss(pred, yb, cfg.rank_weight, cfg.rank_eps)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            total += loss.item()
-            nb += 1
-        history.append(total / max(nb, 1))
-        if progress:
-            progress(epoch + 1, history[-1])
-    train_seconds = time.perf_counter() - t0
+
+    def loss_fn(m: KGNNPredictor, g: tuple, yb: torch.Tensor) -> torch.Tensor:
+        return latency_loss(m.forward_std(*g), yb, cfg.rank_weight, cfg.rank_eps)
+
+    history, train_seconds = fit(model, space, codes, ys, tr, cfg.epochs, cfg.batch_size, cfg.seed, loss_fn, opt,
+                                 sched, progress)
     report = evaluate_kgnn(model, space, codes, y, tr, te)
     report.update(train_seconds=train_seconds, seconds_per_epoch=train_seconds / cfg.epochs, loss_history=history)
     return TrainResult(model, cfg, report, kind=KIND)

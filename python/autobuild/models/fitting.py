@@ -1,0 +1,94 @@
+"""Pieces shared by the predictors' training loops: split and label moments, CPU threads, AdamW."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from ..errors import AutobuildError
+
+
+def split_and_moments(y: np.ndarray, cfg: Any, split_fn: Any) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Train / test indices (seeded, ``cfg.split_seed`` or ``cfg.seed``) and the train-split label
+    mean and std used to standardise the targets (Sec. 7.1)."""
+    split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
+    tr, te = split_fn(len(y), cfg.test_fraction, split_seed, getattr(cfg, "folds", 0), getattr(cfg, "fold", 0))
+    mu, sd = float(y[tr].mean()), float(y[tr].std())
+    if not sd > 0:
+        raise AutobuildError("all training labels are equal: nothing to learn")
+    return tr, te, mu, sd
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Use ``n`` torch CPU threads inside the block (0: leave torch's default)."""
+    prev = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev)
+
+
+def adamw(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """AdamW, with the fused CPU kernel (one op for all parameters) where torch offers it."""
+    try:
+        return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError):  # pragma: no cover - older torch builds
+        return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+
+def fit(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor, tr: np.ndarray, epochs: int,
+        batch_size: int, seed: int, loss_fn: Any, opt: torch.optim.Optimizer, sched: Any = None,
+        progress: Any = None) -> tuple[list[float], float]:
+    """Mini-batch training over the train indices ``tr`` (reshuffled every epoch with ``seed + 1``).
+
+    ``loss_fn(model, graph_tensors, y_batch)`` gives the batch loss; ``progress(epoch, mean_loss)``
+    after every epoch. Returns the per-epoch mean losses and the seconds spent."""
+    import time
+
+    from ..graphs import encode_codes
+
+    rng = np.random.default_rng(seed + 1)
+    t0 = time.perf_counter()
+    history: list[float] = []
+    for epoch in range(epochs):
+        model.train()
+        order = tr[rng.permutation(len(tr))]
+        total, nb = 0.0, 0
+        for i in range(0, len(order), batch_size):
+            idx = order[i : i + batch_size]
+            if len(idx) < 2:
+                continue
+            loss = loss_fn(model, encode_codes(space, codes[idx]).torch(), ys[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            total += loss.item()
+            nb += 1
+        history.append(total / max(nb, 1))
+        if progress:
+            progress(epoch + 1, history[-1])
+    return history, time.perf_counter() - t0
+
+
+def validate_common(cfg: Any) -> None:
+    """Checks every training config shares (one-line :class:`AutobuildError`)."""
+    if cfg.epochs < 1:
+        raise AutobuildError(f"epochs must be >= 1, got {cfg.epochs}")
+    if cfg.batch_size < 2:
+        raise AutobuildError(f"batch size must be >= 2, got {cfg.batch_size}")
+    if not 0.0 < cfg.test_fraction < 1.0:
+        raise AutobuildError(f"test fraction must be in (0, 1), got {cfg.test_fraction}")
+    if not cfg.lr > 0 or cfg.hidden < 1 or cfg.layers < 1:
+        raise AutobuildError("lr, hidden and layers must be positive")
+    if not cfg.weight_decay >= 0:
+        raise AutobuildError(f"weight decay must be >= 0, got {cfg.weight_decay}")
+    if cfg.threads < 0:
+        raise AutobuildError(f"threads must be >= 0 (0 = torch default), got {cfg.threads}")
