@@ -65,5 +65,11 @@ case "$mode" in
     "$VENV/bin/autobuild" sample --space ofa-mbv3 --n 1000 --seed 42 --out runs/demo-archs.csv
     "$VENV/bin/autobuild" predict runs/demo-acc --data runs/demo-archs.csv --out runs/demo-pred.csv
     head -3 runs/demo-pred.csv
+    step "score every module (Eq. 5), build the K=3 reduced space, draw the best and worst modules"
+    "$VENV/bin/autobuild" score runs/demo-acc --out runs/demo-scores.csv --show 2
+    "$VENV/bin/autobuild" build runs/demo-scores.csv --k 3 --out runs/demo-built.csv --space-out runs/demo-reduced.json
+    "$VENV/bin/autobuild" plot modules runs/demo-scores.csv --out runs/demo-modules.png > /dev/null
+    "$VENV/bin/autobuild" plot importance runs/demo-acc --out runs/demo-importance.png
+    head -3 runs/demo-built.csv
     ;;
 esac
