@@ -50,8 +50,8 @@ def run_one(task: tuple) -> dict:
     warnings.simplefilter("ignore")
     from autobuild.build import select_modules, unite
     from autobuild.data import TargetEquation, builtin_data_path, read_labelled
-    from autobuild.models.artifact import load_model, save_model
-    from autobuild.models.trainer import TrainConfig, train_predictor
+    from autobuild.models.reuse import load_or_train
+    from autobuild.models.trainer import TrainConfig
     from autobuild.scoring import score_modules
     from autobuild.spaces import get_space
 
@@ -61,15 +61,9 @@ def run_one(task: tuple) -> dict:
 
     model_dir = Path(work) / f"{space_name}-{device}-{hashlib.sha1(eq_text.encode()).hexdigest()[:8]}"
     t0 = time.perf_counter()
-    try:
-        art = load_model(model_dir, space=sp)
-        if str(art.target) != eq_text or art.config["hyperparameters"]["epochs"] != epochs:
-            raise ValueError("stale")
-    except Exception:
-        table = read_labelled(builtin_data_path(space_name), validate=sp.validate)
-        res = train_predictor(sp, sp.encode(table.archs), eq.evaluate(table.metrics), TrainConfig(epochs=epochs))
-        save_model(model_dir, res, sp, eq, {"source": f"builtin:{space_name}", "n": len(table)})
-        art = load_model(model_dir, space=sp)
+    table = read_labelled(builtin_data_path(space_name), validate=sp.validate)
+    art, _ = load_or_train(model_dir, sp, sp.encode(table.archs), eq.evaluate(table.metrics), eq,
+                           TrainConfig(epochs=epochs), {"source": f"builtin:{space_name}", "n": len(table)})
     t_train = time.perf_counter() - t0
     t0 = time.perf_counter()
     scores = score_modules([art])

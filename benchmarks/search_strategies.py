@@ -36,19 +36,13 @@ STRATS = ("stage-full", "layer-full", "layer-insight", "autobuild", "auto-eq")
 
 def _model(space, table, eq_text: str, epochs: int, path: Path):  # noqa: ANN001, ANN202
     from autobuild.data import TargetEquation
-    from autobuild.errors import AutobuildError
-    from autobuild.models.artifact import load_model, save_model
-    from autobuild.models.trainer import TrainConfig, train_predictor
+    from autobuild.models.reuse import load_or_train
+    from autobuild.models.trainer import TrainConfig
 
-    try:
-        art = load_model(path, space=space)
-        if str(art.target) == eq_text and art.config["hyperparameters"]["epochs"] == epochs:
-            return art
-    except AutobuildError:
-        pass
     eq = TargetEquation(eq_text)
-    res = train_predictor(space, space.encode(table.archs), eq.evaluate(table.metrics), TrainConfig(epochs=epochs))
-    return load_model(save_model(path, res, space, eq, {"source": table.source, "n": len(table)}), space=space)
+    art, _ = load_or_train(path, space, space.encode(table.archs), eq.evaluate(table.metrics), eq,
+                           TrainConfig(epochs=epochs), {"source": table.source, "n": len(table)})
+    return art
 
 
 def prepare(task: tuple) -> tuple:
@@ -86,20 +80,13 @@ def search_one(task: tuple) -> dict:
     warnings.simplefilter("ignore")
     space_name, device, strategy, seed, budget, reduced = task
     sys.path.insert(0, str(HERE))
-    from autobuild.build.reduced import load_reduced
+    from autobuild.build.reduced import reduced_from_dict
     from autobuild.search import SearchConfig, make_strategy, run_search
     from autobuild.search.executors import InlineExecutor
     from autobuild.spaces import get_space
 
     sp = get_space(space_name)
-    rs = None
-    if reduced is not None:
-        import tempfile
-
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            json.dump(reduced, f)
-        rs = load_reduced(f.name)
-        Path(f.name).unlink()
+    rs = reduced_from_dict(reduced) if reduced is not None else None
     name = "autobuild" if strategy in ("autobuild", "auto-eq") else strategy
     strat = make_strategy(name, sp, reduced=rs, device=device)
     cfg = SearchConfig(sp.to_dict(), name, f"oracle_eval:{space_name.replace('-', '_')}", f"acc:max,latency_{device}:min",
@@ -124,7 +111,6 @@ def main() -> int:
     ap.add_argument("--work", default="benchmarks/results/build_frontier")
     args = ap.parse_args()
     sys.path.insert(0, str(HERE))
-    from autobuild import core
     from autobuild.data import builtin_data_path, read_labelled
     from pareto import hypervolume
 

@@ -9,6 +9,18 @@
 
 namespace autobuild {
 
+// Code layout: stage s owns slot columns [offset[s], offset[s] + widths[s]) after the depths.
+// Fills offset[0..n) and returns the number of slots.
+inline int64_t slot_offsets(const int32_t* widths, int32_t n, std::vector<int64_t>& offset) {
+  offset.assign(static_cast<size_t>(n), 0);
+  int64_t total = 0;
+  for (int32_t s = 0; s < n; ++s) {
+    offset[s] = total;
+    total += widths[s];
+  }
+  return total;
+}
+
 // Stage-subgraph ("module") enumeration, paper Sec. 7.2: every sequence of
 // `l` layers, l in [min_depth, max_depth], each drawn with replacement from
 // `n_choices` layer choices. Rows ordered by depth, then lexicographically

@@ -10,12 +10,8 @@ GraphTensors encode_batch(const int32_t* codes, int64_t n_archs, int64_t code_le
                           const int32_t* max_depth, const int32_t* n_choices, int32_t n_stages,
                           const int32_t* choice_features, int32_t max_choices, int32_t n_choice_features,
                           int32_t n_globals) {
-  int64_t n_slots = 0;
-  std::vector<int64_t> offset(static_cast<size_t>(n_stages));
-  for (int32_t s = 0; s < n_stages; ++s) {
-    offset[s] = n_slots;
-    n_slots += max_depth[s];
-  }
+  std::vector<int64_t> offset;
+  const int64_t n_slots = slot_offsets(max_depth, n_stages, offset);
   if (code_len != n_stages + n_slots + n_globals)
     throw std::invalid_argument("encode_batch: code length does not match the space layout");
 

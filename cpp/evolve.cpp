@@ -222,11 +222,7 @@ Layout check_space(const int32_t* parents, int64_t n_parents, int64_t code_len, 
   lay.V = sp.n_values;
   lay.L = code_len;
   const int32_t S = lay.S, C = lay.C;
-  lay.offset.assign(static_cast<size_t>(S), 0);
-  for (int32_t s = 0; s < S; ++s) {
-    lay.offset[s] = lay.n_slots;
-    lay.n_slots += sp.slot_width[s];
-  }
+  lay.n_slots = slot_offsets(sp.slot_width, S, lay.offset);
   if (code_len != S + lay.n_slots + lay.G) fail("code length does not match the space layout (pass slot_width when max_depth is lowered)");
   for (int32_t s = 0; s < S; ++s)
     if (sp.min_depth[s] < 0 || sp.max_depth[s] < sp.min_depth[s] || sp.slot_width[s] < sp.max_depth[s])

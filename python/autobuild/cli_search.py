@@ -83,7 +83,7 @@ def search(space_name, strategy, reduced, device, objectives, evaluator, budget,
     interrupted run with nothing lost and nothing evaluated twice."""
     from tqdm import tqdm
 
-    from .build import load_reduced
+    from .build import load_reduced, reduced_from_dict
     from .search import SearchConfig, make_strategy, run_search
     from .search.executors import make_executor
     from .search.journal import Journal
@@ -128,17 +128,7 @@ def search(space_name, strategy, reduced, device, objectives, evaluator, budget,
         if jr is not None and stored is None:
             jr.set_config(cfg.to_dict())
     sp = space_from_dict(cfg.space, "search space")
-    rs = None
-    if cfg.reduced is not None:
-        import json
-        import tempfile
-
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            json.dump(cfg.reduced, f)
-        try:
-            rs = load_reduced(f.name)
-        finally:
-            Path(f.name).unlink()
+    rs = reduced_from_dict(cfg.reduced, f"{jpath or 'search'}: reduced space") if cfg.reduced is not None else None
     strat = make_strategy(cfg.strategy, sp, reduced=rs, device=cfg.device)
     from .search.objectives import parse_objectives
 

@@ -58,19 +58,15 @@ class ReducedSpace:
         """Number of distinct architectures (modules per stage x global values)."""
         return math.prod(self.sizes)
 
-    def _global_index(self, f_i: int, j: int) -> int:
-        f = self.space.global_features[f_i]
-        return f.values.index(self.globals[f.name][j])
-
     def codes(self, combos: np.ndarray) -> np.ndarray:
         """Arch codes of index combinations ``combos[N, groups + globals]`` (positions in the lists)."""
         combos = np.asarray(combos, dtype=np.int64).reshape(-1, len(self.sizes))
         G = len(self.groups)
-        gidx = np.array([[self._global_index(k, int(j)) for k, j in enumerate(row[G:])] for row in combos],
-                        dtype=np.int32).reshape(len(combos), self.space.n_globals)
-        codes = empty_codes(self.space, len(combos), np.zeros(self.space.n_globals, dtype=np.int32))
-        if self.space.n_globals:
-            codes[:, self.space.n_stages + self.space.n_slots :] = gidx
+        gidx = np.zeros((len(combos), self.space.n_globals), dtype=np.int32)
+        for k, f in enumerate(self.space.global_features):  # list position -> the feature's value index
+            lut = np.array([f.values.index(v) for v in self.globals[f.name]], dtype=np.int32)
+            gidx[:, k] = lut[combos[:, G + k]]
+        codes = empty_codes(self.space, len(combos), gidx)
         for g, mods in enumerate(self.groups):
             depths = np.array([m["depth"] for m in mods], dtype=np.int32)
             width = max(len(m["choices"]) for m in mods)
@@ -141,6 +137,12 @@ def load_reduced(path: str | Path) -> ReducedSpace:
     """Read and validate a reduced space written by :meth:`ReducedSpace.save`."""
     p = Path(path)
     d = read_format_json(p, FORMAT, FORMAT_VERSION, "an autobuild reduced space (written by `autobuild build --space-out`)")
+    return reduced_from_dict(d, str(p))
+
+
+def reduced_from_dict(d: dict, source: str = "reduced space") -> ReducedSpace:
+    """Validate the :meth:`ReducedSpace.to_dict` form (errors prefixed with ``source``)."""
+    p = source
     try:
         space = space_from_dict(d["space"], f"{p}: space")
         if space.fingerprint() != d["space_fingerprint"]:

@@ -57,6 +57,17 @@ def enumerate_modules(min_depth: int, max_depth: int, n_choices: int) -> tuple[n
 
 
 @njit(cache=True)
+def _slot_offsets(widths):  # noqa: ANN001, ANN202
+    """First slot column of every stage (after the depths) and the number of slots."""
+    offset = np.zeros(widths.shape[0], dtype=np.int64)
+    n_slots = 0
+    for s in range(widths.shape[0]):
+        offset[s] = n_slots
+        n_slots += widths[s]
+    return offset, n_slots
+
+
+@njit(cache=True)
 def _count_nodes(codes, max_depth, n_stages, ptr):  # noqa: ANN001, ANN202
     for b in range(codes.shape[0]):
         n = 0
@@ -73,11 +84,7 @@ def _count_nodes(codes, max_depth, n_stages, ptr):  # noqa: ANN001, ANN202
 def _fill_graph(codes, max_depth, n_choices, choice_features, n_globals, ptr, x, edge_index, batch):  # noqa: ANN001, ANN202
     n_stages = max_depth.shape[0]
     nf = choice_features.shape[2]
-    offset = np.zeros(n_stages, dtype=np.int64)
-    n_slots = 0
-    for s in range(n_stages):
-        offset[s] = n_slots
-        n_slots += max_depth[s]
+    offset, n_slots = _slot_offsets(max_depth)
     e = 0
     for b in range(codes.shape[0]):
         g0 = n_stages + n_slots
@@ -396,11 +403,7 @@ def _mutate_layout(parents, n_children, kind, min_depth, max_depth, slot_width, 
     G = global_allowed.shape[0]
     V = global_allowed.shape[1]
     L = parents.shape[1]
-    offset = np.zeros(S, dtype=np.int64)
-    n_slots = 0
-    for s in range(S):
-        offset[s] = n_slots
-        n_slots += slot_width[s]
+    offset, n_slots = _slot_offsets(slot_width)
     n_allowed = np.zeros(S, dtype=np.int64)
     allowed_list = np.full((S, C), -1, dtype=np.int32)
     n_gallowed = np.zeros(G, dtype=np.int64)

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import AutobuildError
 from ..io_utils import atomic_write_text
 from .artifact import CONFIG, ModelArtifact, load_model
+from .reuse import reusable
 
 MANIFEST = "ensemble.json"
 FORMAT = "autobuild-ensemble"
@@ -68,27 +69,17 @@ def train_ensemble(
         name = member_name(f, j)
         path = out / name
         member_cfg = replace(cfg, seed=cfg.seed + j, split_seed=cfg.seed, folds=folds if folds >= 2 else 0, fold=f)
-        if (path / CONFIG).is_file():
-            try:
-                art = load_model(path, space=space)
-                if _same(art.config["hyperparameters"], asdict(member_cfg)) and str(art.target) == str(target):
-                    paths.append(path)
-                    if on_member:
-                        on_member(i, len(names), name, "kept")
-                    continue
-            except AutobuildError:
-                pass  # damaged or different: train it again
+        if reusable(path, space, target, member_cfg) is not None:
+            paths.append(path)
+            if on_member:
+                on_member(i, len(names), name, "kept")
+            continue
         if on_member:
             on_member(i, len(names), name, "train")
         result = train_predictor(space, codes, y, member_cfg, progress=progress)
         save_model(path, result, space, target, data_info)
         paths.append(path)
     return paths
-
-
-def _same(a: dict, b: dict) -> bool:
-    """Equal hyper-parameters, ignoring those that do not change the result (threads)."""
-    return {k: v for k, v in a.items() if k != "threads"} == {k: v for k, v in b.items() if k != "threads"}
 
 
 def _read_manifest(path: Path) -> dict:
