@@ -78,9 +78,8 @@ class OnnxEvaluator:
         self.batch_size = batch_size
         self.run_size = min(batch_size, run_size or (256 if on_cpu else batch_size))
         self.workers = (workers or _cpu_count()) if on_cpu else 1
-        threads = 1 if on_cpu and self.workers > 1 else None
         self.sessions: dict[str, OnnxPredictor] = {
-            name: OnnxPredictor(art.onnx_path, provider=provider if not on_cpu else "cpu", threads=threads)
+            name: OnnxPredictor(art.onnx_path, provider=provider if not on_cpu else "cpu")
             for name, art in self.artifacts.items()
         }
         self.providers = next(iter(self.sessions.values())).providers

@@ -14,6 +14,7 @@ import torch
 from ..errors import AutobuildError
 from ..graphs import encode_codes
 from ..spaces.macro import MacroSpace
+from .inference import OnnxPredictor
 from .predictor import AutoBuildPredictor
 
 INPUTS = ("x", "edge_index", "batch", "counts")
@@ -56,11 +57,8 @@ def parity_stats(model: AutoBuildPredictor, space: MacroSpace, path: str | Path,
     """ONNX Runtime (CPU) vs PyTorch on ``n`` random archs: ``max_abs`` (largest absolute difference
     of all outputs), ``max_rel`` (per output, largest difference / largest ``|value|``, max over
     outputs) and ``pred_std`` (largest prediction difference / ``y_std``)."""
-    import onnxruntime as ort
-
     g = encode_codes(space, space.sample_codes(n, seed=seed))
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = sess.run(list(OUTPUTS), g.onnx_feed())
+    got = OnnxPredictor(path).run(g.onnx_feed())
     with torch.no_grad():
         ref = [t.numpy() for t in model(*g.torch())]
     diffs = [np.abs(a.astype(np.float64) - b) for a, b in zip(got, ref)]
