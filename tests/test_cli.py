@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import reseal_model
 from click.testing import CliRunner
 
 from autobuild.cli import cli
@@ -156,14 +157,21 @@ def _copy_model(model_dir: Path, tmp_path: Path) -> Path:
     return dst
 
 
+def _edit_config(d: Path, fn, reseal: bool = True) -> None:
+    (d / "config.json").write_text(fn((d / "config.json").read_text()))
+    if reseal:
+        reseal_model(d)
+
+
 @pytest.mark.parametrize("damage, fragment", [
-    (lambda d: (d / "model.onnx").write_bytes(b"garbage"), "checksum mismatch"),
+    (lambda d: (d / "model.onnx").write_bytes(b"garbage"), "model.onnx: checksum mismatch"),
     (lambda d: (d / "model.safetensors").unlink(), "missing model.safetensors"),
-    (lambda d: (d / "config.json").write_text("{not json"), "corrupt JSON"),
-    (lambda d: (d / "config.json").write_text(json.dumps({**json.loads((d / "config.json").read_text()),
-                                                          "format_version": 99})), "unsupported format version"),
-    (lambda d: (d / "config.json").write_text((d / "config.json").read_text().replace('"max_depth": 4', '"max_depth": 5', 1)),
-     "does not match its fingerprint"),
+    (lambda d: (d / "manifest.json").unlink(), "missing or unreadable manifest.json"),
+    (lambda d: (d / "manifest.json").write_text((d / "manifest.json").read_text().replace('"model"', '"modem"', 1)), "seal"),
+    (lambda d: _edit_config(d, lambda t: t.replace('"mean": ', '"mean": 1', 1), reseal=False), "config.json: checksum mismatch"),
+    (lambda d: _edit_config(d, lambda t: "{not json"), "malformed JSON"),
+    (lambda d: _edit_config(d, lambda t: json.dumps({**json.loads(t), "format_version": 99})), "unsupported format version"),
+    (lambda d: _edit_config(d, lambda t: t.replace('"max_depth": 4', '"max_depth": 5', 1)), "does not match its fingerprint"),
 ])
 def test_corrupt_model(model_dir, small_data, tmp_path, damage, fragment):
     d = _copy_model(model_dir, tmp_path)

@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import onnxruntime as ort
 import pytest
+from conftest import reseal_model
 import torch
 
 from autobuild import AutobuildError
@@ -152,9 +153,11 @@ def test_artifact_kinds(saved, autobuild_dir, mbv3, tmp_path, trained):
     cfg = json.loads((old / "config.json").read_text())
     del cfg["kind"]
     (old / "config.json").write_text(json.dumps(cfg))
+    reseal_model(old)
     assert load_model(old).kind == "autobuild" and isinstance(load_model(old).torch_model(), AutoBuildPredictor)
     cfg["kind"] = "transformer"
     (old / "config.json").write_text(json.dumps(cfg))
+    reseal_model(old)
     with pytest.raises(AutobuildError, match="unknown model kind 'transformer'"):
         load_model(old)
     # A result whose declared kind contradicts its model is refused.
@@ -202,14 +205,15 @@ def test_onnx_evaluator(saved, autobuild_dir, mbv3, tmp_path):
 
 
 def test_onnx_evaluator_refuses_mixed_spaces(saved, tmp_path):
-    # A model directory that declares space ofa-pn (config.json is not checksummed; the weights
-    # do not matter for this check, and it saves an ONNX export).
+    # A model directory that declares space ofa-pn (edited and resealed; the weights do not
+    # matter for this check, and it saves an ONNX export).
     pn = get_space("ofa-pn")
     pn_dir = tmp_path / "pn"
     shutil.copytree(saved, pn_dir)
     cfg = json.loads((pn_dir / "config.json").read_text())
     cfg.update(space=pn.to_dict(), space_fingerprint=pn.fingerprint())
     (pn_dir / "config.json").write_text(json.dumps(cfg))
+    reseal_model(pn_dir)
     assert load_model(pn_dir).space.name == "ofa-pn"
     with pytest.raises(AutobuildError, match="all models must share one space"):
         OnnxEvaluator({"mbv3": saved, "pn": pn_dir})

@@ -153,7 +153,7 @@ def test_scores_csv_roundtrip(mb_scores, tmp_path):
     np.testing.assert_array_equal(r.score, mb_scores.score)
     assert r.globals == mb_scores.globals and r.target == mb_scores.target
     rows = list(csv.reader(open(p)))
-    assert rows[0][:8] == ["stage", "depth", "module", "raw_norm", "hop", "score", "calibration", "model"]
+    assert rows[0][:9] == ["stage", "depth", "module", "raw_norm", "hop", "score", "calibration", "srcc", "model"]
     rows[5][2] = '[{"k": 9, "e": 3}, {"k": 3, "e": 3}]'
     bad = tmp_path / "bad.csv"
     with open(bad, "w", newline="") as f:

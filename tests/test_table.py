@@ -152,7 +152,7 @@ def test_unknown_suffix_is_sniffed(tmp_path):
 
 # --------------------------------------------------------------------------- CSV errors
 def test_missing_empty_and_directory(tmp_path):
-    assert _err(tmp_path / "nope.csv") == f"{tmp_path / 'nope.csv'}: no such file"
+    assert _err(tmp_path / "nope.csv") == f"{tmp_path / 'nope.csv'}: file not found"
     assert "is a directory" in _err(tmp_path)
     assert _err(_write(tmp_path / "e.csv", "")) == f"{tmp_path / 'e.csv'}: empty file (no header row)"
     assert _err(_write(tmp_path / "h.csv", "arch,acc\n")) == f"{tmp_path / 'h.csv'}: empty file (no data rows)"
@@ -227,7 +227,7 @@ def test_corrupt_gzip_and_encoding(tmp_path):
 @pytest.mark.parametrize(
     "line, expected",
     [
-        ("{not json", "row 3: malformed JSON"),
+        ("{not json", "row 3: record: malformed JSON"),
         ("[1, 2]", "row 3: expected a JSON object, got array"),
         ('{"acc": 0.5}', "row 3: no key 'arch' (keys: acc)"),
         (f'{{"arch": {ARCH_JSON}}}', "row 3: missing key 'acc'"),

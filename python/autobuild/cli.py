@@ -1,6 +1,7 @@
-"""Command-line interface: ``autobuild space|sample|train|info|predict|providers``.
+"""Command-line interface: ``autobuild space|sample|train|info|predict|providers|score|build|plot|search``.
 
-Every bad input ends in one line ``autobuild: error: ...`` and exit status 2; no traceback.
+Every bad input, option errors included, ends in one line ``autobuild: error: ...`` and exit status
+2; no traceback, and no output is left half-written.
 """
 
 from __future__ import annotations
@@ -18,8 +19,53 @@ from . import __version__
 from .errors import AutobuildError
 
 
+def _describe_range(t: Any) -> str:
+    lo, hi = t.min, t.max
+    lo_op = ">" if t.min_open else ">="
+    hi_op = "<" if t.max_open else "<="
+    if lo is not None and hi is not None:
+        if not t.min_open and not t.max_open:
+            return f"between {lo} and {hi}"
+        return f"{lo_op} {lo} and {hi_op} {hi}"
+    if lo is not None:
+        return f"{lo_op} {lo}"
+    return f"{hi_op} {hi}"
+
+
+def usage_message(e: click.ClickException) -> str:
+    """A click usage error as one line like the rest: ``--epochs must be >= 1 (got 0)``."""
+    ctx = getattr(e, "ctx", None)
+    hint = f" (see '{ctx.command_path} -h')" if ctx is not None else ""
+    param = getattr(e, "param", None)
+    if isinstance(e, click.MissingParameter) and param is not None:
+        kind = "option" if isinstance(param, click.Option) else "argument"
+        name = max(param.opts, key=len) if kind == "option" else param.human_readable_name
+        return f"missing {kind} {name}{hint}"
+    if isinstance(e, click.BadParameter) and param is not None:
+        name = max(param.opts, key=len) if isinstance(param, click.Option) else param.human_readable_name
+        msg = " ".join(str(e.message).split())
+        if isinstance(param.type, (click.IntRange, click.FloatRange)) and " is not in the range" in msg:
+            got = msg.split(" is not in the range")[0]
+            return f"{name} must be {_describe_range(param.type)} (got {got})"
+        return f"{name}: {msg.rstrip('.')}"
+    return " ".join(e.format_message().split()).rstrip(".") + hint
+
+
 class _Group(click.Group):
-    """Turns AutobuildError / OSError into one error line and a non-zero exit."""
+    """Turns AutobuildError / OSError / usage errors into one error line and exit status 2."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as e:
+            _fail(usage_message(e))
+        except click.exceptions.Abort:
+            click.echo("autobuild: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -33,8 +79,13 @@ class _Group(click.Group):
             _fail(f"{e.filename or ''}{': ' if e.filename else ''}{e.strerror or e}")
         except ImportError as e:
             _fail(f"{e}; install the learning stack with: pip install 'autobuild[ml]'")
+        except RecursionError:
+            _fail("input nested too deeply")
+        except MemoryError:
+            _fail("out of memory (an input too large for this machine?)")
         except KeyboardInterrupt:
-            click.echo("autobuild: interrupted", err=True)
+            resume = ctx.meta.get("autobuild.resume")
+            click.echo("autobuild: interrupted" + (f"; resume with: {resume}" if resume else ""), err=True)
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
@@ -46,8 +97,23 @@ class _Group(click.Group):
 
 
 def _fail(msg: str) -> None:
-    click.echo(f"autobuild: error: {msg}", err=True)
+    click.echo(f"autobuild: error: {' '.join(msg.split())}", err=True)
     sys.exit(2)
+
+
+def warn(msg: str) -> None:
+    """A warning the user must not miss (stderr, one line)."""
+    click.echo(f"autobuild: WARNING: {msg}", err=True)
+
+
+def big_int(n: int) -> str:
+    """An exact integer of any size as ``%.3g`` (``float()`` overflows past 1e308)."""
+    try:
+        return f"{float(n):.3g}"
+    except OverflowError:
+        import decimal
+
+        return format(decimal.Decimal(int(n)), ".3g")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

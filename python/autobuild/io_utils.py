@@ -9,18 +9,24 @@ reader never sees a half-written file or model directory. Parent directories are
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
+import re
+import secrets
 import shutil
-import tempfile
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from .errors import AutobuildError
 
-# Temporaries are created 0600/0700; final files get the usual permissions (0666/0777 & ~umask).
+# Final files and folders get the usual permissions (0666/0777 & ~umask), whatever wrote them.
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
+DIR_MODE = 0o777 & ~_UMASK
 
 
 def _prepare_parent(path: Path) -> Path:
@@ -45,14 +51,80 @@ def _fsync_path(path: str | Path) -> None:
         os.close(fd)
 
 
-def _fsync_dir(path: Path) -> None:
-    """Persist a rename in ``path``."""
-    _fsync_path(path)
-
-
 def _remove(path: str | Path) -> None:
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+
+# ----------------------------------------------------------------------------- temporaries
+# A temporary is named ``.<target>.ab<pid>-<random>.tmp`` next to its target: the writer's pid lets
+# the next run of any command that writes the same target remove what a killed run left behind.
+_TMP = re.compile(r"^\.(?P<name>.+)\.ab(?P<pid>\d+)-[A-Za-z0-9_]+\.(tmp|old)$")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale(path: str | Path) -> list[Path]:
+    """Remove the temporaries of ``path`` left by killed runs (their writer is gone); returns them.
+
+    A previous directory that a killed replace had moved aside while ``path`` itself is missing is
+    moved back instead of deleted, so nothing is lost."""
+    path = Path(path)
+    parent = path.parent
+    if not parent.is_dir():
+        return []
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return []
+    for e in entries:
+        m = _TMP.match(e.name)
+        if not m or m.group("name") != path.name or _pid_alive(int(m.group("pid"))):
+            continue
+        p = Path(e.path)
+        if e.name.endswith(".old") and not os.path.lexists(path):
+            os.replace(p, path)  # the old version, back where it was
+            continue
+        _remove(p)
+        removed.append(p)
+    return removed
+
+
+def _tmp_name(path: Path) -> str:
+    return f".{path.name}.ab{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _exchange(a: str | Path, b: str | Path) -> bool:
+    """Atomically swap two paths (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    if sys.platform != "linux":
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
 
 
 @contextlib.contextmanager
@@ -62,20 +134,20 @@ def atomic_file(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
 
     ``mode`` is ``"w"``/``"wt"`` (text; ``encoding``/``newline`` apply) or ``"wb"`` (binary).
     On any exception the temporary is deleted, ``path`` is left as it was and the exception
-    propagates."""
+    propagates. Temporaries of ``path`` left by killed runs are removed first."""
     if mode not in ("w", "wt", "wb"):
         raise ValueError(f"atomic_file: unsupported mode {mode!r} (use 'w' or 'wb')")
     path = Path(path)
     if path.is_dir():
         raise AutobuildError(f"{path}: is a directory")
     parent = _prepare_parent(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    os.close(fd)
-    try:  # reopened by name so that ``f.name`` is the temporary's path
+    clean_stale(path)
+    tmp = str(parent / (_tmp_name(path) + ".tmp"))
+    try:
         if "b" in mode:
-            f = open(tmp, "wb")  # noqa: SIM115
+            f = open(tmp, "xb")  # noqa: SIM115
         else:
-            f = open(tmp, "w", encoding=encoding, newline=newline)  # noqa: SIM115
+            f = open(tmp, "x", encoding=encoding, newline=newline)  # noqa: SIM115
     except BaseException:
         _remove(tmp)
         raise
@@ -84,12 +156,12 @@ def atomic_file(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         _remove(tmp)
         raise
-    _fsync_dir(parent)
+    _fsync_path(parent)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -104,23 +176,27 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> N
         f.write(text)
 
 
-def _fsync_tree(root: Path) -> None:
+def _finish_tree(root: Path) -> None:
+    """fsync every file of a new tree and give files and folders the usual modes."""
     for dirpath, _dirnames, filenames in os.walk(root):
         for name in filenames:
             p = os.path.join(dirpath, name)
             if not os.path.islink(p):
+                os.chmod(p, FILE_MODE)
                 _fsync_path(p)
-        _fsync_dir(Path(dirpath))
+        os.chmod(dirpath, DIR_MODE)
+        _fsync_path(dirpath)
 
 
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[str]:
     """Yield the path of a temporary directory next to ``path``; on success it replaces ``path``.
 
-    An existing directory at ``path`` is replaced as a whole (moved aside, then deleted once the
-    new one is in place); an existing file (or anything else that is not a directory) is an
-    :class:`AutobuildError`, raised before anything is written. On any exception the temporary
-    directory is removed, ``path`` is left as it was and the exception propagates."""
+    The replace is one atomic rename (an exchange with the previous directory where the OS offers
+    it), so ``path`` is at every moment either the old or the new directory. Whether an existing
+    directory may be replaced is the caller's decision (see :func:`check_output_dir`); an existing
+    file or symlink is an :class:`AutobuildError`, raised before anything is written. On any
+    exception the temporary directory is removed and ``path`` is left as it was."""
     path = Path(path)
 
     def check() -> None:
@@ -129,42 +205,74 @@ def atomic_dir(path: str | Path) -> Iterator[str]:
 
     check()
     parent = _prepare_parent(path)
-    tmp = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    clean_stale(path)
+    tmp = parent / (_tmp_name(path) + ".tmp")
+    os.mkdir(tmp, 0o700)
     try:
-        yield tmp
+        yield str(tmp)
         check()
-        _fsync_tree(Path(tmp))
-        os.chmod(tmp, 0o777 & ~_UMASK)
-        old: str | None = None
-        if os.path.lexists(path):
-            # A non-empty directory cannot be renamed over: move the old one aside first.
-            old = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=parent)
-            os.replace(path, old)  # replaces the empty placeholder directory
-        try:
-            os.replace(tmp, path)
-        except BaseException:
-            if old is not None:
-                os.replace(old, path)
-            raise
+        _finish_tree(tmp)
+        if not os.path.lexists(path):
+            os.rename(tmp, path)
+        elif _exchange(tmp, path):
+            _remove(tmp)  # now the previous directory
+        else:  # no exchange on this platform: move aside (restored by clean_stale if killed here)
+            old = parent / (_tmp_name(path) + ".old")
+            os.rename(path, old)
+            os.rename(tmp, path)
+            _remove(old)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove(tmp)
         raise
-    _fsync_dir(parent)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    _fsync_path(parent)
+
+
+# ----------------------------------------------------------------------------- output directories
+def check_output_dir(path: str | Path, overwrite: bool, owned_files: Callable[[Path], set[str] | None],
+                     option: str = "--out") -> bool:
+    """May the command write the directory ``path``? Returns whether it exists (to be replaced).
+
+    Never deletes what autobuild did not write: a missing or empty directory is fine; one that
+    ``owned_files`` recognises (returns the entries autobuild wrote there) may be replaced with
+    ``overwrite`` only, and only if it holds nothing else; anything else is an error."""
+    p = Path(path)
+    if not os.path.lexists(p):
+        return False
+    if p.is_symlink() or not p.is_dir():
+        raise AutobuildError(f"{option} {p}: exists and is not a directory")
+    entries = {e for e in os.listdir(p) if not _TMP.match(e)}
+    if not entries:
+        return True
+    owned = owned_files(p)
+    if owned is None:
+        raise AutobuildError(f"{option} {p}: exists and is not an autobuild output directory; "
+                             "not touching it (choose another path)")
+    if not overwrite:
+        raise AutobuildError(f"{option} {p}: already exists; pass --overwrite to replace it")
+    foreign = sorted(entries - owned)
+    if foreign:
+        raise AutobuildError(f"{option} {p}: holds {foreign[0]!r}, which autobuild did not write; "
+                             "not replacing the directory (move that file away first)")
+    return True
+
+
+def replace_dir_start(path: str | Path) -> None:
+    """Remove a directory the caller has checked it may replace (:func:`check_output_dir`), moving
+    it aside first so that a kill mid-way leaves either the old directory or none, never half."""
+    path = Path(path)
+    old = path.parent / (_tmp_name(path) + ".old")
+    os.rename(path, old)
+    _remove(old)
 
 
 def read_format_json(path: str | Path, fmt: str, version: int, what: str) -> dict:
     """Read a JSON document tagged ``{"format": fmt, "format_version": version}``; one-line errors."""
-    import json
+    from .safe_input import parse_json, read_text
 
     p = Path(path)
     if not p.is_file():
         raise AutobuildError(f"{p}: file not found")
-    try:
-        d = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise AutobuildError(f"{p}: corrupt JSON: {e}") from None
+    d = parse_json(read_text(p, what), f"{p}")
     if not isinstance(d, dict) or d.get("format") != fmt:
         raise AutobuildError(f"{p}: not {what}")
     if d.get("format_version") != version:

@@ -20,3 +20,15 @@ def builtin_data_path(name: str) -> Path:
     if key not in BUILTIN_DATA:
         raise AutobuildError(f"unknown built-in data set {name!r} (available: {', '.join(f'builtin:{k}' for k in BUILTIN_DATA)})")
     return Path(str(resources.files("autobuild.data").joinpath("demo", BUILTIN_DATA[key])))
+
+
+def builtin_name(path: str | Path) -> str | None:
+    """``builtin:NAME`` when ``path`` is an embedded data set (for messages), else ``None``."""
+    try:
+        p = Path(path).resolve()
+    except OSError:
+        return None
+    for key, fname in BUILTIN_DATA.items():
+        if p == Path(str(resources.files("autobuild.data").joinpath("demo", fname))).resolve():
+            return f"builtin:{key}"
+    return None

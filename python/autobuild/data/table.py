@@ -12,12 +12,13 @@ line (JSONL) and the column.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
+import itertools
 import json
 import math
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ import numpy as np
 
 from ..errors import AutobuildError
 from ..io_utils import atomic_write_bytes, atomic_write_text
+from ..safe_input import bounded_lines, display_name, open_text, parse_json
 
 ARCH = "arch"
 Validator = Callable[[Any], dict]
@@ -45,7 +47,7 @@ class LabelledTable:
 
 
 # --------------------------------------------------------------------------- reading
-def _is_jsonl(path: Path, opener: Callable[[], IO[str]]) -> bool:
+def _is_jsonl(path: Path, first: str) -> bool:
     name = path.name.lower()
     if name.endswith(".gz"):
         name = name[:-3]
@@ -53,19 +55,7 @@ def _is_jsonl(path: Path, opener: Callable[[], IO[str]]) -> bool:
         return True
     if name.endswith(".csv"):
         return False
-    with opener() as f:  # unknown suffix: sniff the first non-blank character
-        for line in f:
-            if line.strip():
-                return line.lstrip().startswith("{")
-    return False
-
-
-def _opener(path: Path) -> Callable[[], IO[str]]:
-    with open(path, "rb") as f:
-        gz = f.read(2) == b"\x1f\x8b"
-    if gz:
-        return lambda: gzip.open(path, "rt", encoding="utf-8-sig", newline="")  # type: ignore[return-value]
-    return lambda: open(path, encoding="utf-8-sig", newline="")
+    return first.lstrip().startswith("{")  # unknown suffix: sniff the first non-blank line
 
 
 def _number(v: Any, col: str, text: bool = True) -> float:
@@ -106,122 +96,228 @@ def _json_type(v: Any) -> str:
     return {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}.get(type(v), type(v).__name__)
 
 
-def _check_columns(path: Path, columns: Sequence[str], require: Iterable[str]) -> None:
+def _check_columns(path: str, columns: Sequence[str], require: Iterable[str]) -> None:
     for name in require:
         if name not in columns:
             raise AutobuildError(f"{path}: no column {name!r} (columns: {', '.join(columns)})")
 
 
-def _read_csv(path: Path, f: IO[str], validate: Validator | None, require: Sequence[str]) -> tuple[list[dict], dict[str, list[float]]]:
-    reader = csv.reader(f)
+@dataclass
+class Records:
+    """The rows of an arch file as given: ``header`` (column / key order), per row the raw cells
+    (CSV: the text of every cell; JSONL: the parsed values) and the validated arch dicts."""
+
+    header: list[str]
+    rows: list[dict[str, Any]]
+    archs: list[dict]
+    jsonl: bool
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def _csv_rows(name: str, lines: Iterator[str]) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    reader = csv.reader(lines)
     header = next(reader, None)
     while header is not None and not header:  # leading blank lines
         header = next(reader, None)
     if header is None:
-        raise AutobuildError(f"{path}: empty file (no header row)")
+        raise AutobuildError(f"{name}: empty file (no header row)")
     header = [h.strip() for h in header]
     for j, h in enumerate(header):
         if not h:
-            raise AutobuildError(f"{path}: header: empty column name (column {j + 1})")
+            raise AutobuildError(f"{name}: header: empty column name (column {j + 1})")
         if header.index(h) != j:
-            raise AutobuildError(f"{path}: header: duplicate column {h!r}")
+            raise AutobuildError(f"{name}: header: duplicate column {h!r}")
     if ARCH not in header:
-        raise AutobuildError(f"{path}: no column {ARCH!r} (columns: {', '.join(header)})")
-    _check_columns(path, header, require)
-    ia = header.index(ARCH)
-    mcols = [(j, h) for j, h in enumerate(header) if j != ia]
-    archs: list[dict] = []
-    values: dict[str, list[float]] = {h: [] for _, h in mcols}
-    n = 0
-    for row in reader:
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue  # blank line
-        n += 1
-        try:
+        raise AutobuildError(f"{name}: no column {ARCH!r} (columns: {', '.join(header)})")
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        n = 0
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # blank line
+            n += 1
             if len(row) != len(header):
-                raise AutobuildError(f"expected {len(header)} fields ({', '.join(header)}), got {len(row)}")
-            cell = row[ia].strip()
-            if not cell:
-                raise AutobuildError(f"column {ARCH!r}: empty value")
-            try:
-                obj = json.loads(cell)
-            except json.JSONDecodeError as e:
-                raise AutobuildError(f"column {ARCH!r}: malformed JSON ({e.msg} at char {e.pos})") from None
-            arch = _arch(obj, validate)
-            nums = [_number(row[j], h, text=True) for j, h in mcols]
-        except AutobuildError as e:
-            raise AutobuildError(f"{path}: row {n}: {e}") from None
-        archs.append(arch)
-        for (_, h), x in zip(mcols, nums):
-            values[h].append(x)
-    return archs, values
+                raise AutobuildError(f"{name}: row {n}: expected {len(header)} fields ({', '.join(header)}), got {len(row)}")
+            yield n, row
+
+    return header, rows()
 
 
-def _read_jsonl(path: Path, f: IO[str], validate: Validator | None, require: Sequence[str]) -> tuple[list[dict], dict[str, list[float]]]:
-    archs: list[dict] = []
-    values: dict[str, list[float]] = {}
-    keys: list[str] | None = None  # arch + metric keys of the first record
-    for lineno, line in enumerate(f, 1):
+def _jsonl_rows(name: str, lines: Iterator[str]) -> Iterator[tuple[int, dict]]:
+    for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise AutobuildError(f"malformed JSON ({e.msg} at char {e.pos})") from None
+            rec = parse_json(line, "record")
             if not isinstance(rec, dict):
                 raise AutobuildError(f"expected a JSON object, got {_json_type(rec)}")
             if ARCH not in rec:
                 raise AutobuildError(f"no key {ARCH!r} (keys: {', '.join(rec) or 'none'})")
         except AutobuildError as e:
-            raise AutobuildError(f"{path}: row {lineno}: {e}") from None
-        if keys is None:
-            keys = [ARCH] + [k for k in rec if k != ARCH]
-            _check_columns(path, keys, require)
-            values = {k: [] for k in keys[1:]}
+            raise AutobuildError(f"{name}: row {lineno}: {e}") from None
+        yield lineno, rec
+
+
+def _arch_cell(cell: str) -> Any:
+    cell = cell.strip()
+    if not cell:
+        raise AutobuildError(f"column {ARCH!r}: empty value")
+    return parse_json(cell, f"column {ARCH!r}")
+
+
+@contextlib.contextmanager
+def _open_rows(path: Path) -> Iterator[tuple[str, bool, Iterator[str]]]:
+    """(display name, is JSONL, bounded line iterator) of a data file; errors name the file."""
+    name = display_name(path)
+    with open_text(path, "data file") as f:
+        lines = bounded_lines(f, name)
+        first = ""
+        buffered: list[str] = []
+        for line in lines:  # sniff the first non-blank line, keep what was read
+            buffered.append(line)
+            if line.strip():
+                first = line
+                break
         try:
-            missing = [k for k in keys if k not in rec]
-            extra = [k for k in rec if k not in values and k != ARCH]
-            if missing:
-                raise AutobuildError(f"missing key {missing[0]!r} (the first record has: {', '.join(keys)})")
-            if extra:
-                raise AutobuildError(f"unexpected key {extra[0]!r} (the first record has: {', '.join(keys)})")
-            arch = _arch(rec[ARCH], validate)
-            nums = [_number(rec[k], k, text=False) for k in values]
-        except AutobuildError as e:
-            raise AutobuildError(f"{path}: row {lineno}: {e}") from None
-        archs.append(arch)
-        for k, x in zip(values, nums):
-            values[k].append(x)
-    return archs, values
+            yield name, _is_jsonl(path, first), itertools.chain(buffered, lines)
+        except csv.Error as e:
+            raise AutobuildError(f"{name}: malformed CSV ({e})") from None
 
 
 def read_labelled(path: str | Path, validate: Validator | None = None, require_metrics: Iterable[str] = ()) -> LabelledTable:
-    """Read a labelled CSV/JSONL file (gzip allowed).
+    """Read a labelled CSV/JSONL file (gzip allowed; bounded size and line length).
 
     ``validate`` maps each arch dict to its canonical form or raises :class:`AutobuildError`
     (e.g. ``MacroSpace.validate``); ``require_metrics`` are metric columns that must be present."""
     path = Path(path)
     require = list(require_metrics)
-    if not path.exists():
-        raise AutobuildError(f"{path}: no such file")
-    if path.is_dir():
-        raise AutobuildError(f"{path}: is a directory, not a data file")
-    opener = _opener(path)
-    try:
-        jsonl = _is_jsonl(path, opener)
-        with opener() as f:
-            archs, values = (_read_jsonl if jsonl else _read_csv)(path, f, validate, require)
-    except UnicodeDecodeError as e:
-        raise AutobuildError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
-        raise AutobuildError(f"{path}: corrupt gzip data ({e or type(e).__name__})") from None
-    except csv.Error as e:
-        raise AutobuildError(f"{path}: malformed CSV ({e})") from None
+    archs: list[dict] = []
+    values: dict[str, list[float]] = {}
+    with _open_rows(path) as (name, jsonl, lines):
+        if jsonl:
+            keys: list[str] | None = None  # arch + metric keys of the first record
+            for lineno, rec in _jsonl_rows(name, lines):
+                if keys is None:
+                    keys = [ARCH] + [k for k in rec if k != ARCH]
+                    _check_columns(name, keys, require)
+                    values = {k: [] for k in keys[1:]}
+                try:
+                    missing = [k for k in keys if k not in rec]
+                    extra = [k for k in rec if k not in values and k != ARCH]
+                    if missing:
+                        raise AutobuildError(f"missing key {missing[0]!r} (the first record has: {', '.join(keys)})")
+                    if extra:
+                        raise AutobuildError(f"unexpected key {extra[0]!r} (the first record has: {', '.join(keys)})")
+                    arch = _arch(rec[ARCH], validate)
+                    nums = [_number(rec[k], k, text=False) for k in values]
+                except AutobuildError as e:
+                    raise AutobuildError(f"{name}: row {lineno}: {e}") from None
+                archs.append(arch)
+                for k, x in zip(values, nums):
+                    values[k].append(x)
+        else:
+            header, rows = _csv_rows(name, lines)
+            _check_columns(name, header, require)
+            ia = header.index(ARCH)
+            mcols = [(j, h) for j, h in enumerate(header) if j != ia]
+            values = {h: [] for _, h in mcols}
+            for n, row in rows:
+                try:
+                    arch = _arch(_arch_cell(row[ia]), validate)
+                    nums = [_number(row[j], h, text=True) for j, h in mcols]
+                except AutobuildError as e:
+                    raise AutobuildError(f"{name}: row {n}: {e}") from None
+                archs.append(arch)
+                for (_, h), x in zip(mcols, nums):
+                    values[h].append(x)
     if not archs:
-        raise AutobuildError(f"{path}: empty file (no data rows)")
+        raise AutobuildError(f"{name}: empty file (no data rows)")
     metrics = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
     return LabelledTable(archs, metrics, str(path))
+
+
+def read_records(path: str | Path, validate: Validator | None = None) -> Records:
+    """Read an arch file keeping every row as given (any extra columns, the arch text untouched);
+    only the arch is validated. For commands that add columns to the user's rows (``predict``)."""
+    path = Path(path)
+    rows: list[dict[str, Any]] = []
+    archs: list[dict] = []
+    with _open_rows(path) as (name, jsonl, lines):
+        if jsonl:
+            header: list[str] = []
+            for lineno, rec in _jsonl_rows(name, lines):
+                for k in rec:
+                    if k not in header:
+                        header.append(k)
+                try:
+                    archs.append(_arch(rec[ARCH], validate))
+                except AutobuildError as e:
+                    raise AutobuildError(f"{name}: row {lineno}: {e}") from None
+                rows.append(rec)
+        else:
+            header, it = _csv_rows(name, lines)
+            ia = header.index(ARCH)
+            for n, row in it:
+                try:
+                    archs.append(_arch(_arch_cell(row[ia]), validate))
+                except AutobuildError as e:
+                    raise AutobuildError(f"{name}: row {n}: {e}") from None
+                rows.append(dict(zip(header, row)))
+    if not rows:
+        raise AutobuildError(f"{name}: empty file (no data rows)")
+    return Records(header, rows, archs, jsonl, str(path))
+
+
+def write_records(path: str | Path, records: Records, columns: Mapping[str, Any]) -> Path:
+    """Write ``records`` as given plus new numeric ``columns`` (CSV, or JSONL by the name's
+    extension; ``.gz`` gzips). An input column with the name of a new one is an error."""
+    path = Path(path)
+    n = len(records)
+    cols = _columns(columns, n)
+    clash = [c for c in cols if c in records.header]
+    if clash:
+        raise AutobuildError(f"{records.source}: has a column {clash[0]!r} already; rename it so that the new one "
+                             "does not hide it")
+    jsonl_out = _is_jsonl_name(path)
+    buf = io.StringIO()
+    if jsonl_out:
+        for i, row in enumerate(records.rows):
+            rec = dict(row)
+            if not records.jsonl:  # CSV cells: the arch as its JSON object, the rest as text
+                rec[ARCH] = parse_json(row[ARCH], ARCH)
+            rec.update({k: float(c[i]) for k, c in cols.items()})
+            buf.write(json.dumps(rec, separators=(",", ":"), allow_nan=False) + "\n")
+    else:
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow([*records.header, *cols])
+        for i, row in enumerate(records.rows):
+            cells = [row.get(h, "") if not records.jsonl else _cell_text(row.get(h, "")) for h in records.header]
+            w.writerow([*cells, *(repr(float(c[i])) for c in cols.values())])
+    _write_text(path, buf.getvalue())
+    return path
+
+
+def _cell_text(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    return json.dumps(v, separators=(",", ":"))
+
+
+def _is_jsonl_name(path: Path) -> bool:
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return name.endswith((".jsonl", ".ndjson"))
+
+
+def _write_text(path: Path, text: str) -> None:
+    if path.name.lower().endswith(".gz"):
+        atomic_write_bytes(path, gzip.compress(text.encode("utf-8"), mtime=0))
+    else:
+        atomic_write_text(path, text)
 
 
 # --------------------------------------------------------------------------- writing
@@ -290,9 +386,5 @@ def write_labelled(path: str | Path, archs: Sequence[Any], columns: Mapping[str,
     else:
         w = csv.writer(buf, lineterminator="\n")
         w.writerows(_iter_csv(archs, cols))
-    text = buf.getvalue()
-    if gz:
-        atomic_write_bytes(path, gzip.compress(text.encode("utf-8"), mtime=0))
-    else:
-        atomic_write_text(path, text)
+    _write_text(path, buf.getvalue())
     return path

@@ -1,18 +1,18 @@
 """Model artifact: a directory with ``config.json`` (kind, space, target, hyper-parameters,
-statistics, test metrics, versions, file hashes), ``model.safetensors`` (weights) and ``model.onnx``.
+statistics, test metrics, versions), ``model.safetensors`` (weights), ``model.onnx`` and
+``manifest.json`` (the SHA-256 of the three and its own seal, :mod:`autobuild.manifest`).
 
 Two model kinds share the format, named by ``config["kind"]``: ``"autobuild"`` (the AutoBuild GNN
 predictor, :mod:`.predictor`; also every config written before the field existed) and ``"kgnn"``
 (the k-GNN latency predictor of supp. Sec. 7.4, :mod:`.kgnn`). Both have the same ONNX interface.
 
-Loading checks everything: format and version, the space definition and its fingerprint, the
-target equation, file presence and SHA-256, tensor names and shapes. Any mismatch is one
-:class:`AutobuildError` line.
+Loading checks everything: the manifest's seal and every file's SHA-256 (so an edited config is
+refused like an edited weight file), format and version, the space definition and its fingerprint,
+the target equation, tensor names and shapes. Any mismatch is one :class:`AutobuildError` line.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from dataclasses import dataclass, field
@@ -22,11 +22,12 @@ from typing import Any
 from .. import __version__
 from ..data.equation import TargetEquation
 from ..errors import AutobuildError
-from ..io_utils import atomic_dir, read_format_json
+from ..io_utils import atomic_dir, check_output_dir, read_format_json
+from ..manifest import owned_files, sha256_file, verify, write_manifest
 from ..spaces import MacroSpace, space_from_dict
 
 FORMAT = "autobuild-predictor"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: files hashed in manifest.json (config included)
 WEIGHTS = "model.safetensors"
 ONNX = "model.onnx"
 CONFIG = "config.json"
@@ -34,12 +35,8 @@ KINDS = ("autobuild", "kgnn")
 DEFAULT_KIND = "autobuild"  # configs without a "kind" field predate the k-GNN
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+sha256 = sha256_file
+MODEL_FILES = (CONFIG, WEIGHTS, ONNX)
 
 
 def _versions() -> dict[str, str]:
@@ -115,8 +112,17 @@ class ModelArtifact:
         return self._torch
 
 
-def save_model(path: str | Path, result: Any, space: MacroSpace, target: TargetEquation, data_info: dict) -> Path:
-    """Write a trained :class:`~autobuild.models.trainer.TrainResult` as a model directory, atomically."""
+def model_dir_files(path: str | Path) -> set[str] | None:
+    """What autobuild wrote in a model directory (None: not a model directory)."""
+    return owned_files(path)
+
+
+def save_model(path: str | Path, result: Any, space: MacroSpace, target: TargetEquation, data_info: dict,
+               overwrite: bool = False) -> Path:
+    """Write a trained :class:`~autobuild.models.trainer.TrainResult` as a model directory, atomically.
+
+    An existing model directory is replaced only with ``overwrite``; any other existing non-empty
+    directory is an error (nothing autobuild did not write is ever deleted)."""
     from dataclasses import asdict
 
     from safetensors.torch import save_file
@@ -130,6 +136,7 @@ def save_model(path: str | Path, result: Any, space: MacroSpace, target: TargetE
     declared = getattr(result, "kind", kind)
     if declared != kind:
         raise AutobuildError(f"training result says kind {declared!r} but holds a {kind!r} model")
+    check_output_dir(path, overwrite, model_dir_files)
     with atomic_dir(path) as tmp:
         tmp = Path(tmp)
         state = {k: v.detach().contiguous() for k, v in result.model.state_dict().items()}
@@ -148,9 +155,9 @@ def save_model(path: str | Path, result: Any, space: MacroSpace, target: TargetE
             "report": report,
             "onnx": onnx_info,
             "versions": _versions(),
-            "files": {WEIGHTS: sha256(tmp / WEIGHTS), ONNX: sha256(tmp / ONNX)},
         }
         (tmp / CONFIG).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
+        write_manifest(tmp, list(MODEL_FILES), "model")
     return path
 
 
@@ -160,10 +167,11 @@ def load_model(path: str | Path, space: MacroSpace | None = None) -> ModelArtifa
     if not p.is_dir():
         raise AutobuildError(f"{p}: not a model directory")
     cfg_path = p / CONFIG
-    if not cfg_path.is_file():
+    if not cfg_path.is_file() and not (p / "manifest.json").is_file():
         raise AutobuildError(f"{p}: missing {CONFIG} (not an autobuild model directory)")
+    verify(p, "model", MODEL_FILES)
     cfg = read_format_json(cfg_path, FORMAT, FORMAT_VERSION, "an autobuild predictor config")
-    for key in ("space", "space_fingerprint", "target", "hyperparameters", "report", "files"):
+    for key in ("space", "space_fingerprint", "target", "hyperparameters", "report"):
         if key not in cfg:
             raise AutobuildError(f"{cfg_path}: missing field {key!r}")
     kind = cfg.get("kind", DEFAULT_KIND)
@@ -175,10 +183,4 @@ def load_model(path: str | Path, space: MacroSpace | None = None) -> ModelArtifa
     if space is not None and space.fingerprint() != model_space.fingerprint():
         raise AutobuildError(f"{p}: model was trained on space {model_space.name!r}, not {space.name!r}")
     target = TargetEquation.from_dict(cfg["target"])
-    for name in (WEIGHTS, ONNX):
-        f = p / name
-        if not f.is_file():
-            raise AutobuildError(f"{p}: missing {name}")
-        if sha256(f) != cfg["files"].get(name):
-            raise AutobuildError(f"{f}: checksum mismatch (corrupt or modified file)")
     return ModelArtifact(p, cfg, model_space, target)

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import AutobuildError
 from ..io_utils import atomic_write_text
+from ..manifest import check_seal, seal
 from .artifact import CONFIG, ModelArtifact, load_model
 from .reuse import reusable
 
@@ -35,40 +36,89 @@ def _settings(space: Any, target: Any, cfg: Any, folds: int, seeds: int, data_in
             "hyperparameters": base, "data": data_info}
 
 
+def check_members(space: Any, y: np.ndarray, cfg: Any, folds: int, seeds: int) -> list[Any]:
+    """The member configs, each checked trainable on ``y`` (split sizes, label spread) before
+    anything is written, so an infeasible ensemble leaves no trace."""
+    from .fitting import split_and_moments
+    from .trainer import split_indices
+
+    if folds < 1 or seeds < 1:
+        raise AutobuildError(f"folds and seeds must be >= 1, got {folds} and {seeds}")
+    cfgs = [replace(cfg, seed=cfg.seed + j, split_seed=cfg.seed, folds=folds if folds >= 2 else 0, fold=f)
+            for f in range(folds) for j in range(seeds)]
+    for c in cfgs:
+        c.validate()
+        split_and_moments(np.asarray(y, dtype=np.float64), c, split_indices)
+    return cfgs
+
+
+def ensemble_files(path: str | Path) -> set[str] | None:
+    """What autobuild wrote in an ensemble directory (None: not an ensemble directory)."""
+    try:
+        m = _read_manifest(Path(path))
+    except AutobuildError:
+        return None
+    return {MANIFEST, *m["members"]}
+
+
+def _complete(out: Path, names: list[str]) -> list[str]:
+    return [n for n in names if (out / n / "manifest.json").is_file()]
+
+
+def prepare_ensemble_dir(out: str | Path, settings: dict, overwrite: bool) -> str:
+    """Decide what to do with ``out`` before training: ``"new"``, ``"resume"`` (same settings) or
+    ``"replace"`` (done here: the old ensemble is removed). Raises unless that is safe."""
+    from ..io_utils import check_output_dir
+    from .artifact import model_dir_files
+
+    out = Path(out)
+    if (out / MANIFEST).is_file():
+        old = _read_manifest(out)
+        if old["settings"] == settings:
+            return "resume"
+        done = _complete(out, old["members"])
+        if done and not overwrite:
+            raise AutobuildError(f"--out {out}: holds an ensemble trained with other settings ({len(done)} members); "
+                                 "pass --overwrite to replace it, or use another --out")
+        owned = lambda p: ensemble_files(p)  # noqa: E731
+    else:
+        owned = model_dir_files
+        # A directory that a failed run left with nothing but a manifest is not worth --overwrite.
+    if not check_output_dir(out, overwrite or (out / MANIFEST).is_file(), owned):
+        return "new"
+    from ..io_utils import replace_dir_start
+
+    replace_dir_start(out)
+    return "replace"
+
+
 def train_ensemble(
     space: Any, codes: np.ndarray, y: np.ndarray, target: Any, cfg: Any, folds: int, seeds: int, out: str | Path,
     data_info: dict, progress: Callable[[int, float], None] | None = None,
-    on_member: Callable[[int, int, str, str], None] | None = None,
+    on_member: Callable[[int, int, str, str], None] | None = None, overwrite: bool = False,
 ) -> list[Path]:
     """Train (or resume) ``folds x seeds`` members into ``out``; returns the member directories.
 
     Member (fold f, seed j) holds out fold f of a k-fold partition drawn with ``cfg.seed`` (or the
     usual random split when ``folds == 1``) and initialises with ``cfg.seed + j``.
-    ``on_member(i, n, name, status)`` reports ``train`` / ``kept`` per member."""
+    ``on_member(i, n, name, status)`` reports ``train`` / ``kept`` per member. Everything is checked
+    before the directory is touched; an ensemble of other settings is replaced only with ``overwrite``
+    (or when it holds no finished member: a failed run does not block the corrected one)."""
     from .artifact import save_model
     from .trainer import train_predictor
 
-    if folds < 1 or seeds < 1:
-        raise AutobuildError(f"folds and seeds must be >= 1, got {folds} and {seeds}")
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise AutobuildError(f"{out}: exists and is not a directory")
+    member_cfgs = check_members(space, y, cfg, folds, seeds)
     settings = _settings(space, target, cfg, folds, seeds, data_info)
-    manifest_path = out / MANIFEST
-    if manifest_path.is_file():
-        old = _read_manifest(out)
-        if old["settings"] != settings:
-            raise AutobuildError(f"{out}: holds an ensemble trained with other settings; use another --out or delete it")
-    elif out.is_dir() and any(out.iterdir()):
-        raise AutobuildError(f"{out}: exists and is not an ensemble directory")
     names = [member_name(f, j) for f in range(folds) for j in range(seeds)]
+    prepare_ensemble_dir(out, settings, overwrite)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(manifest_path, json.dumps({"format": FORMAT, "settings": settings, "members": names}, indent=1) + "\n")
+    if not (out / MANIFEST).is_file():
+        atomic_write_text(out / MANIFEST, json.dumps(seal({"format": FORMAT, "settings": settings, "members": names}),
+                                                     indent=1) + "\n")
     paths = []
-    for i, (f, j) in enumerate((f, j) for f in range(folds) for j in range(seeds)):
-        name = member_name(f, j)
+    for i, (name, member_cfg) in enumerate(zip(names, member_cfgs)):
         path = out / name
-        member_cfg = replace(cfg, seed=cfg.seed + j, split_seed=cfg.seed, folds=folds if folds >= 2 else 0, fold=f)
         if reusable(path, space, target, member_cfg) is not None:
             paths.append(path)
             if on_member:
@@ -77,19 +127,25 @@ def train_ensemble(
         if on_member:
             on_member(i, len(names), name, "train")
         result = train_predictor(space, codes, y, member_cfg, progress=progress)
-        save_model(path, result, space, target, data_info)
+        save_model(path, result, space, target, data_info, overwrite=True)
         paths.append(path)
     return paths
 
 
 def _read_manifest(path: Path) -> dict:
+    from ..safe_input import parse_json, read_text
+
     mp = path / MANIFEST
     try:
-        m = json.loads(mp.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        m = parse_json(read_text(mp, "ensemble manifest", 16 << 20), str(mp))
+    except OSError as e:
         raise AutobuildError(f"{mp}: cannot read ensemble manifest: {e}") from None
     if not isinstance(m, dict) or m.get("format") != FORMAT or not isinstance(m.get("members"), list):
         raise AutobuildError(f"{mp}: not an autobuild ensemble manifest")
+    check_seal(m, str(mp))
+    if not all(isinstance(n, str) and n and "/" not in n and not n.startswith(".") for n in m["members"]) \
+            or not isinstance(m.get("settings"), dict):
+        raise AutobuildError(f"{mp}: bad member list or settings")
     return m
 
 
@@ -107,7 +163,12 @@ def load_ensemble(path: str | Path, space: Any = None) -> list[ModelArtifact]:
             f"{path}: ensemble incomplete ({len(missing)} of {len(m['members'])} members missing, e.g. {missing[0]}); "
             "rerun the same `autobuild train` command to resume"
         )
-    return [load_model(path / n, space=space) for n in m["members"]]
+    members = [load_model(path / n, space=space) for n in m["members"]]
+    st = m["settings"]
+    for n, art in zip(m["members"], members):
+        if art.space.fingerprint() != st.get("space_fingerprint") or str(art.target) != st.get("target"):
+            raise AutobuildError(f"{path / n}: member of another space or target than its ensemble ({MANIFEST})")
+    return members
 
 
 def load_models(paths: list[str | Path], space: Any = None) -> list[ModelArtifact]:

@@ -44,4 +44,4 @@ def load_or_train(path: str | Path, space: Any, codes: np.ndarray, y: np.ndarray
     if art is not None:
         return art, False
     result = train_predictor(space, codes, y, cfg, progress=progress)
-    return load_model(save_model(path, result, space, target, data_info), space=space), True
+    return load_model(save_model(path, result, space, target, data_info, overwrite=True), space=space), True

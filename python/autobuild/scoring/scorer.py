@@ -22,6 +22,7 @@ import numpy as np
 from .. import core
 from ..errors import AutobuildError
 from ..graphs import encode_codes
+from ..safe_input import parse_json
 from ..spaces.macro import MacroSpace
 from .modules import ModuleSet, enumerate_group, layers_to_module, module_codes, module_layers
 
@@ -44,6 +45,7 @@ class ModuleScores:
     hop: np.ndarray
     score: np.ndarray
     calibration: np.ndarray
+    srcc: np.ndarray | None = None  # held-out SRCC of the predictor(s) at each module's hop
     notes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -188,7 +190,13 @@ def score_modules(
     gidx = [f.values.index(glob[f.name]) for f in space.global_features]
     sessions = [_runner(m, runtime, provider) for m in models]
     max_w = max(space.group_bounds(g)[1] for g in space.module_groups)
-    parts: dict[str, list] = {k: [] for k in ("group", "depth", "choices", "raw", "hop", "score", "cal")}
+    from .. import limits
+
+    total = module_count(space)
+    if total > limits.MAX_MODULES:
+        raise AutobuildError(f"space {space.name!r} has {total:,} modules, more than scoring enumerates "
+                             f"({limits.MAX_MODULES:,}; AUTOBUILD_MAX_MODULES raises it)")
+    parts: dict[str, list] = {k: [] for k in ("group", "depth", "choices", "raw", "hop", "score", "cal", "srcc")}
     notes = []
     for g, group in enumerate(space.module_groups):
         mods = enumerate_group(space, g)
@@ -206,6 +214,7 @@ def score_modules(
         hops = (mods.depths - 1).astype(np.int32)
         cells = (mods.depths - lo).astype(np.int32)
         num = np.zeros(len(mods))
+        srcc_num = np.zeros(len(mods))
         raw_num = np.zeros(len(mods))
         wsum = np.zeros(len(mods))
         for m, sess, (cm, cs, _) in zip(models, sessions, moments):
@@ -224,6 +233,7 @@ def score_modules(
             w = np.clip(srcc[np.clip(hops, 0, None)], 0.0, None) if len(models) > 1 else np.ones(len(mods))
             w = np.where(w > 0, w, 1e-12)
             num += w * s
+            srcc_num += w * srcc[np.clip(hops, 0, len(srcc) - 1)]
             raw_num += w * np.nan_to_num(raw)
             wsum += w
         parts["group"].append(np.full(len(mods), g, dtype=np.int32))
@@ -235,12 +245,13 @@ def score_modules(
         parts["hop"].append(hops)
         parts["score"].append(num / wsum)
         parts["cal"].append(np.full(len(mods), FALLBACK if fallback else EQ5, dtype=object))
+        parts["srcc"].append(srcc_num / wsum)
     label = name or (models[0].path.name if len(models) == 1 else f"ensemble of {len(models)}")
     return ModuleScores(
         space, str(models[0].target), label, glob,
         np.concatenate(parts["group"]), np.concatenate(parts["depth"]), np.concatenate(parts["choices"]),
         np.concatenate(parts["raw"]), np.concatenate(parts["hop"]), np.concatenate(parts["score"]),
-        np.concatenate(parts["cal"]), notes,
+        np.concatenate(parts["cal"]), np.concatenate(parts["srcc"]), notes,
     )
 
 
@@ -249,18 +260,21 @@ def module_count(space: MacroSpace) -> int:
 
 
 # ----------------------------------------------------------------------------- CSV
-COLUMNS = ("stage", "depth", "module", "raw_norm", "hop", "score", "calibration", "model", "target", "space")
+COLUMNS = ("stage", "depth", "module", "raw_norm", "hop", "score", "calibration", "srcc", "model", "target", "space")
 
 
 def write_scores(path: str | Path, scores: ModuleScores) -> None:
     """CSV, one row per module: stage, depth, module (JSON layers), raw_norm, hop, score, calibration,
-    model, target, space, then one column per global feature value the modules were scored at."""
+    srcc (the predictor's held-out SRCC at the module's hop), model, target, space, then one column
+    per global feature value the modules were scored at."""
     import csv
 
     from ..io_utils import atomic_file
 
     gnames = list(scores.globals)
     texts = _module_texts(scores)
+    srcc = ["" if scores.srcc is None or not np.isfinite(v) else f"{v:.4f}"
+            for v in (scores.srcc if scores.srcc is not None else np.full(len(scores), np.nan))]
     with atomic_file(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow([*COLUMNS, *gnames])
@@ -269,7 +283,7 @@ def write_scores(path: str | Path, scores: ModuleScores) -> None:
         w.writerows(
             [labels[int(scores.group[i])], int(scores.depth[i]), texts[i],
              "" if np.isnan(scores.raw_norm[i]) else repr(float(scores.raw_norm[i])), int(scores.hop[i]),
-             repr(float(scores.score[i])), scores.calibration[i], *tail]
+             repr(float(scores.score[i])), scores.calibration[i], srcc[i], *tail]
             for i in range(len(scores))
         )
 
@@ -299,19 +313,25 @@ def read_scores(path: str | Path, space: MacroSpace | None = None) -> ModuleScor
 
     from ..spaces import get_space
 
+    from ..safe_input import bounded_lines, open_text
+
     p = Path(path)
-    if not p.is_file():
-        raise AutobuildError(f"{p}: file not found")
-    with open(p, newline="", encoding="utf-8") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None or tuple(header[: len(COLUMNS)]) != COLUMNS:
-            raise AutobuildError(f"{p}: not a module scores file (expected columns {', '.join(COLUMNS)})")
-        rows = list(reader)
+    try:
+        with open_text(p, "scores file") as f:
+            reader = csv.reader(bounded_lines(f, str(p)))
+            header = next(reader, None)
+            if header is None or tuple(header[: len(COLUMNS)]) != COLUMNS:
+                raise AutobuildError(f"{p}: not a module scores file of this autobuild (expected columns "
+                                     f"{', '.join(COLUMNS)}); score again with `autobuild score`")
+            rows = list(reader)
+    except csv.Error as e:
+        raise AutobuildError(f"{p}: malformed CSV ({e})") from None
     if not rows:
         raise AutobuildError(f"{p}: no rows")
     first = rows[0]
-    sp_name, target, model = first[9], first[8], first[7]
+    if len(first) != len(header):
+        raise AutobuildError(f"{p}: row 1: expected {len(header)} fields, got {len(first)}")
+    sp_name, target, model = first[10], first[9], first[8]
     if space is None:
         try:
             space = get_space(sp_name)
@@ -327,33 +347,43 @@ def read_scores(path: str | Path, space: MacroSpace | None = None) -> ModuleScor
     n = len(rows)
     group, depth, hop = (np.zeros(n, np.int32) for _ in range(3))
     choices = np.full((n, max_w), -1, np.int32)
-    raw, score = np.zeros(n), np.zeros(n)
+    raw, score, srcc = np.zeros(n), np.zeros(n), np.full(n, np.nan)
     cal = np.empty(n, dtype=object)
     glob: dict[str, Any] = {}
+    seen: set[tuple] = set()
     for i, r in enumerate(rows):
         where = f"{p}: row {i + 1}"
         if len(r) != len(header):
             raise AutobuildError(f"{where}: expected {len(header)} fields, got {len(r)}")
-        if r[7] != model or r[8] != target or r[9] != sp_name:
+        if r[8] != model or r[9] != target or r[10] != sp_name:
             raise AutobuildError(f"{where}: mixes models/targets/spaces; one scores file holds one model's scores")
         g = labels.get(r[0])
         if g is None:
             raise AutobuildError(f"{where}: unknown stage {r[0]!r} (stages: {', '.join(labels)})")
         try:
-            layers = json.loads(r[2])
+            layers = parse_json(r[2], "module")
             d, row = layers_to_module(space, g, layers)
             s = float(r[5])
             rn = float(r[3]) if r[3] else np.nan
+            sr = float(r[7]) if r[7] else np.nan
             h = int(r[4])
-        except (ValueError, json.JSONDecodeError) as e:
+            if not 0 <= h < 1024:
+                raise ValueError(f"hop {h} out of range")
+        except (ValueError, OverflowError) as e:
             raise AutobuildError(f"{where}: {e}") from None
         except AutobuildError as e:
             raise AutobuildError(f"{where}: {e}") from None
         if not np.isfinite(s):
             raise AutobuildError(f"{where}: score is not a finite number")
-        if d != int(r[1]):
-            raise AutobuildError(f"{where}: depth {r[1]} does not match the module's {d} layers")
-        group[i], depth[i], hop[i], raw[i], score[i], cal[i] = g, d, h, rn, s, r[6]
+        if r[1].strip() != str(d):
+            raise AutobuildError(f"{where}: depth {r[1][:20]!r} does not match the module's {d} layers")
+        if r[6] not in (EQ5, FALLBACK):
+            raise AutobuildError(f"{where}: calibration {r[6][:20]!r} is not {EQ5} or {FALLBACK}")
+        key = (g, tuple(row))
+        if key in seen:
+            raise AutobuildError(f"{where}: the same module appears twice in stage {r[0]}")
+        seen.add(key)
+        group[i], depth[i], hop[i], raw[i], score[i], cal[i], srcc[i] = g, d, h, rn, s, r[6], sr
         choices[i, : len(row)] = row
         for k, name in enumerate(gnames):
             v = r[len(COLUMNS) + k]
@@ -363,4 +393,4 @@ def read_scores(path: str | Path, space: MacroSpace | None = None) -> ModuleScor
                 raise AutobuildError(f"{where}: {name} = {v!r} is not one of {list(f.values)}")
             if glob.setdefault(name, match[0]) != match[0]:
                 raise AutobuildError(f"{where}: {name} differs between rows")
-    return ModuleScores(space, target, model, glob, group, depth, choices, raw, hop, score, cal)
+    return ModuleScores(space, target, model, glob, group, depth, choices, raw, hop, score, cal, srcc)

@@ -6,9 +6,26 @@ are kept in a work directory, so an interrupted preparation resumes where it sto
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any, Callable
 
+from ..errors import AutobuildError
+
+_WORK_ENTRY = re.compile(r"^(eq\d+-[0-9a-f]{8}|reduced\.json|\..*\.ab\d+-\w+\.(tmp|old))$")
+
+
+def check_work_dir(work: str | Path) -> None:
+    """A work directory is new, empty or one that ``--auto-equations`` wrote (nothing else in it)."""
+    w = Path(work)
+    if not w.exists():
+        return
+    if not w.is_dir():
+        raise AutobuildError(f"--work {w}: exists and is not a directory")
+    foreign = sorted(e for e in (p.name for p in w.iterdir()) if not _WORK_ENTRY.match(e))
+    if foreign:
+        raise AutobuildError(f"--work {w}: holds {foreign[0]!r}, which --auto-equations did not write; "
+                             "choose another --work directory")
 
 
 def build_auto_reduced(space: Any, table: Any, objectives: Any, p: int, k: int, epochs: int, work: str | Path,
@@ -22,6 +39,7 @@ def build_auto_reduced(space: Any, table: Any, objectives: Any, p: int, k: int, 
 
     eqs = auto_equations(table.metrics, objectives, p)
     work = Path(work)
+    check_work_dir(work)
     work.mkdir(parents=True, exist_ok=True)
     codes = space.encode(table.archs)
     selections, names = [], []

@@ -47,6 +47,31 @@ class SearchConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> "SearchConfig":
+        """Rebuild stored settings, checking every field (one error line naming it)."""
+        from dataclasses import fields
+
+        if not isinstance(d, dict):
+            raise AutobuildError(f"{where}: not a mapping")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise AutobuildError(f"{where}: unknown field {unknown[0]!r}")
+        types = {"space": dict, "strategy": str, "evaluator": str, "objectives": str, "initial": int,
+                 "iterations": int, "per_iteration": int, "seed": int, "device": (str, type(None)),
+                 "reduced": (dict, type(None))}
+        for name in ("space", "strategy", "evaluator", "objectives"):
+            if name not in d:
+                raise AutobuildError(f"{where}: missing field {name!r}")
+        for name, v in d.items():
+            if isinstance(v, bool) or not isinstance(v, types[name]):
+                raise AutobuildError(f"{where}: field {name!r} has the wrong type ({type(v).__name__})")
+        cfg = cls(**d)
+        if cfg.initial < 1 or cfg.per_iteration < 1 or cfg.iterations < 0 or cfg.seed < 0:
+            raise AutobuildError(f"{where}: sizes must be positive (initial, per_iteration >= 1, iterations >= 0, seed >= 0)")
+        return cfg
+
 
 @dataclass
 class SearchResult:

@@ -32,20 +32,58 @@ def load_evaluator(spec: str) -> Evaluator:
             dirs[metric.strip()] = path.strip()
         fn: Evaluator = OnnxEvaluator(dirs)
     else:
-        mod_name, colon, attr = spec.partition(":")
+        mod_name, colon, attr = spec.rpartition(":")
         if not colon or not mod_name or not attr:
-            raise AutobuildError(f"evaluator {spec!r}: expected module:function or onnx:METRIC=MODEL_DIR,...")
-        if os.getcwd() not in sys.path:
-            sys.path.insert(0, os.getcwd())
-        try:
-            mod = importlib.import_module(mod_name)
-        except ImportError as e:
-            raise AutobuildError(f"evaluator {spec!r}: cannot import {mod_name!r}: {e}") from None
+            raise AutobuildError(f"evaluator {spec!r}: expected module:function, path/to/file.py:function "
+                                 "or onnx:METRIC=MODEL_DIR,...")
+        mod = _import_user_module(spec, mod_name)
         fn = getattr(mod, attr, None)
         if not callable(fn):
             raise AutobuildError(f"evaluator {spec!r}: {mod_name}.{attr} is not a function")
     _cache[spec] = fn
     return fn
+
+
+def _import_user_module(spec: str, mod_name: str) -> Any:
+    """Import the user's evaluator module without letting it, or its folder, shadow anything else.
+
+    ``path/to/file.py`` is loaded from that file under a private module name. A module name is
+    imported normally, with the working directory searched *last* (appended to ``sys.path``, never
+    put first), so a ``matplotlib.py`` lying in the working directory is never picked up instead of
+    the library."""
+    import importlib.util
+
+    try:
+        if mod_name.endswith(".py") or os.sep in mod_name or "/" in mod_name:
+            path = os.path.abspath(mod_name)
+            if not os.path.isfile(path):
+                raise AutobuildError(f"evaluator {spec!r}: no such file {mod_name}")
+            name = "_autobuild_evaluator_" + "".join(c if c.isalnum() else "_" for c in path)
+            if name in sys.modules:
+                return sys.modules[name]
+            s = importlib.util.spec_from_file_location(name, path)
+            if s is None or s.loader is None:
+                raise AutobuildError(f"evaluator {spec!r}: cannot load {mod_name}")
+            mod = importlib.util.module_from_spec(s)
+            sys.modules[name] = mod
+            try:
+                s.loader.exec_module(mod)
+            except BaseException:
+                sys.modules.pop(name, None)
+                raise
+            return mod
+        cwd = os.getcwd()
+        if cwd not in sys.path and "" not in sys.path:
+            sys.path.append(cwd)
+        return importlib.import_module(mod_name)
+    except AutobuildError:
+        raise
+    except ImportError as e:
+        raise AutobuildError(f"evaluator {spec!r}: cannot import {mod_name!r}: {e}") from None
+    except SystemExit as e:
+        raise AutobuildError(f"evaluator {spec!r}: importing {mod_name!r} called sys.exit({e.code!r})") from None
+    except Exception as e:  # noqa: BLE001 - the user's module failed while importing
+        raise AutobuildError(f"evaluator {spec!r}: importing {mod_name!r} failed: {type(e).__name__}: {e}") from None
 
 
 def evaluate(spec: str, archs: list[dict], metrics: Sequence[str]) -> dict[str, np.ndarray]:
@@ -55,15 +93,22 @@ def evaluate(spec: str, archs: list[dict], metrics: Sequence[str]) -> dict[str, 
         out = fn(archs)
     except AutobuildError:
         raise
+    except SystemExit as e:  # user code must not end the search without a word
+        raise AutobuildError(f"evaluator {spec!r} called sys.exit({e.code!r})") from None
     except Exception as e:  # user code: report it as one line
-        raise AutobuildError(f"evaluator {spec!r} failed: {type(e).__name__}: {e}") from None
+        msg = str(e).splitlines()[0] if str(e) else ""
+        raise AutobuildError(f"evaluator {spec!r} failed: {type(e).__name__}: {msg}") from None
     if not isinstance(out, dict):
         raise AutobuildError(f"evaluator {spec!r} must return a dict of metric arrays, got {type(out).__name__}")
     res = {}
     for m in metrics:
         if m not in out:
             raise AutobuildError(f"evaluator {spec!r} returned no metric {m!r} (got: {', '.join(map(str, out))})")
-        v = np.asarray(out[m], dtype=np.float64).reshape(-1)
+        try:
+            v = np.asarray(out[m], dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError, OverflowError):
+            raise AutobuildError(f"evaluator {spec!r}: metric {m!r} is not numeric "
+                                 f"(got {type(out[m]).__name__}: {str(out[m])[:40]})") from None
         if len(v) != len(archs):
             raise AutobuildError(f"evaluator {spec!r}: metric {m!r} has {len(v)} values for {len(archs)} archs")
         if not np.all(np.isfinite(v)):

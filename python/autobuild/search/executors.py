@@ -6,6 +6,11 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
+import signal
+import sys
+import threading
+import time
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -34,8 +39,35 @@ class InlineExecutor:
         pass
 
 
+def _die_with_parent(parent: int) -> None:
+    """Worker initialiser: end this process when the search process ends, however it ends.
+
+    Linux: the kernel's parent-death signal (SIGKILL). Everywhere: a watchdog thread that exits
+    when the parent pid changes. Ctrl-C is left to the parent, which shuts the pool down."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform == "linux":
+        try:
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - exotic libc
+            pass
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(0.2)
+
+    threading.Thread(target=watch, name="autobuild-parent-watchdog", daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+
 class ProcessExecutor:
-    """A local process pool; each worker rebuilds the evaluator from its spec once."""
+    """A local process pool; each worker rebuilds the evaluator from its spec once and dies with
+    the search process (no orphans after ``kill -9``)."""
 
     name = "process"
 
@@ -47,12 +79,18 @@ class ProcessExecutor:
         if self.pool is None:
             import multiprocessing as mp
 
-            self.pool = cf.ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
+            self.pool = cf.ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"),
+                                               initializer=_die_with_parent, initargs=(os.getpid(),))
         size = max(1, min(self.chunk, -(-len(archs) // self.workers)))
         futs = {self.pool.submit(_worker, spec, [archs[i] for i in idx], list(metrics)): idx for idx in _chunks(len(archs), size)}
         try:
             for fut in cf.as_completed(futs):
-                on_result(futs[fut], fut.result())
+                try:
+                    res = fut.result()
+                except cf.process.BrokenProcessPool:
+                    raise AutobuildError("an evaluation worker process died (killed, out of memory, or the evaluator "
+                                         "ended its process); every finished evaluation is in the journal") from None
+                on_result(futs[fut], res)
         except BaseException:
             for f in futs:
                 f.cancel()

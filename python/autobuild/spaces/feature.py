@@ -29,15 +29,24 @@ class Feature:
     numeric: bool = False
 
     def __post_init__(self) -> None:
-        if not self.name.isidentifier():
+        if not isinstance(self.name, str) or not self.name.isidentifier() or len(self.name) > 64:
             raise AutobuildError(f"feature name {self.name!r} must be an identifier")
+        from .. import limits
+
         if not self.values:
             raise AutobuildError(f"feature {self.name!r} has no values")
-        if len(set(self.values)) != len(self.values):
-            raise AutobuildError(f"feature {self.name!r} has duplicate values {list(self.values)}")
+        if len(self.values) > limits.MAX_FEATURE_VALUES:
+            raise AutobuildError(f"feature {self.name!r} has {len(self.values):,} values (at most "
+                                 f"{limits.MAX_FEATURE_VALUES:,})")
         for v in self.values:
             if not (_is_number(v) or isinstance(v, str)):
-                raise AutobuildError(f"feature {self.name!r}: value {v!r} must be a number or a string")
+                raise AutobuildError(f"feature {self.name!r}: value {str(v)[:40]!r} must be a number or a string")
+            if _is_number(v) and not abs(v) < 1e300:  # also NaN
+                raise AutobuildError(f"feature {self.name!r}: value {str(v)[:40]} is not a finite number of sane size")
+            if isinstance(v, str) and len(v) > 256:
+                raise AutobuildError(f"feature {self.name!r}: value {v[:40]!r}... is longer than 256 characters")
+        if len(set(self.values)) != len(self.values):
+            raise AutobuildError(f"feature {self.name!r} has duplicate values {list(self.values)}")
         if self.numeric and not all(_is_number(v) for v in self.values):
             raise AutobuildError(f"numeric feature {self.name!r} must have numeric values")
         if not self.key:

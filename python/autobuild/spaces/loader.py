@@ -19,11 +19,8 @@ A space file (YAML or JSON) looks like::
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from ..errors import AutobuildError
 from .builtin import ALIASES, BUILTIN
@@ -59,6 +56,9 @@ def space_from_dict(d: Any, source: str = "space") -> MacroSpace:
         for k in ("name", "layer_features", "stages"):
             if k not in d:
                 raise AutobuildError(f"missing field {k!r}")
+        for k in ("layer_features", "global_features", "constants"):
+            if d.get(k) is not None and not isinstance(d[k], list):
+                raise AutobuildError(f"{k!r} must be a list")
         lf = [_feature(f, f"layer_features[{i}]") for i, f in enumerate(d["layer_features"] or [])]
         gf = [_feature(f, f"global_features[{i}]") for i, f in enumerate(d.get("global_features") or [])]
         consts = []
@@ -73,6 +73,8 @@ def space_from_dict(d: Any, source: str = "space") -> MacroSpace:
             if not isinstance(s, dict) or not {"min_depth", "max_depth"} <= set(s) or set(s) - {"min_depth", "max_depth", "choices", "name"}:
                 raise AutobuildError(f"stages[{i}]: needs min_depth, max_depth and optionally choices, name")
             ch = s.get("choices")
+            if ch is not None and not isinstance(ch, list):
+                raise AutobuildError(f"stages[{i}]: choices must be a list of layer choices")
             stages.append(Stage(s["min_depth"], s["max_depth"], tuple(tuple(c) if isinstance(c, list) else c for c in ch) if ch is not None else None, str(s.get("name", ""))))
         groups = d.get("module_groups")
         if groups is not None:
@@ -89,14 +91,15 @@ def space_from_dict(d: Any, source: str = "space") -> MacroSpace:
 
 
 def load_space_file(path: str | Path) -> MacroSpace:
+    """Read a YAML/JSON space file (bounded size, no YAML aliases, bounded nesting)."""
+    from .. import limits
+    from ..safe_input import load_yaml, parse_json, read_text
+
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise AutobuildError(f"{p}: space file not found")
-    text = p.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise AutobuildError(f"{p}: cannot parse: {str(e).splitlines()[0]}") from None
+    text = read_text(p, "space file", limits.MAX_SPACE_FILE_BYTES)
+    data = parse_json(text, str(p)) if p.suffix.lower() == ".json" else load_yaml(text, str(p))
     return space_from_dict(data, str(p))
 
 

@@ -10,7 +10,9 @@ Three representations are used throughout the package:
 * **arch dict** - the user-facing canonical format, the ``ofa`` package's ``set_active_subnet``
   convention: one flat list of slots per layer feature (``ks``, ``e``: stage ``s`` owns slots
   ``[offset_s, offset_s + max_depth_s)``), the per-stage depth list ``d`` and one key per global
-  feature (``r``). Unused slots are padding.
+  feature (``r``). Unused slots are padding: on input 0 or any valid value; on output (``pad``)
+  the stage's last active layer repeated (``"repeat"``, the default: every slot holds a valid value,
+  so a later depth-only ``set_active_subnet`` of the ``ofa`` package still works) or 0 (``"zero"``).
 * **code** - a compact ``int32`` row ``[d_0..d_{S-1}, slot choice indices..., global indices...]``
   (padding slots = -1) that the C++ core encodes into graphs and the search mutates.
 * **sequence graph** - one node per active layer in network order, features
@@ -29,6 +31,8 @@ import numpy as np
 
 from ..errors import AutobuildError
 from .feature import Feature
+
+PADS = ("repeat", "zero")  # how unused slots of an output arch dict are filled
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,18 @@ class MacroSpace:
         self.global_features = tuple(global_features)
         self.constants = tuple(constants)
         self.depth_key = depth_key
+        from .. import limits
+
         if not self.stages:
             raise AutobuildError(f"space {name!r}: no stages")
+        if len(self.stages) > limits.MAX_STAGES:
+            raise AutobuildError(f"space {name!r}: {len(self.stages):,} stages (at most {limits.MAX_STAGES:,})")
+        for i, st in enumerate(self.stages):
+            if st.max_depth > limits.MAX_STAGE_DEPTH:
+                raise AutobuildError(f"space {name!r}: stage {i + 1}: max_depth {st.max_depth:,} is larger than "
+                                     f"{limits.MAX_STAGE_DEPTH}")
+        if sum(st.max_depth for st in self.stages) > limits.MAX_SLOTS:
+            raise AutobuildError(f"space {name!r}: more than {limits.MAX_SLOTS:,} layer slots in all")
         if not self.layer_features:
             raise AutobuildError(f"space {name!r}: no layer features")
         for c in self.constants:
@@ -131,9 +145,16 @@ class MacroSpace:
 
     # ------------------------------------------------------------------ construction helpers
     def _resolve_choices(self, i: int, stage: Stage) -> tuple:
-        full = tuple(itertools.product(*(f.values for f in self.layer_features)))
+        from .. import limits
+
         if stage.choices is None:
-            return full
+            n = math.prod(f.size for f in self.layer_features)
+            if n > limits.MAX_CHOICES:
+                raise AutobuildError(f"space {self.name!r}: stage {i + 1}: {n:,} layer choices (the product of the "
+                                     f"layer features' values) is more than {limits.MAX_CHOICES:,}; list 'choices'")
+            return tuple(itertools.product(*(f.values for f in self.layer_features)))
+        if len(stage.choices) > limits.MAX_CHOICES:
+            raise AutobuildError(f"space {self.name!r}: stage {i + 1}: more than {limits.MAX_CHOICES:,} choices")
         out = []
         for ch in stage.choices:
             tup = tuple(ch) if isinstance(ch, (list, tuple)) else (ch,)
@@ -340,20 +361,30 @@ class MacroSpace:
             return np.zeros((0, self.code_len), dtype=np.int32)
         return np.stack(rows)
 
-    def validate(self, arch: Any) -> dict:
-        """Check an arch dict and return its canonical form (padding 0, keys in order)."""
-        return self.decode_one(self.encode_one(arch))
+    def validate(self, arch: Any, pad: str = "repeat") -> dict:
+        """Check an arch dict and return its canonical form (padding per ``pad``, keys in order)."""
+        return self.decode_one(self.encode_one(arch), pad)
 
-    def decode_one(self, code: np.ndarray) -> dict:
+    def decode_one(self, code: np.ndarray, pad: str = "repeat") -> dict:
+        """The arch dict of a code; unused slots padded with the stage's last active layer
+        (``pad="repeat"``; its first choice when the stage is empty) or with 0 (``pad="zero"``)."""
+        if pad not in PADS:
+            raise AutobuildError(f"pad must be one of {', '.join(PADS)}, got {pad!r}")
         code = np.asarray(code)
         S, ns = self.n_stages, self.n_slots
         lists: list[list] = [[0] * ns for _ in self.layer_features]
         for s in range(S):
             off = int(self.slot_offset[s])
-            for j in range(int(code[s])):
+            d = int(code[s])
+            for j in range(d):
                 tup = self._stage_choices[s][int(code[S + off + j])]
                 for lst, v in zip(lists, tup):
                     lst[off + j] = v
+            if pad == "repeat":
+                tup = self._stage_choices[s][int(code[S + off + d - 1])] if d else self._stage_choices[s][0]
+                for j in range(d, int(self.max_depth[s])):
+                    for lst, v in zip(lists, tup):
+                        lst[off + j] = v
         out: dict[str, Any] = {}
         for f, lst in zip(self.layer_features, lists):
             out[f.key] = lst
@@ -362,8 +393,8 @@ class MacroSpace:
             out[f.key] = f.values[int(code[S + ns + g])]
         return out
 
-    def decode(self, codes: np.ndarray) -> list[dict]:
-        return [self.decode_one(c) for c in np.asarray(codes)]
+    def decode(self, codes: np.ndarray, pad: str = "repeat") -> list[dict]:
+        return [self.decode_one(c, pad) for c in np.asarray(codes)]
 
     def canonical_codes(self, codes: np.ndarray) -> np.ndarray:
         """Set padding slots to -1 so that equal architectures have equal codes."""
@@ -409,8 +440,8 @@ class MacroSpace:
             out = np.concatenate([out, c])
         return out
 
-    def sample(self, n: int, seed: int | None = 0, unique: bool = True) -> list[dict]:
-        return self.decode(self.sample_codes(n, seed, unique))
+    def sample(self, n: int, seed: int | None = 0, unique: bool = True, pad: str = "repeat") -> list[dict]:
+        return self.decode(self.sample_codes(n, seed, unique), pad)
 
     # ------------------------------------------------------------------ graphs
     def to_graph(self, arch: Any) -> dict:
