@@ -7,6 +7,9 @@ import os
 import sys
 from pathlib import Path
 
+import csv
+import gzip
+
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,3 +43,45 @@ def reseal_model(d) -> None:
     from autobuild.manifest import write_manifest
 
     write_manifest(d, ["config.json", "model.safetensors", "model.onnx"], "model")
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory) -> Path:
+    """The first 400 rows of the embedded ofa-mbv3 data as a plain CSV."""
+    from autobuild.data.builtin import builtin_data_path
+
+    out = tmp_path_factory.mktemp("data") / "mbv3_400.csv"
+    with gzip.open(builtin_data_path("ofa-mbv3"), "rt", newline="") as f:
+        rows = list(csv.reader(f))[:401]
+    with open(out, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    return out
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, small_data) -> Path:
+    """A 3-epoch accuracy predictor on ``small_data`` (trained once per test session)."""
+    from click.testing import CliRunner
+
+    from autobuild.cli import cli
+
+    out = tmp_path_factory.mktemp("models") / "acc"
+    res = CliRunner().invoke(cli, ["train", "--space", "ofa-mbv3", "--data", str(small_data), "--target", "acc",
+                                   "--epochs", "3", "--out", str(out), "--quiet"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "saved" in res.output
+    return out
+
+
+@pytest.fixture(scope="session")
+def scores_csv(tmp_path_factory, model_dir) -> Path:
+    """Module scores of ``model_dir``."""
+    from click.testing import CliRunner
+
+    from autobuild.cli import cli
+
+    out = tmp_path_factory.mktemp("scores") / "scores.csv"
+    res = CliRunner().invoke(cli, ["score", str(model_dir), "--out", str(out), "--quiet", "--show", "0"],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return out

@@ -34,27 +34,6 @@ def assert_one_line_error(res, *fragments: str) -> None:
         assert f in err, err
 
 
-@pytest.fixture(scope="module")
-def small_data(tmp_path_factory) -> Path:
-    """The first 400 rows of the embedded ofa-mbv3 data as a plain CSV."""
-    out = tmp_path_factory.mktemp("data") / "mbv3_400.csv"
-    with gzip.open(builtin_data_path("ofa-mbv3"), "rt", newline="") as f:
-        rows = list(csv.reader(f))[:401]
-    with open(out, "w", newline="") as f:
-        csv.writer(f).writerows(rows)
-    return out
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, small_data) -> Path:
-    out = tmp_path_factory.mktemp("models") / "acc"
-    res = run("train", "--space", "ofa-mbv3", "--data", small_data, "--target", "acc", "--epochs", "3",
-              "--out", out, "--quiet")
-    assert res.exit_code == 0, res.output
-    assert "saved" in res.output
-    return out
-
-
 def test_space_and_sample(tmp_path):
     res = run("space", "ofa-mbv3")
     assert res.exit_code == 0 and "2.18e+19" in res.output and "7,371" in res.output
@@ -86,7 +65,11 @@ def test_train_info_predict(model_dir, small_data, tmp_path):
     with open(out) as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 400
-    assert list(rows[0]) == ["arch", "pred", "norm_h0", "norm_h1", "norm_h2", "norm_h3", "norm_h4"]
+    with open(small_data) as f:
+        given = list(csv.DictReader(f))
+    # Every input column as given (the arch text untouched), then the predictions.
+    assert list(rows[0]) == [*given[0], "pred", "norm_h0", "norm_h1", "norm_h2", "norm_h3", "norm_h4"]
+    assert [r["arch"] for r in rows] == [g["arch"] for g in given]
     pred = np.array([float(r["pred"]) for r in rows])
     assert np.isfinite(pred).all() and 0.5 < pred.mean() < 1.0  # label units (accuracy fraction)
 

@@ -15,8 +15,9 @@ from typing import Any
 import click
 import numpy as np
 
-from . import __version__
+from . import __version__, limits
 from .errors import AutobuildError
+from .spaces.macro import PADS
 
 
 def _describe_range(t: Any) -> str:
@@ -137,6 +138,27 @@ def _space(name: str):  # noqa: ANN202
     return get_space(name)
 
 
+def _seed_option(help_: str = "Random seed.") -> Any:
+    return click.option("--seed", type=click.IntRange(0, limits.MAX_SEED), default=0, show_default=True, help=help_)
+
+
+_PAD = click.option("--pad", type=click.Choice(PADS), default="repeat", show_default=True,
+                    help="Unused layer slots of written archs: repeat the stage's last layer (valid for ofa's "
+                         "set_active_subnet) or 0.")
+_QUIET = click.option("--quiet", is_flag=True, help="No progress bar or status lines.")
+_OVERWRITE = click.option("--overwrite", is_flag=True,
+                          help="Replace an existing output directory that autobuild wrote (never anything else).")
+
+
+def _warn_models(models: Any, purpose: str) -> None:
+    from .models.quality import poor_model_warning
+
+    for m in models:
+        w = poor_model_warning(str(m.path), m.report, purpose)
+        if w:
+            warn(w)
+
+
 def resolve_data(spec: str) -> Path:
     """``builtin:ofa-mbv3`` -> the embedded demo CSV; anything else is a path."""
     from .data.builtin import builtin_data_path
@@ -181,19 +203,21 @@ def space_cmd(name: str, as_json: bool) -> None:
     )
     click.echo(f"modules per group (stage: count): {groups}; total {sum(sp.group_module_count(g) for g in sp.module_groups):,}")
     glob = " x ".join(f"{f.size} {f.name}" for f in sp.global_features)
-    click.echo(f"cardinality: {sp.cardinality():.3g} architectures ({sp.cardinality():,})")
+    click.echo(f"cardinality: {big_int(sp.cardinality())} architectures ({sp.cardinality():,})")
     if glob:
-        click.echo(f"  x {glob} = {sp.cardinality(include_globals=True):.3g} with global features")
+        click.echo(f"  x {glob} = {big_int(sp.cardinality(include_globals=True))} with global features")
 
 
 @cli.command("sample", short_help="Draw random architectures of a space or reduced space.")
 @click.option("--space", "space_name", default=None, help="Space name or space file.")
 @click.option("--reduced", "reduced", type=click.Path(dir_okay=False), default=None,
               help="Sample a reduced space written by `autobuild build --space-out` instead.")
-@click.option("--n", "n", type=click.IntRange(min=1), required=True, help="Number of architectures.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--n", "n", type=click.IntRange(1, limits.MAX_ARCHS), required=True, help="Number of architectures.")
+@_seed_option()
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output CSV/JSONL (column arch).")
-def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, out: str) -> None:
+@_PAD
+@_QUIET
+def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, out: str, pad: str, quiet: bool) -> None:
     """Draw N distinct uniformly random architectures (depths, layers, globals uniform), from a
     space or from a reduced space (then all of it when N exceeds its size)."""
     from .data.table import write_labelled
@@ -205,14 +229,15 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
 
         rs = load_reduced(reduced)
         sp = rs.space
-        archs = sp.decode(rs.codes(rs.sample_combos(n, seed)))
+        archs = sp.decode(rs.codes(rs.sample_combos(n, seed)), pad)
         if n > len(archs):
             click.echo(f"the reduced space holds only {len(archs)} architectures: writing all of them", err=True)
     else:
         sp = _space(space_name)
-        archs = sp.sample(n, seed=seed)
+        archs = sp.sample(n, seed=seed, pad=pad)
     write_labelled(out, archs)
-    click.echo(f"wrote {len(archs)} {sp.name} architectures to {out}", err=True)
+    if not quiet:
+        click.echo(f"wrote {len(archs)} {sp.name} architectures to {out}", err=True)
 
 
 # --------------------------------------------------------------------------- train
@@ -223,26 +248,33 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Model directory to write.")
 @click.option("--kind", type=click.Choice(["autobuild", "kgnn"]), default="autobuild", show_default=True,
               help="autobuild: the interpretable predictor (Eq. 4); kgnn: the latency/efficiency predictor (Sec. 7.4).")
-@click.option("--epochs", type=click.IntRange(min=1), default=None, help="[default: 200 autobuild, 500 kgnn]")
-@click.option("--batch-size", type=click.IntRange(min=2), default=None, help="[default: 128 autobuild, 32 kgnn]")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="[default: 1e-4 autobuild, 1e-3 kgnn]")
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=None, help="[default: 1e-5 autobuild, 1e-4 kgnn]")
-@click.option("--hidden", type=click.IntRange(min=1), default=None, help="[default: 32 autobuild, 128 kgnn]")
-@click.option("--layers", type=click.IntRange(min=1), default=4, show_default=True, help="Message-passing hops M.")
-@click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, limits.MAX_EPOCHS), default=None,
+              help="Passes over the training archs [default: 200 autobuild, 500 kgnn].")
+@click.option("--batch-size", type=click.IntRange(2, limits.MAX_BATCH), default=None,
+              help="Archs per optimiser step [default: 128 autobuild, 32 kgnn].")
+@click.option("--lr", type=click.FloatRange(min=0, max=10, min_open=True), default=None,
+              help="AdamW learning rate [default: 1e-4 autobuild, 1e-3 kgnn].")
+@click.option("--weight-decay", type=click.FloatRange(min=0, max=10), default=None,
+              help="AdamW weight decay [default: 1e-5 autobuild, 1e-4 kgnn].")
+@click.option("--hidden", type=click.IntRange(1, limits.MAX_HIDDEN), default=None,
+              help="Embedding width [default: 32 autobuild, 128 kgnn].")
+@click.option("--layers", type=click.IntRange(1, limits.MAX_LAYERS), default=4, show_default=True, help="Message-passing hops M.")
+@click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True,
+              help="Share of the archs held out for the test metrics.")
+@_seed_option("Seed of the split and of the initial weights.")
 @click.option("--fe-grad-scale", type=click.FloatRange(0, 1), default=0.03, show_default=True,
               help="Scale of the gradient the GNN hops send into the FE-MLP (1 = plain backprop).")
-@click.option("--threads", type=click.IntRange(min=0), default=1, show_default=True,
+@click.option("--threads", type=click.IntRange(0, limits.MAX_THREADS), default=1, show_default=True,
               help="torch CPU threads for training (0 = torch default).")
-@click.option("--folds", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--folds", type=click.IntRange(1, limits.MAX_MEMBERS), default=1, show_default=True,
               help="Ensemble (Sec. 5.3): k-fold splits, one member per fold and seed.")
-@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--seeds", type=click.IntRange(1, limits.MAX_MEMBERS), default=1, show_default=True,
               help="Ensemble: members per fold with seeds seed, seed+1, ...")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_OVERWRITE
+@_QUIET
 def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epochs: int | None, batch_size: int | None,
               lr: float | None, weight_decay: float | None, hidden: int | None, layers: int, test_fraction: float,
-              seed: int, fe_grad_scale: float, threads: int, folds: int, seeds: int, quiet: bool) -> None:
+              seed: int, fe_grad_scale: float, threads: int, folds: int, seeds: int, overwrite: bool, quiet: bool) -> None:
     """Train an AutoBuild predictor with the hop-level ranking loss (Eq. 4) and save it.
 
     --kind kgnn trains the k-GNN efficiency predictor of Sec. 7.4 instead (latency, energy, FLOPs...:
@@ -251,8 +283,13 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
     from .data.equation import TargetEquation
     from .data.table import read_labelled
 
+    from .io_utils import check_output_dir
+    from .models.artifact import model_dir_files
+
     sp = _space(space_name)
     eq = TargetEquation(target)
+    if folds * seeds == 1:  # before reading data or training: never lose a minute to a refused --out
+        check_output_dir(out, overwrite, model_dir_files)
     path = resolve_data(data)
     table = read_labelled(path, validate=sp.validate)
     y = _evaluate(eq, table, path)
@@ -269,7 +306,7 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
     data_info = {"source": data, "n": len(table)}
     if kind == "kgnn":
         _train_kgnn(sp, codes, y, eq, out, data_info, given, layers, test_fraction, seed, threads, fe_grad_scale,
-                    folds * seeds, quiet)
+                    folds * seeds, quiet, overwrite)
         return
     cfg = TrainConfig(**given, layers=layers, test_fraction=test_fraction, seed=seed, fe_grad_scale=fe_grad_scale,
                       threads=threads)
@@ -280,8 +317,14 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.4f}")
 
+    cfg.validate()
     if folds * seeds > 1:
-        from .models.ensemble import load_ensemble, train_ensemble
+        from .models.ensemble import check_members, load_ensemble, prepare_ensemble_dir, train_ensemble
+        from .models.ensemble import _settings as ensemble_settings
+
+        check_members(sp, y, cfg, folds, seeds)  # every member trainable, before anything is written
+        if prepare_ensemble_dir(out, ensemble_settings(sp, eq, cfg, folds, seeds, data_info), overwrite) == "resume":
+            click.echo(f"{out}: resuming the ensemble (members already trained are kept)", err=True)
 
         def on_member(i: int, n: int, name: str, status: str) -> None:
             bar.reset(total=epochs)
@@ -289,9 +332,12 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
             if status == "kept":
                 click.echo(f"{name}: already trained, kept", err=True)
 
-        train_ensemble(sp, codes, y, eq, cfg, folds, seeds, out, data_info, progress=progress, on_member=on_member)
+        click.get_current_context().meta["autobuild.resume"] = "rerun the same command (finished members are kept)"
+        train_ensemble(sp, codes, y, eq, cfg, folds, seeds, out, data_info, progress=progress, on_member=on_member,
+                       overwrite=overwrite)
         bar.close()
         members = load_ensemble(out, space=sp)
+        _warn_models(members, "module scoring")
         srcc = np.array([m.report["test"]["srcc_hop"] for m in members])
         pred = np.array([m.report["test"]["srcc_pred"] for m in members])
         hops = " ".join(f"{v:.3f}" for v in srcc.mean(0))
@@ -300,18 +346,32 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
         return
     result = train_predictor(sp, codes, y, cfg, progress=progress)
     bar.close()
-    click.echo("exporting ONNX and saving...", err=True)
-    save_model(out, result, sp, eq, data_info)
+    if not quiet:
+        click.echo("exporting ONNX and saving...", err=True)
+    save_model(out, result, sp, eq, data_info, overwrite=overwrite)
     t = result.report["test"]
     hops = " ".join(f"{v:.3f}" for v in t["srcc_hop"])
     click.echo(
         f"saved {out}: test SRCC pred {t['srcc_pred']:.3f}, hops 0..{len(t['srcc_hop']) - 1} [{hops}], "
         f"MAE {t['mae']:.4g}; {result.report['seconds_per_epoch']:.3f} s/epoch"
     )
+    _training_notes(out, result.report)
+
+
+def _training_notes(out: str, report: dict) -> None:
+    from .models.quality import poor_model_warning, still_rising
+
+    note = still_rising(report)
+    if note:
+        click.echo(f"note: {note}", err=True)
+    w = poor_model_warning(out, report, "anything built or searched")
+    if w:
+        warn(w)
 
 
 def _train_kgnn(sp: Any, codes: np.ndarray, y: np.ndarray, eq: Any, out: str, data_info: dict, given: dict, layers: int,
-                test_fraction: float, seed: int, threads: int, fe_grad_scale: float, members: int, quiet: bool) -> None:
+                test_fraction: float, seed: int, threads: int, fe_grad_scale: float, members: int, quiet: bool,
+                overwrite: bool) -> None:
     from tqdm import tqdm
 
     from .models.artifact import save_model
@@ -330,11 +390,13 @@ def _train_kgnn(sp: Any, codes: np.ndarray, y: np.ndarray, eq: Any, out: str, da
 
     result = train_kgnn(sp, codes, y, cfg, progress=progress)
     bar.close()
-    click.echo("exporting ONNX and saving...", err=True)
-    save_model(out, result, sp, eq, data_info)
+    if not quiet:
+        click.echo("exporting ONNX and saving...", err=True)
+    save_model(out, result, sp, eq, data_info, overwrite=overwrite)
     t = result.report["test"]
     click.echo(f"saved {out}: test MAE {t['mae']:.4g}, MAPE {t['mape']:.2f} %, SRCC {t['srcc']:.3f}, "
                f"within +-10 % {t['within10']:.1f} %; {result.report['seconds_per_epoch']:.3f} s/epoch")
+    _training_notes(out, result.report)
 
 
 def _evaluate(eq: Any, table: Any, path: Path) -> np.ndarray:
@@ -413,25 +475,32 @@ def _info_kgnn(art: Any) -> None:
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output CSV/JSONL.")
 @click.option("--provider", default="cpu", show_default=True, help="ONNX Runtime execution provider (see `autobuild providers`).")
 @click.option("--space", "space_name", default=None, help="Refuse the model unless it was trained on this space.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=4096, show_default=True)
-def predict_cmd(model_dir: str, data: str, out: str, provider: str, space_name: str | None, batch_size: int) -> None:
-    """Run a model's ONNX export: prediction (label units) and graph-embedding norm per hop."""
-    from .data.table import read_labelled, write_labelled
+@click.option("--batch-size", type=click.IntRange(1, limits.MAX_BATCH), default=4096, show_default=True,
+              help="Archs per ONNX Runtime call.")
+@_QUIET
+def predict_cmd(model_dir: str, data: str, out: str, provider: str, space_name: str | None, batch_size: int,
+                quiet: bool) -> None:
+    """Run a model's ONNX export: prediction (label units) and graph-embedding norm per hop.
+
+    The output keeps every input column as given (the arch text untouched, ids and labels too) and
+    adds pred, norm_h0 ... norm_hM."""
+    from .data.table import read_records, write_records
     from .models.artifact import load_model
     from .models.inference import OnnxPredictor
 
     art = load_model(model_dir, space=_space(space_name) if space_name else None)
     sp = art.space
     path = resolve_data(data)
-    table = read_labelled(path, validate=sp.validate)
-    codes = sp.encode(table.archs)
+    records = read_records(path, validate=sp.validate)
+    codes = sp.encode(records.archs)
     sess = OnnxPredictor(art.onnx_path, provider=provider)
     pred, norms = sess.predict(sp, codes, batch_size=batch_size)
     cols: dict[str, np.ndarray] = {"pred": pred.astype(np.float64)}
     for m in range(norms.shape[1]):
         cols[f"norm_h{m}"] = norms[:, m].astype(np.float64)
-    write_labelled(out, table.archs, cols)
-    click.echo(f"wrote {len(pred)} predictions ({art.target}) to {out} [{sess.providers[0]}]", err=True)
+    write_records(out, records, cols)
+    if not quiet:
+        click.echo(f"wrote {len(pred)} predictions ({art.target}) to {out} [{sess.providers[0]}]", err=True)
 
 
 @cli.command("providers")
@@ -460,15 +529,15 @@ def _parse_globals(pairs: tuple[str, ...], resolution: int | None) -> dict[str, 
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Scores CSV to write.")
 @click.option("--global", "globals_", multiple=True, metavar="NAME=VALUE",
               help="Global feature value the modules are scored at (default: the FE-MLP's highest-scored value).")
-@click.option("--resolution", type=int, default=None, help="Shortcut for --global r=VALUE (OFA spaces).")
-@click.option("--min-count", type=click.IntRange(min=2), default=20, show_default=True,
+@click.option("--resolution", type=click.IntRange(1, 1 << 16), default=None, help="Shortcut for --global r=VALUE (OFA spaces).")
+@click.option("--min-count", type=click.IntRange(2, limits.MAX_ARCHS), default=20, show_default=True,
               help="Fewest training archs per (stage, depth) cell for Eq. 5; else N(0,1) (Sec. 7.9).")
 @click.option("--provider", default="cpu", show_default=True, help="ONNX Runtime execution provider.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=4096, show_default=True, help="Modules per forward pass.")
+@click.option("--batch-size", type=click.IntRange(1, limits.MAX_BATCH), default=4096, show_default=True, help="Modules per forward pass.")
 @click.option("--runtime", type=click.Choice(["auto", "torch", "onnx"]), default="auto", show_default=True,
               help="auto: ONNX Runtime (no torch import), or PyTorch when already loaded.")
 @click.option("--name", default=None, help="Model name written in the scores (default: the directory name).")
-@click.option("--show", type=click.IntRange(min=0), default=3, show_default=True, help="Best/worst modules per stage to print.")
+@click.option("--show", type=click.IntRange(0, 1000), default=3, show_default=True, help="Best/worst modules per stage to print.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], resolution: int | None, min_count: int,
               provider: str, batch_size: int, runtime: str, name: str | None, show: int, quiet: bool) -> None:
@@ -483,6 +552,7 @@ def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], 
     from .scoring.scorer import module_count
 
     models = load_models(list(model_dirs))
+    _warn_models(models, "module scoring")
     total = module_count(models[0].space) * len(models)
     label = name or (Path(model_dirs[0]).name if len(model_dirs) == 1 else "+".join(Path(d).name for d in model_dirs))
     with tqdm(total=total, desc=f"score {models[0].space.name} modules", unit="module", unit_scale=True,
@@ -503,18 +573,20 @@ def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], 
 
 @cli.command("build", short_help="Build architectures / a reduced space from top-K modules.")
 @click.argument("scores", nargs=-1, required=True, type=click.Path())
-@click.option("--k", "k", type=click.IntRange(min=1), default=3, show_default=True, help="Modules kept per stage and scores file.")
+@click.option("--k", "k", type=click.IntRange(1, 100_000), default=3, show_default=True, help="Modules kept per stage and scores file.")
 @click.option("--constrained", is_flag=True, help="Split K across module sizes (Sec. 7.9) instead of letting all sizes compete.")
-@click.option("--top", "top", type=click.IntRange(min=1), default=None,
+@click.option("--top", "top", type=click.IntRange(1, limits.MAX_ARCHS), default=None,
               help="Write the N best archs by summed module score (exact k-best), not the whole reduced space.")
-@click.option("--limit", type=click.IntRange(min=1), default=100_000, show_default=True,
+@click.option("--limit", type=click.IntRange(1, limits.MAX_ARCHS), default=100_000, show_default=True,
               help="Largest reduced space written whole (without --top).")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Architectures CSV to write.")
 @click.option("--space-out", type=click.Path(dir_okay=False), default=None,
               help="Also write the reduced space (for `sample --reduced` and `search --reduced`).")
 @click.option("--space", "space_name", default=None, help="Space file, for scores of a user-defined space.")
+@_PAD
+@_QUIET
 def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | None, limit: int, out: str,
-              space_out: str | None, space_name: str | None) -> None:
+              space_out: str | None, space_name: str | None, pad: str, quiet: bool) -> None:
     """Build architectures from the top-K modules per stage of one or more scores files.
 
     Several files (predictors or target equations) unite their selections: up to P x K modules per
@@ -526,7 +598,9 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
     sp = _space(space_name) if space_name else None
     loaded = [read_scores(p, space=sp) for p in scores]
     names = [f"{Path(p).name} ({s.target})" for p, s in zip(scores, loaded)]
-    rs = unite([(s, select_modules(s, k, constrained)) for s in loaded], names)
+    selections = [(s, select_modules(s, k, constrained)) for s in loaded]
+    _warn_scores(scores, selections)
+    rs = unite(selections, names)
     size = rs.cardinality()
     if top is None and size > limit:
         raise AutobuildError(f"the reduced space holds {size:,} architectures (> --limit {limit:,}); "
@@ -534,15 +608,32 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
     combos = rs.top_combos(top) if top is not None else rs.all_combos()
     if top is None:
         combos = combos[np.lexsort((np.arange(len(combos)), -rs.combo_scores(combos)))]
-    archs = rs.space.decode(rs.codes(combos))
+    archs = rs.space.decode(rs.codes(combos), pad)
     for i, a in enumerate(archs):  # the space's constraints, checked on every built arch
         rs.space.validate(a)
     write_labelled(out, archs, {"score": rs.combo_scores(combos)})
     if space_out:
         rs.save(space_out)
     per_stage = " x ".join(str(n) for n in rs.sizes)
-    click.echo(f"reduced space {per_stage} = {size:,} architectures; wrote {len(archs):,} to {out}"
-               + (f", reduced space to {space_out}" if space_out else ""), err=True)
+    if not quiet:
+        click.echo(f"reduced space {per_stage} = {size:,} architectures; wrote {len(archs):,} to {out}"
+                   + (f", reduced space to {space_out}" if space_out else ""), err=True)
+
+
+def _warn_scores(paths: tuple[str, ...], selections: list) -> None:
+    """Warn when the modules a build keeps were scored by a predictor that ranks poorly."""
+    from .models.quality import LOW_SRCC
+
+    for p, (s, sel) in zip(paths, selections):
+        if s.srcc is None:
+            continue
+        rows = np.concatenate([np.asarray(r, dtype=np.int64) for r in sel.values()]) if sel else np.zeros(0, np.int64)
+        vals = s.srcc[rows] if len(rows) else s.srcc
+        vals = vals[np.isfinite(vals)]
+        if len(vals) and float(np.median(vals)) < LOW_SRCC:
+            warn(f"{p}: the kept modules were scored by a predictor with held-out SRCC {float(np.median(vals)):.2f} "
+                 f"(< {LOW_SRCC}) at their hops: this build is close to random. Train longer (--epochs) or on more "
+                 "data, then score again")
 
 
 

@@ -22,22 +22,21 @@ def _wrote(path: Path) -> None:
 
 
 def parse_arch(spec: str) -> Any:
-    """``--arch`` value: inline JSON, or ``@path`` to a JSON file."""
+    """``--arch`` value: inline JSON, or ``@path`` to a JSON file (bounded size and nesting)."""
+    from .safe_input import parse_json, read_text
+
     if spec.startswith("@"):
         p = Path(spec[1:])
-        if not p.is_file():
+        if not p.exists():
             raise AutobuildError(f"--arch: {p}: file not found")
-        try:
-            text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise AutobuildError(f"--arch: {p}: cannot read: {e}") from None
+        text = read_text(p, "arch file", 1 << 20)
         where = f"--arch: {p}"
     else:
         text, where = spec, "--arch"
     try:
-        arch = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise AutobuildError(f"{where}: invalid JSON: {e}") from None
+        arch = parse_json(text, where)
+    except AutobuildError as e:
+        raise AutobuildError(str(e).replace("malformed JSON", "invalid JSON")) from None
     if not isinstance(arch, dict):
         raise AutobuildError(f"{where}: an arch must be a JSON object, got {type(arch).__name__}")
     return arch
@@ -51,7 +50,7 @@ def plot() -> None:
 @plot.command("modules", short_help="Best and worst modules per stage (Fig. 4).")
 @click.argument("scores_csv", type=click.Path())
 @_OUT
-@click.option("--n", "n", type=click.IntRange(min=1), default=3, show_default=True,
+@click.option("--n", "n", type=click.IntRange(1, 1000), default=3, show_default=True,
               help="Best and worst modules shown per stage.")
 @click.option("--space", "space_name", default=None, help="Space name or file (needed for non-built-in spaces).")
 def modules_cmd(scores_csv: str, out: str, n: int, space_name: str | None) -> None:

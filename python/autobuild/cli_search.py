@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
+from . import limits
 from .errors import AutobuildError
+from .spaces.macro import PADS
 
 
 def _parse_ref(text: str | None, names: list[str]) -> dict[str, float] | None:
@@ -47,6 +49,11 @@ def _auto_reduced(space_name, reduced, objectives, p, data, k, epochs, work, see
     return rs
 
 
+_RUN_OPTIONS = ("--space", "--strategy", "--reduced", "--device", "--objectives", "--evaluator", "--initial",
+                "--per-iteration", "--seed")
+_AUTO_OPTIONS = ("--auto-equations", "--data", "--k", "--epochs", "--work")
+
+
 @click.command("search", short_help="Evolutionary multi-objective NAS (Sec. 7.5).")
 @click.option("--space", "space_name", default=None, help="Space name or file (not needed with --reduced or --resume).")
 @click.option("--strategy", type=click.Choice(["stage-full", "layer-full", "layer-insight", "autobuild"]), default=None,
@@ -54,58 +61,104 @@ def _auto_reduced(space_name, reduced, objectives, p, data, k, epochs, work, see
 @click.option("--reduced", type=click.Path(dir_okay=False), default=None, help="Reduced space from `autobuild build --space-out`.")
 @click.option("--device", default=None, help="Device of the layer-insight restrictions (gpu, cpu, npu, n10, max_acc).")
 @click.option("--objectives", default=None, help="e.g. acc:max,latency_gpu:min")
-@click.option("--evaluator", default=None, help="module:function, or onnx:METRIC=MODEL_DIR,... (built-in predictors).")
-@click.option("--budget", type=click.IntRange(min=1), default=250, show_default=True, help="Evaluations in all.")
-@click.option("--initial", type=click.IntRange(min=1), default=50, show_default=True, help="Random initial pool.")
-@click.option("--per-iteration", type=click.IntRange(min=1), default=50, show_default=True, help="New archs per iteration.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--evaluator", default=None,
+              help="module:function, path/to/file.py:function, or onnx:METRIC=MODEL_DIR,... (built-in predictors).")
+@click.option("--budget", type=click.IntRange(1, limits.MAX_ARCHS), default=None,
+              help="Evaluations in all [default: 250; with --resume: the journal's, or more to extend the run].")
+@click.option("--initial", type=click.IntRange(1, limits.MAX_ARCHS), default=50, show_default=True, help="Random initial pool.")
+@click.option("--per-iteration", type=click.IntRange(1, limits.MAX_ARCHS), default=50, show_default=True,
+              help="New archs per iteration.")
+@click.option("--seed", type=click.IntRange(0, limits.MAX_SEED), default=0, show_default=True, help="Random seed of the run.")
 @click.option("--journal", type=click.Path(dir_okay=False), default=None, help="SQLite journal (WAL) of every evaluation.")
 @click.option("--resume", type=click.Path(dir_okay=False), default=None, help="Continue the run stored in this journal.")
-@click.option("--executor", type=click.Choice(["process", "inline", "ray"]), default="process", show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Processes of the local pool.")
+@click.option("--executor", type=click.Choice(["process", "inline", "ray"]), default="process", show_default=True,
+              help="Where evaluations run.")
+@click.option("--workers", type=click.IntRange(1, limits.MAX_WORKERS), default=2, show_default=True,
+              help="Processes of the local pool.")
 @click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray).")
 @click.option("--ref", default=None, help="Hypervolume reference point, e.g. acc=0.74,latency_gpu=10.6.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Front CSV (arch + objectives).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Pareto plot PNG [default: OUT.png].")
-@click.option("--auto-equations", "auto_p", type=click.IntRange(min=1), default=None,
+@click.option("--auto-equations", "auto_p", type=click.IntRange(1, 64), default=None,
               help="Derive P target equations from --data, train, score and build the reduced space (beyond the paper).")
 @click.option("--data", default=None, help="Labelled data for --auto-equations (CSV/JSONL or builtin:NAME).")
-@click.option("--k", "k", type=click.IntRange(min=1), default=25, show_default=True, help="Modules per stage and equation (--auto-equations).")
-@click.option("--epochs", type=click.IntRange(min=1), default=200, show_default=True, help="Predictor epochs (--auto-equations).")
+@click.option("--k", "k", type=click.IntRange(1, 100_000), default=25, show_default=True,
+              help="Modules per stage and equation (--auto-equations).")
+@click.option("--epochs", type=click.IntRange(1, limits.MAX_EPOCHS), default=200, show_default=True,
+              help="Predictor epochs (--auto-equations).")
 @click.option("--work", type=click.Path(file_okay=False), default=None,
               help="Where --auto-equations keeps its predictors [default: JOURNAL.work or ./autobuild-auto].")
+@click.option("--pad", type=click.Choice(PADS), default="repeat", show_default=True,
+              help="Unused layer slots of the written front: the stage's last layer repeated, or 0.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
-def search(space_name, strategy, reduced, device, objectives, evaluator, budget, initial, per_iteration, seed, journal,  # noqa: ANN001, ANN201, PLR0913
-           resume, executor, workers, ray_address, ref, out, plot_path, auto_p, data, k, epochs, work, quiet):
+@click.pass_context
+def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, budget, initial, per_iteration, seed,  # noqa: ANN001, ANN201, PLR0913
+           journal, resume, executor, workers, ray_address, ref, out, plot_path, auto_p, data, k, epochs, work, pad, quiet):
     """Search a space (or a reduced space) for the Pareto front of the objectives.
 
     Every evaluation is written to the journal as it returns; `--resume JOURNAL` continues an
-    interrupted run with nothing lost and nothing evaluated twice."""
+    interrupted run with nothing lost and nothing evaluated twice (a larger --budget extends it).
+    A journal has one writer at a time; everything is checked before it is created."""
     from tqdm import tqdm
 
     from .build import load_reduced, reduced_from_dict
     from .search import SearchConfig, make_strategy, run_search
     from .search.executors import make_executor
     from .search.journal import Journal
+    from .search.objectives import parse_objectives
+    from .search.setup import budget_iterations, check_evaluator, resumed_config
     from .spaces import get_space, space_from_dict
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+
+    def note(msg: str) -> None:
+        if not quiet:
+            click.echo(msg, err=True)
 
     if resume and journal and Path(resume) != Path(journal):
         raise AutobuildError("give either --resume JOURNAL or --journal JOURNAL, not two different files")
     jpath = resume or journal
-    if resume and not Path(resume).is_file():
-        raise AutobuildError(f"{resume}: no such journal to resume")
-    jr = Journal(jpath) if jpath else None
-    stored = jr.get_config() if jr else None
+    jr = None
     if resume:
-        if stored is None:
-            raise AutobuildError(f"{resume}: journal holds no search configuration")
-        cfg = SearchConfig(**stored)
-        click.echo(f"resuming {resume}: {jr.count()} evaluations journaled", err=True)
+        if not Path(resume).is_file():
+            raise AutobuildError(f"{resume}: no such journal to resume")
+        for opt, name in zip(_AUTO_OPTIONS, ("auto_p", "data", "k", "epochs", "work")):
+            if given(name):
+                raise AutobuildError(f"{opt} is not used with --resume: the journal holds the run's reduced space")
+        jr = Journal(resume)  # takes the journal's lock: one writer at a time
+        try:
+            stored = jr.get_config()
+            if stored is None:
+                raise AutobuildError(f"{resume}: journal holds no search configuration")
+            cfg0 = SearchConfig.from_dict(stored, f"{resume}: stored search configuration")
+            asked: dict = {}
+            for opt, name, value in (("--strategy", "strategy", strategy), ("--device", "device", device),
+                                     ("--objectives", "objectives", objectives), ("--evaluator", "evaluator", evaluator),
+                                     ("--initial", "initial", initial), ("--per-iteration", "per_iteration", per_iteration),
+                                     ("--seed", "seed", seed)):
+                if given(name):
+                    asked[opt] = value
+            if given("space_name"):
+                asked["--space"] = get_space(space_name).to_dict()
+            if given("reduced"):
+                asked["--reduced"] = load_reduced(reduced).to_dict()
+            cfg = resumed_config(cfg0, asked, budget)
+            sp = space_from_dict(cfg.space, "search space")
+            check_evaluator(cfg.evaluator, sp, [o.metric for o in parse_objectives(cfg.objectives)], _warn)
+            if cfg != cfg0:
+                jr.set_config(cfg.to_dict())
+                note(f"extending the run to a budget of {cfg.budget}")
+        except BaseException:
+            jr.close()
+            raise
+        note(f"resuming {resume}: {jr.count()} evaluations journaled")
     else:
+        if not objectives or not evaluator:
+            raise AutobuildError("give --objectives and --evaluator")
+        objs = parse_objectives(objectives)
+        iterations = budget_iterations(250 if budget is None else budget, initial, per_iteration)
         rs = load_reduced(reduced) if reduced else None
-        if auto_p is not None:
-            rs = _auto_reduced(space_name, reduced, objectives, auto_p, data, k, epochs, work or
-                               (f"{journal}.work" if journal else "autobuild-auto"), seed)
         if rs is not None:
             sp = rs.space
             if space_name and get_space(space_name).fingerprint() != sp.fingerprint():
@@ -114,30 +167,42 @@ def search(space_name, strategy, reduced, device, objectives, evaluator, budget,
             sp = get_space(space_name)
         else:
             raise AutobuildError("give --space (or --reduced, or --resume)")
+        check_evaluator(evaluator, sp, [o.metric for o in objs], _warn)
+        if auto_p is not None:
+            rs = _auto_reduced(space_name, reduced, objectives, auto_p, data, k, epochs, work or
+                               (f"{journal}.work" if journal else "autobuild-auto"), seed)
         strategy = strategy or ("autobuild" if rs is not None else "stage-full")
-        if not objectives or not evaluator:
-            raise AutobuildError("give --objectives and --evaluator")
-        if budget < initial:
-            raise AutobuildError(f"--budget {budget} is smaller than the initial pool ({initial})")
-        if (budget - initial) % per_iteration:
-            raise AutobuildError(f"--budget {budget} must be initial ({initial}) + a multiple of --per-iteration ({per_iteration})")
-        cfg = SearchConfig(sp.to_dict(), strategy, evaluator, objectives, initial, (budget - initial) // per_iteration,
-                           per_iteration, seed, device, rs.to_dict() if rs is not None else None)
-        if stored is not None and stored != cfg.to_dict():
-            raise AutobuildError(f"{jpath}: holds a search with other settings; use --resume {jpath} or another journal")
-        if jr is not None and stored is None:
-            jr.set_config(cfg.to_dict())
+        make_strategy(strategy, sp, reduced=rs, device=device)  # a bad strategy / device fails before the journal
+        cfg = SearchConfig(sp.to_dict(), strategy, evaluator, objectives, initial, iterations, per_iteration, seed,
+                           device, rs.to_dict() if rs is not None else None)
+        if journal:
+            jr = Journal(journal)
+            try:
+                stored = jr.get_config()
+                if stored is not None and stored != cfg.to_dict():
+                    raise AutobuildError(f"{journal}: holds a search with other settings; use --resume {journal} "
+                                         "or another journal")
+                if stored is None:
+                    jr.set_config(cfg.to_dict())
+            except BaseException:
+                jr.close()
+                raise
+    if jpath:
+        ctx.meta["autobuild.resume"] = f"autobuild search --resume {jpath}" + (f" --out {out}" if out else "")
     sp = space_from_dict(cfg.space, "search space")
-    rs = reduced_from_dict(cfg.reduced, f"{jpath or 'search'}: reduced space") if cfg.reduced is not None else None
-    strat = make_strategy(cfg.strategy, sp, reduced=rs, device=cfg.device)
-    from .search.objectives import parse_objectives
-
-    objs = parse_objectives(cfg.objectives)
-    ref_point = _parse_ref(ref, [o.metric for o in objs])
-    ex = make_executor(executor, workers, ray_address)
-    click.echo(f"search {sp.name} with {cfg.strategy} ({strat.info or f'{strat.cardinality():.3g} archs'}); "
-               f"objectives {cfg.objectives}; budget {cfg.budget} = {cfg.initial} + {cfg.iterations} x {cfg.per_iteration}; "
-               f"evaluator {cfg.evaluator}; executor {ex.name}", err=True)
+    try:
+        rs = reduced_from_dict(cfg.reduced, f"{jpath or 'search'}: reduced space") if cfg.reduced is not None else None
+        strat = make_strategy(cfg.strategy, sp, reduced=rs, device=cfg.device)
+        objs = parse_objectives(cfg.objectives)
+        ref_point = _parse_ref(ref, [o.metric for o in objs])
+        ex = make_executor(executor, workers, ray_address)
+    except BaseException:
+        if jr is not None:
+            jr.close()
+        raise
+    note(f"search {sp.name} with {cfg.strategy} ({strat.info or f'{strat.cardinality():.3g} archs'}); "
+         f"objectives {cfg.objectives}; budget {cfg.budget} = {cfg.initial} + {cfg.iterations} x {cfg.per_iteration}; "
+         f"evaluator {cfg.evaluator}; executor {ex.name}")
     bar = tqdm(total=cfg.budget, desc="search", unit="arch", disable=quiet or None, file=sys.stderr)
     try:
         res = run_search(cfg, sp, strat, ex, jr, progress=lambda n, _: bar.update(n))
@@ -146,8 +211,8 @@ def search(space_name, strategy, reduced, device, objectives, evaluator, budget,
         ex.close()
         if jr is not None:
             jr.close()
-    for note in res.notes:
-        click.echo(f"note: {note}", err=True)
+    for n_ in res.notes:
+        click.echo(f"note: {n_}", err=True)
     front = res.front
     msg = f"evaluated {res.evaluated_now} archs now, {res.reused} from the journal; front of {len(front)}"
     if ref_point and len(objs) == 2:
@@ -156,15 +221,19 @@ def search(space_name, strategy, reduced, device, objectives, evaluator, budget,
     if out:
         from .data.table import write_labelled
 
-        archs = sp.decode(res.codes[front])
+        archs = sp.decode(res.codes[front], pad)
         write_labelled(out, archs, {k: v[front] for k, v in res.metrics.items()})
-        click.echo(f"wrote the front to {out}", err=True)
+        note(f"wrote the front to {out}")
         plot_path = plot_path or str(Path(out).with_suffix(".png"))
     if plot_path and len(objs) == 2:
         from .plots import plot_front
 
         plot_front(res, plot_path, title=f"{sp.name} {cfg.strategy} (seed {cfg.seed})")
-        click.echo(f"wrote {plot_path}", err=True)
+        note(f"wrote {plot_path}")
     else:
         for i in front[:20]:
             click.echo("  " + "  ".join(f"{o.metric}={res.metrics[o.metric][i]:.5g}" for o in objs))
+
+
+def _warn(msg: str) -> None:
+    click.echo(f"autobuild: WARNING: {msg}", err=True)

@@ -126,6 +126,13 @@ def _depth_ok(obj: Any, cap: int) -> bool:
     return True
 
 
+def _value_error(e: Exception) -> str:
+    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if "digits" in msg and "limit" in msg:
+        return "a number with more than 4300 digits"
+    return msg
+
+
 def parse_json(text: str, what: str = "JSON") -> Any:
     """``json.loads`` whose every failure (syntax, nesting, giant integers) is one error line."""
     try:
@@ -135,7 +142,7 @@ def parse_json(text: str, what: str = "JSON") -> Any:
     except RecursionError:
         raise AutobuildError(f"{what}: JSON nested too deeply") from None
     except ValueError as e:  # e.g. an integer with more than 4300 digits
-        raise AutobuildError(f"{what}: {str(e).splitlines()[0]}") from None
+        raise AutobuildError(f"{what}: {_value_error(e)}") from None
     if not _depth_ok(obj, limits.MAX_JSON_DEPTH):
         raise AutobuildError(f"{what}: JSON nested deeper than {limits.MAX_JSON_DEPTH} levels")
     return obj
@@ -154,12 +161,14 @@ def load_yaml(text: str, what: str) -> Any:
 
     try:
         obj = yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except AutobuildError:
+        raise
     except yaml.YAMLError as e:
         raise AutobuildError(f"{what}: cannot parse YAML: {str(e).splitlines()[0]}") from None
     except RecursionError:
         raise AutobuildError(f"{what}: YAML nested too deeply") from None
     except (ValueError, OverflowError) as e:  # e.g. an integer with more than 4300 digits
-        raise AutobuildError(f"{what}: {str(e).splitlines()[0]}") from None
+        raise AutobuildError(f"{what}: {_value_error(e)}") from None
     if not _depth_ok(obj, limits.MAX_JSON_DEPTH):
         raise AutobuildError(f"{what}: nested deeper than {limits.MAX_JSON_DEPTH} levels")
     return obj

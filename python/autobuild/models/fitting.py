@@ -44,11 +44,13 @@ def adamw(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim
 
 def fit(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor, tr: np.ndarray, epochs: int,
         batch_size: int, seed: int, loss_fn: Any, opt: torch.optim.Optimizer, sched: Any = None,
-        progress: Any = None) -> tuple[list[float], float]:
+        progress: Any = None, monitor: Any = None) -> tuple[list[float], float]:
     """Mini-batch training over the train indices ``tr`` (reshuffled every epoch with ``seed + 1``).
 
     ``loss_fn(model, graph_tensors, y_batch)`` gives the batch loss; ``progress(epoch, mean_loss)``
-    after every epoch. Returns the per-epoch mean losses and the seconds spent."""
+    after every epoch; ``monitor(epoch)`` before it (a :class:`ValidationMonitor`; it only reads
+    the model, so training is the same with or without it). Returns the per-epoch mean losses and
+    the seconds spent (monitoring included)."""
     import time
 
     from ..graphs import encode_codes
@@ -73,6 +75,8 @@ def fit(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor,
             total += loss.item()
             nb += 1
         history.append(total / max(nb, 1))
+        if monitor is not None:
+            monitor(epoch + 1)
         if progress:
             progress(epoch + 1, history[-1])
     return history, time.perf_counter() - t0
@@ -92,3 +96,23 @@ def validate_common(cfg: Any) -> None:
         raise AutobuildError(f"weight decay must be >= 0, got {cfg.weight_decay}")
     if cfg.threads < 0:
         raise AutobuildError(f"threads must be >= 0 (0 = torch default), got {cfg.threads}")
+
+
+class ValidationMonitor:
+    """Held-out prediction SRCC at about ``points`` epochs of a run (always the last), so that a
+    report can say whether the model still improved when training stopped."""
+
+    def __init__(self, model: torch.nn.Module, space: Any, codes: np.ndarray, y: np.ndarray, te: np.ndarray,
+                 epochs: int, points: int = 20) -> None:
+        self.model, self.space, self.codes, self.y, self.te = model, space, codes[te], y[te], te
+        self.epochs, self.every = epochs, max(1, epochs // points)
+        self.history: list[list[float]] = []
+
+    def __call__(self, epoch: int) -> None:
+        if epoch % self.every and epoch != self.epochs:
+            return
+        from ..metrics import spearman
+        from .trainer import run_model
+
+        pred = run_model(self.model, self.space, self.codes)[0]
+        self.history.append([epoch, round(spearman(pred, self.y), 6)])

@@ -54,7 +54,7 @@ from ..graphs import encode_codes
 from ..metrics import regression_report
 from ..spaces.macro import FeatureCategory, MacroSpace
 from .softrank import spearman as soft_spearman
-from .fitting import adamw, fit, split_and_moments, torch_threads, validate_common
+from .fitting import ValidationMonitor, adamw, fit, split_and_moments, torch_threads, validate_common
 from .trainer import TrainResult, label_moments, run_model, split_indices
 
 KIND = "kgnn"
@@ -297,10 +297,12 @@ def _train(space: MacroSpace, codes: np.ndarray, y: np.ndarray, cfg: KGNNConfig,
     def loss_fn(m: KGNNPredictor, g: tuple, yb: torch.Tensor) -> torch.Tensor:
         return latency_loss(m.forward_std(*g), yb, cfg.rank_weight, cfg.rank_eps)
 
+    monitor = ValidationMonitor(model, space, codes, y, te, cfg.epochs)
     history, train_seconds = fit(model, space, codes, ys, tr, cfg.epochs, cfg.batch_size, cfg.seed, loss_fn, opt,
-                                 sched, progress)
+                                 sched, progress, monitor)
     report = evaluate_kgnn(model, space, codes, y, tr, te)
-    report.update(train_seconds=train_seconds, seconds_per_epoch=train_seconds / cfg.epochs, loss_history=history)
+    report.update(train_seconds=train_seconds, seconds_per_epoch=train_seconds / cfg.epochs, loss_history=history,
+                  val_history=monitor.history)
     return TrainResult(model, cfg, report, kind=KIND)
 
 

@@ -13,7 +13,7 @@ from ..errors import AutobuildError
 from ..graphs import encode_codes
 from ..metrics import spearman
 from ..spaces.macro import MacroSpace
-from .fitting import adamw, fit, split_and_moments, torch_threads, validate_common
+from .fitting import ValidationMonitor, adamw, fit, split_and_moments, torch_threads, validate_common
 from .predictor import AutoBuildPredictor
 from .softrank import spearman as soft_spearman
 
@@ -152,10 +152,12 @@ def _train(space: MacroSpace, codes: np.ndarray, y: np.ndarray, cfg: TrainConfig
         pred, _, gs = m.forward_std(*g)
         return torch.nn.functional.mse_loss(pred, yb) + cfg.rank_weight * hop_loss(gs, yb, cfg.rank_eps)
 
+    monitor = ValidationMonitor(model, space, codes, y, te, cfg.epochs)
     history, train_seconds = fit(model, space, codes, ys, tr, cfg.epochs, cfg.batch_size, cfg.seed, loss_fn, opt,
-                                 progress=progress)
+                                 progress=progress, monitor=monitor)
     report = evaluate(model, space, codes, y, tr, te)
-    report.update(train_seconds=train_seconds, seconds_per_epoch=train_seconds / cfg.epochs, loss_history=history)
+    report.update(train_seconds=train_seconds, seconds_per_epoch=train_seconds / cfg.epochs, loss_history=history,
+                  val_history=monitor.history)
     return TrainResult(model, cfg, report)
 
 

@@ -1,0 +1,70 @@
+"""Checking a search before anything is written: the evaluator is loaded and asked for nothing it
+cannot give, a resumed run is compared with what the user asked for (a conflicting option is an
+error naming it; a larger budget extends the run), and only then is a journal created or changed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Callable, Mapping
+
+from ..errors import AutobuildError
+from .ea import SearchConfig
+
+
+def check_evaluator(spec: str, space: Any, metrics: list[str], warn: Callable[[str], None]) -> None:
+    """Load the evaluator in this process (a bad spec fails here, not in a worker after the journal
+    exists); for built-in ONNX evaluators check the space, the metric names and the models' quality."""
+    from .evaluators import load_evaluator
+
+    fn = load_evaluator(spec)
+    arts = getattr(fn, "artifacts", None)
+    if not isinstance(arts, Mapping):
+        return
+    from ..models.quality import poor_model_warning
+
+    missing = [m for m in metrics if m not in arts]
+    if missing:
+        raise AutobuildError(f"--evaluator {spec}: gives no model for objective {missing[0]!r} "
+                             f"(it has: {', '.join(arts)})")
+    for name, art in arts.items():
+        if art.space.fingerprint() != space.fingerprint():
+            raise AutobuildError(f"--evaluator: model {name!r} ({art.path}) was trained on space {art.space.name!r}, "
+                                 f"not the searched {space.name!r}")
+        if name in metrics and str(art.target) != name:
+            warn(f"--evaluator: model {art.path} was trained on target {art.target}, but serves objective "
+                 f"{name!r}: its predictions are in the units of {art.target}")
+        w = poor_model_warning(f"evaluator model {name!r} ({art.path})", art.report, "a search guided")
+        if w:
+            warn(w)
+
+
+def budget_iterations(budget: int, initial: int, per_iteration: int) -> int:
+    """Iterations of a run of ``budget`` evaluations (budget = initial + iterations x per-iteration)."""
+    if budget < initial:
+        raise AutobuildError(f"--budget {budget} is smaller than the initial pool ({initial})")
+    if (budget - initial) % per_iteration:
+        raise AutobuildError(f"--budget {budget} must be initial ({initial}) + a multiple of --per-iteration "
+                             f"({per_iteration})")
+    return (budget - initial) // per_iteration
+
+
+def resumed_config(stored: SearchConfig, given: Mapping[str, Any], budget: int | None) -> SearchConfig:
+    """The configuration a ``--resume`` continues with.
+
+    ``given`` holds the run-defining options the user passed (option name -> value in the stored
+    form); any that differs from the journal is an error naming the option. ``budget`` (if given)
+    may extend the run, never shorten it."""
+    for option, value in given.items():
+        field = option.lstrip("-").replace("-", "_")
+        if getattr(stored, field) != value:
+            shown = getattr(stored, field)
+            if isinstance(shown, dict):
+                shown = shown.get("name", "another one")
+            raise AutobuildError(f"{option} conflicts with the journal (which holds {shown!r}); drop {option} to "
+                                 "resume as journaled, or use another --journal for a new search")
+    if budget is None or budget == stored.budget:
+        return stored
+    if budget < stored.budget:
+        raise AutobuildError(f"--budget {budget} is smaller than the journaled run's {stored.budget}; a resume can "
+                             "extend a search, not shorten it")
+    return replace(stored, iterations=budget_iterations(budget, stored.initial, stored.per_iteration))
