@@ -65,9 +65,10 @@ def _assert_no_orphans(mark: str, wait: float = 5.0) -> None:
     while _marked(mark) and time.monotonic() < deadline:
         time.sleep(0.05)
     left = _marked(mark)
+    names = {pid: (Path(f"/proc/{pid}/cmdline").read_bytes()[:80] if Path(f"/proc/{pid}").exists() else b"") for pid in left}
     for pid in left:  # do not leave them running even when the test fails
         os.kill(pid, signal.SIGKILL)
-    assert not left, f"orphan processes survived their parent: {left}"
+    assert not left, f"orphan processes survived their parent: {names}"
 
 
 def _kill_after(p: subprocess.Popen, seconds: float) -> bool:
@@ -360,3 +361,21 @@ def test_padded_archs_survive_a_later_depth_change_in_ofa():
     with pytest.raises(Exception, match="odd"):
         net.set_active_subnet(d=[4, 4, 4, 4, 4])
         net.get_active_subnet()
+
+
+def test_kill_search_with_ray_leaves_no_orphans(tmp_path):
+    """A local Ray started by the search shares its fate: raylet, GCS and workers end with it."""
+    pytest.importorskip("ray")
+    ev = tmp_path / "slow_ev.py"
+    ev.write_text(SLOW_EVALUATOR)
+    mark = uuid.uuid4().hex
+    p = _spawn(_search_args(ev, "--executor", "ray", "--journal", tmp_path / "run.db"), mark, tmp_path,
+               AB_EVAL_SLEEP="2")
+    deadline = time.monotonic() + 120
+    while len(_marked(mark)) < 4 and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)  # wait until Ray runs (its processes carry the search's environment)
+    assert p.poll() is None, p.stderr.read().decode()
+    time.sleep(3)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    _assert_no_orphans(mark, wait=30)

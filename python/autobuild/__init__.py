@@ -4,5 +4,5 @@ from __future__ import annotations
 
 from .errors import AutobuildError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["AutobuildError", "__version__"]

@@ -39,12 +39,13 @@ class InlineExecutor:
         pass
 
 
-def _die_with_parent(parent: int) -> None:
+def _die_with_parent(parent: int, ignore_sigint: bool = True) -> None:
     """Worker initialiser: end this process when the search process ends, however it ends.
 
     Linux: the kernel's parent-death signal (SIGKILL). Everywhere: a watchdog thread that exits
     when the parent pid changes. Ctrl-C is left to the parent, which shuts the pool down."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if ignore_sigint:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform == "linux":
         try:
             import ctypes
@@ -102,6 +103,65 @@ class ProcessExecutor:
             self.pool = None
 
 
+_REAPER = r"""
+import os, signal, sys, time
+token = sys.argv[1].encode()
+sys.stdin.buffer.read()  # returns when the search process ends, however it ends
+
+def owned():
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit() and int(d) != os.getpid():
+            try:
+                with open(f"/proc/{d}/environ", "rb") as f:
+                    if b"AUTOBUILD_RAY_OWNER=" + token in f.read():
+                        out.append(int(d))
+            except OSError:
+                pass
+    return out
+
+for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 0.0)):
+    pids = owned()
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+    time.sleep(wait if pids else 0)
+"""
+
+
+def _start_reaper() -> Any:
+    """A small watcher process that ends every process of the local Ray this search starts (they
+    inherit a token in their environment) once the search process is gone, even after ``kill -9``:
+    Ray's own agents can otherwise outlive their driver. Linux only (reads /proc)."""
+    if sys.platform != "linux":
+        return None
+    import secrets
+    import subprocess
+
+    token = f"{os.getpid()}-{secrets.token_hex(8)}"
+    env = {k: v for k, v in os.environ.items() if k != "AUTOBUILD_RAY_OWNER"}
+    reaper = subprocess.Popen([sys.executable, "-c", _REAPER, token], stdin=subprocess.PIPE, env=env,
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.environ["AUTOBUILD_RAY_OWNER"] = token  # inherited by the Ray processes started next
+    return reaper
+
+
+_ray_armed = False
+
+
+def _ray_worker(spec: str, archs: list[dict], metrics: list[str]) -> dict[str, Any]:
+    """A Ray task: the first one in a worker process ties the worker to its raylet, so that a busy
+    worker ends with the local Ray (which shares the search process's fate) instead of finishing
+    its evaluations as an orphan."""
+    global _ray_armed
+    if not _ray_armed:
+        _ray_armed = True
+        _die_with_parent(os.getppid(), ignore_sigint=False)
+    return _worker(spec, archs, metrics)
+
+
 class RayExecutor:
     """Evaluations as Ray tasks (``address=None`` starts a local Ray)."""
 
@@ -113,9 +173,12 @@ class RayExecutor:
         except ImportError:
             raise AutobuildError("--executor ray needs Ray: pip install 'autobuild[ray]'") from None
         self.ray = ray
+        self.reaper: Any = None
         if not ray.is_initialized():
+            if address is None:  # a local Ray of our own: it must end with this process
+                self.reaper = _start_reaper()
             ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-        self.task = ray.remote(_worker)
+        self.task = ray.remote(_ray_worker)
         self.chunk = chunk
 
     def run(self, spec: str, archs: list[dict], metrics: Sequence[str], on_result: OnResult) -> None:
@@ -134,7 +197,11 @@ class RayExecutor:
                 on_result(refs[r], res)
 
     def close(self) -> None:
-        pass
+        if self.reaper is not None:
+            self.ray.shutdown()
+            self.reaper.stdin.close()  # the reaper ends what shutdown left
+            self.reaper.wait(timeout=30)
+            self.reaper = None
 
 
 def make_executor(name: str, workers: int = 2, address: str | None = None) -> Any:
