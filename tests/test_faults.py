@@ -68,7 +68,7 @@ def _assert_no_orphans(mark: str, wait: float = 5.0) -> None:
     names = {pid: (Path(f"/proc/{pid}/cmdline").read_bytes()[:80] if Path(f"/proc/{pid}").exists() else b"") for pid in left}
     for pid in left:  # do not leave them running even when the test fails
         os.kill(pid, signal.SIGKILL)
-    assert not left, f"orphan processes survived their parent: {names}"
+    assert not left, f"orphan processes survived their parent: {names} (fault seed {SEED})"
 
 
 def _kill_after(p: subprocess.Popen, seconds: float) -> bool:
@@ -112,7 +112,7 @@ def test_kill_train_at_random_points(tmp_path, small_data):
     fin = _spawn([*args, "--out", out], uuid.uuid4().hex, tmp_path)
     assert fin.wait(timeout=300) == 0, fin.stderr.read().decode()
     assert _temporaries(tmp_path) == [], f"stale temporaries left (seed {SEED})"
-    assert _digest(out / "model.safetensors") == _digest(tmp_path / "ref" / "model.safetensors")
+    assert _digest(out / "model.safetensors") == _digest(tmp_path / "ref" / "model.safetensors"), f"seed {SEED}"
 
 
 def test_kill_score_at_random_points(tmp_path, model_dir):
@@ -128,7 +128,7 @@ def test_kill_score_at_random_points(tmp_path, model_dir):
         _kill_after(_spawn([*args, "--out", out], mark, tmp_path), rng.uniform(0.3, 0.98) * duration)
         _assert_no_orphans(mark)
         if out.exists():
-            assert out.read_bytes() == (tmp_path / "ref.csv").read_bytes(), "a partial scores file"
+            assert out.read_bytes() == (tmp_path / "ref.csv").read_bytes(), f"a partial scores file (seed {SEED})"
     fin = _spawn([*args, "--out", out], uuid.uuid4().hex, tmp_path)
     assert fin.wait(timeout=300) == 0, fin.stderr.read().decode()
     assert _temporaries(tmp_path) == []
@@ -176,7 +176,7 @@ def test_kill_search_leaves_no_orphans_and_resumes_identically(tmp_path):
     res = invoke("search", "--resume", journal, "--executor", "inline", "--out", tmp_path / "front.csv", "--quiet")
     assert res.exit_code == 0, res.output
     assert f"{done} from the journal" in res.stderr or done == 0
-    assert (tmp_path / "front.csv").read_bytes() == (tmp_path / "ref.csv").read_bytes()
+    assert (tmp_path / "front.csv").read_bytes() == (tmp_path / "ref.csv").read_bytes(), f"seed {SEED}"
 
 
 def test_two_searches_on_one_journal(tmp_path):

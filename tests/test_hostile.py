@@ -411,36 +411,23 @@ CASES: dict[str, tuple[Callable[[Ctx], list], list[str]]] = {
                                    ["reduced space of 'ofa-mbv3', not 'ofa-pn'"]),
     "search-ref-syntax": (lambda c: ["search", "--space", "ofa-mbv3", "--objectives", "a:max,b:min", "--evaluator",
                                      f"{c.evaluators()}:good", "--ref", "a", "--executor", "inline"], ["--ref"]),
-    "search-evaluator-strings": (lambda c: ["search", "--space", "ofa-mbv3", "--objectives", "a:max,b:min",
-                                            "--evaluator", f"{c.evaluators()}:strings", "--executor", "inline",
-                                            "--budget", 10, "--initial", 10, "--out", c.tmp / "f.csv"],
-                                 ["metric 'a' is not numeric"]),
-    "search-evaluator-exit": (lambda c: ["search", "--space", "ofa-mbv3", "--objectives", "a:max,b:min",
-                                         "--evaluator", f"{c.evaluators()}:exits", "--executor", "inline",
-                                         "--budget", 10, "--initial", 10, "--out", c.tmp / "f.csv"],
-                              ["called sys.exit(7)"]),
-    "search-evaluator-raises": (lambda c: ["search", "--space", "ofa-mbv3", "--objectives", "a:max,b:min",
-                                           "--evaluator", f"{c.evaluators()}:raises", "--executor", "inline",
-                                           "--budget", 10, "--initial", 10, "--out", c.tmp / "f.csv"],
-                                ["failed: RuntimeError: boom"]),
-    "search-evaluator-short": (lambda c: ["search", "--space", "ofa-mbv3", "--objectives", "a:max,b:min",
-                                          "--evaluator", f"{c.evaluators()}:short", "--executor", "inline",
-                                          "--budget", 10, "--initial", 10, "--out", c.tmp / "f.csv"], ["1 values for"]),
-    "search-evaluator-not-dict": (lambda c: ["search", "--space", "ofa-mbv3", "--objectives", "a:max,b:min",
-                                             "--evaluator", f"{c.evaluators()}:nodict", "--executor", "inline",
-                                             "--budget", 10, "--initial", 10, "--out", c.tmp / "f.csv"],
-                                  ["must return a dict"]),
-    "search-evaluator-nan": (lambda c: ["search", "--space", "ofa-mbv3", "--objectives", "a:max,b:min",
-                                        "--evaluator", f"{c.evaluators()}:nan", "--executor", "inline",
-                                        "--budget", 10, "--initial", 10, "--out", c.tmp / "f.csv"], ["not finite"]),
-    "search-evaluator-missing-metric": (lambda c: ["search", "--space", "ofa-mbv3", "--objectives", "a:max,b:min",
-                                                   "--evaluator", f"{c.evaluators()}:missing", "--executor", "inline",
-                                                   "--budget", 10, "--initial", 10, "--out", c.tmp / "f.csv"],
-                                        ["returned no metric 'b'"]),
     "search-layer-insight-device": (lambda c: ["search", "--space", "ofa-mbv3", "--strategy", "layer-insight", "--device",
                                                "toaster", "--objectives", "a:max,b:min", "--evaluator",
                                                f"{c.evaluators()}:good", "--journal", c.tmp / "j.db"], ["toaster"]),
 }
+
+
+def _runtime_evaluator_case(fn: str) -> Callable[[Ctx], list]:
+    """A search whose evaluator fails only when called (no journal: a run's journal is its state)."""
+    return lambda c: ["search", "--space", "ofa-mbv3", "--objectives", "a:max,b:min", "--evaluator",
+                      f"{c.evaluators()}:{fn}", "--executor", "inline", "--budget", 10, "--initial", 10,
+                      "--out", c.tmp / "f.csv"]
+
+
+for _fn, _fragment in (("strings", "metric 'a' is not numeric"), ("exits", "called sys.exit(7)"),
+                       ("raises", "failed: RuntimeError: boom"), ("short", "1 values for"),
+                       ("nodict", "must return a dict"), ("nan", "not finite"), ("missing", "returned no metric 'b'")):
+    CASES[f"search-evaluator-{_fn}"] = (_runtime_evaluator_case(_fn), [_fragment])
 
 
 def edit_journal(path: Path) -> Path:

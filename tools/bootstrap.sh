@@ -58,7 +58,7 @@ case "$mode" in
   demo)
     epochs=${AUTOBUILD_DEMO_EPOCHS:-200}
     step "train an accuracy predictor on the embedded ofa-mbv3 data ($epochs epochs)"
-    "$VENV/bin/autobuild" train --space ofa-mbv3 --data builtin:ofa-mbv3 --target acc --epochs "$epochs" --out runs/demo-acc
+    "$VENV/bin/autobuild" train --space ofa-mbv3 --data builtin:ofa-mbv3 --target acc --epochs "$epochs" --out runs/demo-acc --overwrite
     step "model report"
     "$VENV/bin/autobuild" info runs/demo-acc
     step "predict 1,000 fresh random archs with the ONNX export"

@@ -262,8 +262,9 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
 @click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True,
               help="Share of the archs held out for the test metrics.")
 @_seed_option("Seed of the split and of the initial weights.")
-@click.option("--fe-grad-scale", type=click.FloatRange(0, 1), default=0.03, show_default=True,
-              help="Scale of the gradient the GNN hops send into the FE-MLP (1 = plain backprop).")
+@click.option("--fe-grad-scale", type=click.FloatRange(0, 1), default=None,
+              help="Scale of the gradient the GNN hops send into the FE-MLP (1 = plain backprop) "
+                   "[default: 0.03; AutoBuild predictors only].")
 @click.option("--threads", type=click.IntRange(0, limits.MAX_THREADS), default=1, show_default=True,
               help="torch CPU threads for training (0 = torch default).")
 @click.option("--folds", type=click.IntRange(1, limits.MAX_MEMBERS), default=1, show_default=True,
@@ -274,7 +275,8 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
 @_QUIET
 def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epochs: int | None, batch_size: int | None,
               lr: float | None, weight_decay: float | None, hidden: int | None, layers: int, test_fraction: float,
-              seed: int, fe_grad_scale: float, threads: int, folds: int, seeds: int, overwrite: bool, quiet: bool) -> None:
+              seed: int, fe_grad_scale: float | None, threads: int, folds: int, seeds: int, overwrite: bool,
+              quiet: bool) -> None:
     """Train an AutoBuild predictor with the hop-level ranking loss (Eq. 4) and save it.
 
     --kind kgnn trains the k-GNN efficiency predictor of Sec. 7.4 instead (latency, energy, FLOPs...:
@@ -308,8 +310,9 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
         _train_kgnn(sp, codes, y, eq, out, data_info, given, layers, test_fraction, seed, threads, fe_grad_scale,
                     folds * seeds, quiet, overwrite)
         return
-    cfg = TrainConfig(**given, layers=layers, test_fraction=test_fraction, seed=seed, fe_grad_scale=fe_grad_scale,
-                      threads=threads)
+    if fe_grad_scale is not None:
+        given["fe_grad_scale"] = fe_grad_scale
+    cfg = TrainConfig(**given, layers=layers, test_fraction=test_fraction, seed=seed, threads=threads)
     epochs = cfg.epochs
     bar = tqdm(total=epochs, desc=f"train {sp.name} [{eq}]", unit="epoch", disable=quiet or None, file=sys.stderr)
 
@@ -370,7 +373,7 @@ def _training_notes(out: str, report: dict) -> None:
 
 
 def _train_kgnn(sp: Any, codes: np.ndarray, y: np.ndarray, eq: Any, out: str, data_info: dict, given: dict, layers: int,
-                test_fraction: float, seed: int, threads: int, fe_grad_scale: float, members: int, quiet: bool,
+                test_fraction: float, seed: int, threads: int, fe_grad_scale: float | None, members: int, quiet: bool,
                 overwrite: bool) -> None:
     from tqdm import tqdm
 
@@ -379,7 +382,7 @@ def _train_kgnn(sp: Any, codes: np.ndarray, y: np.ndarray, eq: Any, out: str, da
 
     if members > 1:
         raise AutobuildError("--folds/--seeds ensembles are for AutoBuild predictors (--kind autobuild)")
-    if fe_grad_scale != 0.03:
+    if fe_grad_scale is not None:
         raise AutobuildError("--fe-grad-scale applies to AutoBuild predictors only")
     cfg = KGNNConfig(**given, layers=layers, test_fraction=test_fraction, seed=seed, threads=threads)
     bar = tqdm(total=cfg.epochs, desc=f"train k-GNN {sp.name} [{eq}]", unit="epoch", disable=quiet or None, file=sys.stderr)
@@ -534,8 +537,8 @@ def _parse_globals(pairs: tuple[str, ...], resolution: int | None) -> dict[str, 
               help="Fewest training archs per (stage, depth) cell for Eq. 5; else N(0,1) (Sec. 7.9).")
 @click.option("--provider", default="cpu", show_default=True, help="ONNX Runtime execution provider.")
 @click.option("--batch-size", type=click.IntRange(1, limits.MAX_BATCH), default=4096, show_default=True, help="Modules per forward pass.")
-@click.option("--runtime", type=click.Choice(["auto", "torch", "onnx"]), default="auto", show_default=True,
-              help="auto: ONNX Runtime (no torch import), or PyTorch when already loaded.")
+@click.option("--runtime", type=click.Choice(["onnx", "torch"]), default="onnx", show_default=True,
+              help="onnx: ONNX Runtime on --provider (no torch import); torch: PyTorch on the CPU (faster, needs torch).")
 @click.option("--name", default=None, help="Model name written in the scores (default: the directory name).")
 @click.option("--show", type=click.IntRange(0, 1000), default=3, show_default=True, help="Best/worst modules per stage to print.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")

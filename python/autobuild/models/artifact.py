@@ -113,8 +113,16 @@ class ModelArtifact:
 
 
 def model_dir_files(path: str | Path) -> set[str] | None:
-    """What autobuild wrote in a model directory (None: not a model directory)."""
-    return owned_files(path)
+    """What autobuild wrote in a model directory (None: not a model directory). A directory of
+    autobuild 0.1 (no manifest) is recognised by its config, so ``--overwrite`` can replace it."""
+    owned = owned_files(path)
+    if owned is None:
+        try:
+            read_format_json(Path(path) / CONFIG, FORMAT, 1, "an autobuild predictor config")
+        except AutobuildError:
+            return None
+        return set(MODEL_FILES)
+    return owned
 
 
 def save_model(path: str | Path, result: Any, space: MacroSpace, target: TargetEquation, data_info: dict,

@@ -66,8 +66,3 @@ def parity_stats(model: AutoBuildPredictor, space: MacroSpace, path: str | Path,
     max_rel = float(max(np.max(d) / max(float(np.max(np.abs(b))), 1e-12) for d, b in zip(diffs, ref)))
     pred_std = float(np.max(diffs[0]) / float(model.y_std))
     return {"max_abs": max_abs, "max_rel": max_rel, "pred_std": pred_std}
-
-
-def parity(model: AutoBuildPredictor, space: MacroSpace, path: str | Path, n: int = 64, seed: int = 123) -> float:
-    """Largest absolute difference of all outputs between ONNX Runtime (CPU) and PyTorch."""
-    return parity_stats(model, space, path, n, seed)["max_abs"]

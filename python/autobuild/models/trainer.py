@@ -3,7 +3,7 @@ that module scoring needs (Sec. 4.2 / 7.3: hop moments and per-(stage, depth) la
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -186,9 +186,3 @@ def evaluate(model: AutoBuildPredictor, space: MacroSpace, codes: np.ndarray, y:
         "fe_importance": importance,
         "split": {"train": tr.tolist(), "test": te.tolist()},
     }
-
-
-def config_dict(cfg: TrainConfig) -> dict:
-    return asdict(cfg)
-
-

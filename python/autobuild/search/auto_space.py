@@ -53,7 +53,7 @@ def build_auto_reduced(space: Any, table: Any, objectives: Any, p: int, k: int, 
             log(f"equation {i + 1}/{len(eqs)}: reusing {path}")
         art, _ = load_or_train(path, space, codes, eq.evaluate(table.metrics), eq, cfg,
                                {"source": table.source, "n": len(table)})
-        scores = score_modules([art])
+        scores = score_modules([art], runtime="torch")  # torch is loaded for training anyway
         selections.append((scores, select_modules(scores, k)))
         names.append(f"auto{i}: {text}")
     rs = unite(selections, names)

@@ -120,14 +120,19 @@ def owned():
                 pass
     return out
 
-for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 0.0)):
+seen = {}  # pid -> when first signalled; processes started late (agents of a dying raylet) too
+deadline, quiet = time.monotonic() + 60, 0
+while time.monotonic() < deadline and quiet < 6:
     pids = owned()
+    quiet = 0 if pids else quiet + 1
+    now = time.monotonic()
     for pid in pids:
+        sig = signal.SIGKILL if now - seen.setdefault(pid, now) > 1.5 else signal.SIGTERM
         try:
             os.kill(pid, sig)
         except OSError:
             pass
-    time.sleep(wait if pids else 0)
+    time.sleep(0.25)
 """
 
 
