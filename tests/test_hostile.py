@@ -194,6 +194,8 @@ CASES: dict[str, tuple[Callable[[Ctx], list], list[str]]] = {
                          ["--pad", "nines"]),
     "sample-too-many-distinct": (lambda c: ["sample", "--space", c.write("t.yaml", space_yaml()), "--n", 100, "--out",
                                             c.tmp / "o.csv"], ["cannot draw 100 distinct archs"]),
+    "sample-out-extension": (lambda c: ["sample", "--space", "ofa-pn", "--n", 3, "--out", c.tmp / "o.parquet"],
+                             ["o.parquet", "unknown table format"]),
     # ---------------------------------------------------------------- train
     "train-dev-zero": (lambda c: ["train", "--space", "ofa-mbv3", "--data", "/dev/zero", "--out", c.tmp / "m"],
                        ["/dev/zero", "not a regular file"]),
@@ -309,6 +311,8 @@ CASES: dict[str, tuple[Callable[[Ctx], list], list[str]]] = {
                                         "--out", c.tmp / "p.csv"], ["pc.csv", "column 'pred' already"]),
     "predict-wrong-space": (lambda c: ["predict", c.model, "--data", c.data, "--space", "ofa-pn", "--out", c.tmp / "p.csv"],
                             ["trained on space 'ofa-mbv3', not 'ofa-pn'"]),
+    "predict-out-extension": (lambda c: ["predict", c.model, "--data", c.data, "--out", c.tmp / "p.parquet"],
+                              ["p.parquet", "unknown table format"]),
     # ---------------------------------------------------------------- score
     "score-missing-model": (lambda c: ["score", c.tmp / "none", "--out", c.tmp / "s.csv"], ["not a model directory"]),
     "score-foreign-dir": (lambda c: ["score", c.write("d/a.txt", "x") and c.tmp / "d", "--out", c.tmp / "s.csv"],
@@ -325,6 +329,7 @@ CASES: dict[str, tuple[Callable[[Ctx], list], list[str]]] = {
                               ["ensemble.json", "seal"]),
     "score-out-is-dir": (lambda c: ["score", c.model, "--out", c.write("od/x", "") and c.tmp / "od", "--quiet"],
                          ["directory"]),
+    "score-out-extension": (lambda c: ["score", c.model, "--out", c.tmp / "s.json"], ["s.json", "unknown scores format"]),
     # ---------------------------------------------------------------- build
     "build-binary": (lambda c: ["build", c.write("b.csv", b"\x89PNG\r\n\x1a\n\xff\xff"), "--out", c.tmp / "o.csv"],
                      ["b.csv", "UTF-8"]),
@@ -348,10 +353,13 @@ CASES: dict[str, tuple[Callable[[Ctx], list], list[str]]] = {
     "build-limit": (lambda c: ["build", c.scores, "--k", 3, "--limit", 10, "--out", c.tmp / "o.csv"], ["--limit 10"]),
     "build-space-other": (lambda c: ["build", c.scores, "--space", "ofa-pn", "--out", c.tmp / "o.csv"],
                           ["scores of space 'ofa-mbv3', not 'ofa-pn'"]),
+    "build-space-out-extension": (lambda c: ["build", c.scores, "--out", c.tmp / "o.csv", "--space-out", c.tmp / "r.yaml"],
+                                  ["r.yaml", "unknown reduced space format"]),
     # ---------------------------------------------------------------- plot
+    "plot-out-extension": (lambda c: ["plot", "modules", c.scores, "--out", c.tmp / "p.jpg"], ["p.jpg", "unknown figure format"]),
     "plot-modules-binary": (lambda c: ["plot", "modules", c.write("b.csv", b"\xff\xd8\xff\xe0"), "--out", c.tmp / "p.png"],
                             ["UTF-8"]),
-    "plot-modules-n": (lambda c: ["plot", "modules", c.scores, "--n", 0, "--out", c.tmp / "p.png"], ["--n must be"]),
+    "plot-modules-n": (lambda c: ["plot", "modules", c.scores, "--show", 0, "--out", c.tmp / "p.png"], ["--show must be"]),
     "plot-importance-missing": (lambda c: ["plot", "importance", c.tmp / "none", "--out", c.tmp / "p.png"],
                                 ["not a model directory"]),
     "plot-arch-invalid-json": (lambda c: ["plot", "arch", c.model, "--arch", "{nope", "--out", c.tmp / "p.png"],
@@ -367,6 +375,9 @@ CASES: dict[str, tuple[Callable[[Ctx], list], list[str]]] = {
     "plot-hops-foreign": (lambda c: ["plot", "hops", c.write("d/x", "") and c.tmp / "d", "--out", c.tmp / "p.png"],
                           ["config.json"]),
     # ---------------------------------------------------------------- search
+    "search-out-extension": (lambda c: ["search", "--space", "ofa-mbv3", "--objectives", "a:max", "--evaluator",
+                                        f"{c.evaluators()}:good", "--out", c.tmp / "f.xlsx", "--journal", c.tmp / "j.db"],
+                             ["f.xlsx", "unknown table format"]),
     "search-no-objectives": (lambda c: ["search", "--space", "ofa-mbv3", "--evaluator", "x:y", "--journal", c.tmp / "j.db"],
                              ["--objectives"]),
     "search-bad-objectives": (lambda c: ["search", "--space", "ofa-mbv3", "--objectives", "a:up", "--evaluator",

@@ -151,3 +151,59 @@ def test_resume_with_a_larger_budget_extends_the_run(tmp_path):
     # Resuming as journaled (no flags) now runs to 40 and evaluates nothing new.
     res = invoke("search", "--resume", tmp_path / "j.db", "--executor", "inline")
     assert res.exit_code == 0 and "evaluated 0 archs now, 40 from the journal" in res.stderr
+
+
+def test_arch_option_reads_what_commands_write(model_dir, tmp_path):
+    from autobuild.cli_plot import parse_arch
+
+    assert invoke("sample", "--space", "ofa-mbv3", "--n", "3", "--seed", "1", "--out", tmp_path / "s.jsonl").exit_code == 0
+    assert invoke("sample", "--space", "ofa-mbv3", "--n", "3", "--seed", "1", "--out", tmp_path / "s.csv").exit_code == 0
+    lines = (tmp_path / "s.jsonl").read_text().splitlines()
+    second = json.loads(lines[1])["arch"]
+    assert parse_arch(f"@{tmp_path / 's.jsonl'}", 2) == second == parse_arch(f"@{tmp_path / 's.csv'}", 2)
+    (tmp_path / "one.json").write_text(lines[0])  # a record with an "arch" key
+    assert parse_arch(f"@{tmp_path / 'one.json'}") == json.loads(lines[0])["arch"]
+    res = invoke("plot", "arch", model_dir, "--arch", f"@{tmp_path / 's.csv'}", "--row", "3", "--out", tmp_path / "a.png")
+    assert res.exit_code == 0, res.output
+    res = invoke("plot", "arch", model_dir, "--arch", f"@{tmp_path / 's.csv'}", "--row", "9", "--out", tmp_path / "b.png")
+    assert res.exit_code == 2 and "--row 9" in res.stderr and not (tmp_path / "b.png").exists()
+
+
+def test_commands_that_read_a_model_read_an_ensemble(small_data, tmp_path):
+    ens = tmp_path / "ens"
+    res = invoke("train", "--space", "ofa-mbv3", "--data", small_data, "--epochs", "1", "--folds", "2", "--out", ens,
+                 "--quiet")
+    assert res.exit_code == 0, res.output
+    res = invoke("info", ens)
+    assert res.exit_code == 0 and "2 members" in res.output and "fold1-seed0" in res.output, res.output
+    assert json.loads(invoke("info", ens, "--json").output)["report"]["members"] == 2
+    for args in (("hops",), ("importance",), ("arch", "--arch", f"@{small_data}")):
+        res = invoke("plot", args[0], ens, *args[1:], "--out", tmp_path / f"{args[0]}.png")
+        assert res.exit_code == 0, res.output
+    res = invoke("predict", ens, "--data", small_data, "--out", tmp_path / "p.csv")
+    assert res.exit_code == 0, res.output
+    preds = []
+    for member in ("fold0-seed0", "fold1-seed0"):
+        assert invoke("predict", ens / member, "--data", small_data, "--out", tmp_path / f"{member}.csv").exit_code == 0
+        with open(tmp_path / f"{member}.csv") as f:
+            preds.append([float(r["pred"]) for r in csv.DictReader(f)])
+    with open(tmp_path / "p.csv") as f:
+        mean = [float(r["pred"]) for r in csv.DictReader(f)]
+    assert max(abs(m - (a + b) / 2) for m, a, b in zip(mean, *preds)) < 1e-6
+
+
+def test_every_option_has_help_and_long_commands_have_quiet():
+    import click
+
+    def walk(cmd, path):
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                yield from walk(sub, [*path, name])
+        else:
+            yield " ".join(path), cmd
+
+    for name, cmd in walk(cli, []):
+        opts = [p for p in cmd.params if isinstance(p, click.Option)]
+        assert all(o.help for o in opts), (name, [o.opts[0] for o in opts if not o.help])
+        if name not in ("space", "info", "providers"):  # these print their answer and nothing else
+            assert any("--quiet" in o.opts for o in opts), name

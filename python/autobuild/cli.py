@@ -150,6 +150,18 @@ _OVERWRITE = click.option("--overwrite", is_flag=True,
                           help="Replace an existing output directory that autobuild wrote (never anything else).")
 
 
+def check_outputs(*pairs: tuple[str | None, str]) -> None:
+    """Refuse unknown output extensions before any work is done: (path, kind) with kind one of
+    ``table``, ``figure``, ``scores``, ``reduced space``."""
+    from .io_utils import FIGURE_FORMATS, TABLE_FORMATS, output_format
+
+    kinds = {"table": TABLE_FORMATS, "figure": FIGURE_FORMATS, "scores": {".csv": "csv"},
+             "reduced space": {".json": "json"}}
+    for path, kind in pairs:
+        if path is not None:
+            output_format(path, kinds[kind], kind)
+
+
 def _warn_models(models: Any, purpose: str) -> None:
     from .models.quality import poor_model_warning
 
@@ -222,6 +234,7 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
     space or from a reduced space (then all of it when N exceeds its size)."""
     from .data.table import write_labelled
 
+    check_outputs((out, "table"))
     if (space_name is None) == (reduced is None):
         raise AutobuildError("give exactly one of --space and --reduced")
     if reduced:
@@ -414,10 +427,13 @@ def _evaluate(eq: Any, table: Any, path: Path) -> np.ndarray:
 @click.argument("model_dir", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the stored config and metrics as JSON.")
 def info_cmd(model_dir: str, as_json: bool) -> None:
-    """Show a trained model: test metrics per hop (Fig. 2), statistics and FE-MLP importance."""
-    from .models.artifact import load_model
+    """Show a trained model or ensemble: test metrics per hop (Fig. 2), statistics, FE-MLP importance."""
+    from .models.ensemble import EnsembleView, load_any
 
-    art = load_model(model_dir)
+    art = load_any(model_dir)
+    if isinstance(art, EnsembleView):
+        _info_ensemble(art, as_json)
+        return
     cfg = art.config
     rep = cfg["report"]
     if as_json:
@@ -452,6 +468,29 @@ def info_cmd(model_dir: str, as_json: bool) -> None:
         click.echo(f"  {name:<6} " + "  ".join(f"{v}: {s:.3f}" for v, s in pairs))
 
 
+def _info_ensemble(ens: Any, as_json: bool) -> None:
+    rep = ens.report
+    t = rep["test"]
+    if as_json:
+        click.echo(json.dumps({"ensemble": str(ens.path), "members": [str(m.path.name) for m in ens.members],
+                               "space": ens.space.name, "target": str(ens.target), "report": rep}, indent=1))
+        return
+    click.echo(f"ensemble: {ens.path} ({len(ens.members)} members)   space: {ens.space.name}   target: {ens.target}")
+    click.echo("\nheld-out test metrics, mean +- std over members (each member holds out its own fold):")
+    click.echo("  " + "  ".join(f"h{m}={v:.3f}+-{s:.3f}" for m, (v, s) in enumerate(zip(t["srcc_hop"], t["srcc_hop_std"])))
+               + f"  pred={t['srcc_pred']:.3f}+-{t['srcc_pred_std']:.3f}  MAE={t['mae']:.4g}")
+    click.echo("\nmembers:")
+    for m in ens.members:
+        mt = m.report["test"]
+        click.echo(f"  {m.path.name:<14} pred={mt['srcc_pred']:.3f}  hops [" + " ".join(f"{v:.3f}" for v in mt["srcc_hop"])
+                   + f"]  MAE={mt['mae']:.4g}  (n={mt['n']})")
+    if rep["fe_importance"]:
+        click.echo("\nFE-MLP importance |f_c(v)|, mean +- std over members (Sec. 4.3):")
+        for name, d in rep["fe_importance"].items():
+            pairs = sorted(zip(d["values"], d["score"], d["score_std"]), key=lambda p: -p[1])
+            click.echo(f"  {name:<6} " + "  ".join(f"{v}: {s:.3f}+-{e:.3f}" for v, s, e in pairs))
+
+
 def _info_kgnn(art: Any) -> None:
     cfg, rep = art.config, art.config["report"]
     t, hp = rep["test"], cfg["hyperparameters"]
@@ -483,21 +522,28 @@ def _info_kgnn(art: Any) -> None:
 @_QUIET
 def predict_cmd(model_dir: str, data: str, out: str, provider: str, space_name: str | None, batch_size: int,
                 quiet: bool) -> None:
-    """Run a model's ONNX export: prediction (label units) and graph-embedding norm per hop.
+    """Run a model's ONNX export: prediction (label units) and graph-embedding norm per hop (an
+    ensemble: the mean over its members).
 
     The output keeps every input column as given (the arch text untouched, ids and labels too) and
     adds pred, norm_h0 ... norm_hM."""
     from .data.table import read_records, write_records
-    from .models.artifact import load_model
+    from .models.ensemble import EnsembleView, load_any
     from .models.inference import OnnxPredictor
 
-    art = load_model(model_dir, space=_space(space_name) if space_name else None)
+    check_outputs((out, "table"))
+    art = load_any(model_dir, space=_space(space_name) if space_name else None)
+    members = art.members if isinstance(art, EnsembleView) else [art]
     sp = art.space
     path = resolve_data(data)
     records = read_records(path, validate=sp.validate)
     codes = sp.encode(records.archs)
-    sess = OnnxPredictor(art.onnx_path, provider=provider)
-    pred, norms = sess.predict(sp, codes, batch_size=batch_size)
+    runs = []
+    for m in members:  # an ensemble predicts the mean of its members
+        sess = OnnxPredictor(m.onnx_path, provider=provider)
+        runs.append(sess.predict(sp, codes, batch_size=batch_size))
+    pred = np.mean([r[0] for r in runs], axis=0)
+    norms = np.mean([r[1] for r in runs], axis=0)
     cols: dict[str, np.ndarray] = {"pred": pred.astype(np.float64)}
     for m in range(norms.shape[1]):
         cols[f"norm_h{m}"] = norms[:, m].astype(np.float64)
@@ -554,6 +600,7 @@ def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], 
     from .scoring import score_modules, write_scores
     from .scoring.scorer import module_count
 
+    check_outputs((out, "scores"))
     models = load_models(list(model_dirs))
     _warn_models(models, "module scoring")
     total = module_count(models[0].space) * len(models)
@@ -598,6 +645,7 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
     from .data.table import write_labelled
     from .scoring import read_scores
 
+    check_outputs((out, "table"), (space_out, "reduced space"))
     sp = _space(space_name) if space_name else None
     loaded = [read_scores(p, space=sp) for p in scores]
     names = [f"{Path(p).name} ({s.target})" for p, s in zip(scores, loaded)]

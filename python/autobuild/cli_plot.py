@@ -14,29 +14,49 @@ import click
 
 from .errors import AutobuildError
 
-_OUT = click.option("--out", type=click.Path(dir_okay=False), required=True, help="PNG file to write.")
+_OUT = click.option("--out", type=click.Path(dir_okay=False), required=True,
+                    help="Figure to write (.png, .svg or .pdf).")
+_QUIET = click.option("--quiet", is_flag=True, help="No status lines.")
 
 
 def _wrote(path: Path) -> None:
-    click.echo(f"wrote {path}", err=True)
+    if not click.get_current_context().params.get("quiet"):
+        click.echo(f"wrote {path}", err=True)
 
 
-def parse_arch(spec: str) -> Any:
-    """``--arch`` value: inline JSON, or ``@path`` to a JSON file (bounded size and nesting)."""
+_TABLE_EXT = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+
+
+def parse_arch(spec: str, row: int | None = None) -> Any:
+    """``--arch`` value: inline JSON, or ``@FILE``: a JSON arch (or a record with an ``arch`` key),
+    or any table autobuild writes (CSV with an ``arch`` column, JSONL), of which ``row`` (1-based,
+    default 1) is taken. Bounded size and nesting."""
     from .safe_input import parse_json, read_text
 
     if spec.startswith("@"):
         p = Path(spec[1:])
         if not p.exists():
             raise AutobuildError(f"--arch: {p}: file not found")
+        if p.name.lower().endswith(_TABLE_EXT):
+            from .data.table import read_records
+
+            recs = read_records(p)
+            r = 1 if row is None else row
+            if r > len(recs):
+                raise AutobuildError(f"--row {r}: {p} has {len(recs)} rows")
+            return recs.archs[r - 1]
         text = read_text(p, "arch file", 1 << 20)
         where = f"--arch: {p}"
     else:
         text, where = spec, "--arch"
+    if row is not None:
+        raise AutobuildError("--row applies to a CSV or JSONL file given as --arch @FILE")
     try:
         arch = parse_json(text, where)
     except AutobuildError as e:
         raise AutobuildError(str(e).replace("malformed JSON", "invalid JSON")) from None
+    if isinstance(arch, dict) and isinstance(arch.get("arch"), dict):
+        arch = arch["arch"]  # one record of a JSONL file
     if not isinstance(arch, dict):
         raise AutobuildError(f"{where}: an arch must be a JSON object, got {type(arch).__name__}")
     return arch
@@ -50,10 +70,11 @@ def plot() -> None:
 @plot.command("modules", short_help="Best and worst modules per stage (Fig. 4).")
 @click.argument("scores_csv", type=click.Path())
 @_OUT
-@click.option("--n", "n", type=click.IntRange(1, 1000), default=3, show_default=True,
+@_QUIET
+@click.option("--show", "--n", "n", type=click.IntRange(1, 1000), default=3, show_default=True,
               help="Best and worst modules shown per stage.")
 @click.option("--space", "space_name", default=None, help="Space name or file (needed for non-built-in spaces).")
-def modules_cmd(scores_csv: str, out: str, n: int, space_name: str | None) -> None:
+def modules_cmd(scores_csv: str, out: str, n: int, space_name: str | None, quiet: bool) -> None:
     """Best and worst modules per stage (paper Fig. 4) from a module scores CSV; prints the table too."""
     from .plots import modules_table, plot_modules
     from .scoring import read_scores
@@ -67,26 +88,33 @@ def modules_cmd(scores_csv: str, out: str, n: int, space_name: str | None) -> No
 @plot.command("importance", short_help="FE-MLP feature importance (Figs. 9/10).")
 @click.argument("model_dir", type=click.Path())
 @_OUT
-def importance_cmd(model_dir: str, out: str) -> None:
+@_QUIET
+def importance_cmd(model_dir: str, out: str, quiet: bool) -> None:
     """FE-MLP 0-hop feature importance per feature value (paper Sec. 4.3, Figs. 9/10)."""
-    from .models.artifact import load_model
+    from .models.ensemble import load_any
     from .plots import plot_importance
 
-    _wrote(plot_importance(load_model(model_dir), out))
+    _wrote(plot_importance(load_any(model_dir), out))
 
 
 @plot.command("arch", short_help="Hop-level node scores of one arch (Fig. 1).")
 @click.argument("model_dir", type=click.Path())
-@click.option("--arch", "arch_spec", required=True, help="Arch as inline JSON, or @FILE holding its JSON.")
+@click.option("--arch", "arch_spec", required=True,
+              help="Arch as inline JSON, or @FILE: a JSON arch, or a CSV/JSONL that autobuild wrote (see --row).")
+@click.option("--row", type=click.IntRange(1, 10_000_000), default=None, help="Row of a CSV/JSONL --arch file [default: 1].")
 @_OUT
+@_QUIET
 @click.option("--provider", default="cpu", show_default=True, help="ONNX Runtime execution provider.")
-def arch_cmd(model_dir: str, arch_spec: str, out: str, provider: str) -> None:
+def arch_cmd(model_dir: str, arch_spec: str, row: int | None, out: str, provider: str, quiet: bool) -> None:
     """One arch's sequence graph coloured by standardised node-embedding norm per hop (Fig. 1, Sec. 4.2)."""
-    from .models.artifact import load_model
+    from .models.ensemble import EnsembleView, load_any
     from .plots import plot_arch
 
-    art = load_model(model_dir)
-    arch = parse_arch(arch_spec)
+    art = load_any(model_dir)
+    if isinstance(art, EnsembleView):  # node norms are one model's: draw the best-ranking member
+        art = max(art.members, key=lambda m: m.report["test"]["srcc_pred"])
+        click.echo(f"ensemble: drawing member {art.path.name} (best held-out SRCC)", err=True)
+    arch = parse_arch(arch_spec, row)
     try:
         arch = art.space.validate(arch)
     except AutobuildError as e:
@@ -97,9 +125,10 @@ def arch_cmd(model_dir: str, arch_spec: str, out: str, provider: str) -> None:
 @plot.command("hops", short_help="Test SRCC per hop level (Fig. 2).")
 @click.argument("model_dir", type=click.Path())
 @_OUT
-def hops_cmd(model_dir: str, out: str) -> None:
+@_QUIET
+def hops_cmd(model_dir: str, out: str, quiet: bool) -> None:
     """Test SRCC per hop level and of the prediction (paper Fig. 2)."""
-    from .models.artifact import load_model
+    from .models.ensemble import load_any
     from .plots import plot_hops
 
-    _wrote(plot_hops(load_model(model_dir), out))
+    _wrote(plot_hops(load_any(model_dir), out))

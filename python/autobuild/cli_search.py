@@ -116,6 +116,9 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
         if not quiet:
             click.echo(msg, err=True)
 
+    from .cli import check_outputs
+
+    check_outputs((out, "table"), (plot_path, "figure"))
     if resume and journal and Path(resume) != Path(journal):
         raise AutobuildError("give either --resume JOURNAL or --journal JOURNAL, not two different files")
     jpath = resume or journal

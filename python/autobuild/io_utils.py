@@ -256,6 +256,20 @@ def check_output_dir(path: str | Path, overwrite: bool, owned_files: Callable[[P
     return True
 
 
+TABLE_FORMATS = {".csv": "csv", ".csv.gz": "csv", ".jsonl": "jsonl", ".jsonl.gz": "jsonl", ".ndjson": "jsonl",
+                 ".ndjson.gz": "jsonl"}
+FIGURE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+
+
+def output_format(path: str | Path, formats: dict[str, str], what: str = "output") -> str:
+    """The format an output's extension names; an unknown extension is an error (never silently CSV)."""
+    name = Path(path).name.lower()
+    for ext in sorted(formats, key=len, reverse=True):
+        if name.endswith(ext) and len(name) > len(ext):
+            return formats[ext]
+    raise AutobuildError(f"{path}: unknown {what} format; use one of {', '.join(sorted(formats))}")
+
+
 def replace_dir_start(path: str | Path) -> None:
     """Remove a directory the caller has checked it may replace (:func:`check_output_dir`), moving
     it aside first so that a kill mid-way leaves either the old directory or none, never half."""

@@ -35,12 +35,13 @@ def _plt():  # noqa: ANN202
 
 
 def _save(fig: Any, out: str | Path) -> Path:
-    from .io_utils import atomic_file
+    from .io_utils import FIGURE_FORMATS, atomic_file, output_format
 
     out = Path(out)
     try:
+        fmt = output_format(out, FIGURE_FORMATS, "figure")
         with atomic_file(out, "wb") as f:
-            fig.savefig(f, format="png", dpi=110, bbox_inches="tight", facecolor="white")
+            fig.savefig(f, format=fmt, dpi=110, bbox_inches="tight", facecolor="white")
     finally:
         _plt().close(fig)
     return out

@@ -27,7 +27,7 @@ from typing import IO, Any
 import numpy as np
 
 from ..errors import AutobuildError
-from ..io_utils import atomic_write_bytes, atomic_write_text
+from ..io_utils import TABLE_FORMATS, atomic_write_bytes, atomic_write_text, output_format
 from ..safe_input import bounded_lines, display_name, open_text, parse_json
 
 ARCH = "arch"
@@ -275,6 +275,7 @@ def write_records(path: str | Path, records: Records, columns: Mapping[str, Any]
     """Write ``records`` as given plus new numeric ``columns`` (CSV, or JSONL by the name's
     extension; ``.gz`` gzips). An input column with the name of a new one is an error."""
     path = Path(path)
+    output_format(path, TABLE_FORMATS, "table")
     n = len(records)
     cols = _columns(columns, n)
     clash = [c for c in cols if c in records.header]
@@ -371,6 +372,7 @@ def write_labelled(path: str | Path, archs: Sequence[Any], columns: Mapping[str,
     ``.jsonl``; a trailing ``.gz`` gzips. Floats are written with ``repr`` (exact round trip).
     The file is replaced atomically; parent directories are created."""
     path = Path(path)
+    output_format(path, TABLE_FORMATS, "table")
     archs = list(archs)
     cols = _columns(columns, len(archs))
     name = path.name.lower()

@@ -8,7 +8,7 @@ so an interrupted ``autobuild train --folds 5 --seeds 4`` loses at most the memb
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -177,3 +177,47 @@ def load_models(paths: list[str | Path], space: Any = None) -> list[ModelArtifac
     for p in paths:
         out.extend(load_ensemble(p, space) if is_ensemble(p) else [load_model(p, space=space)])
     return out
+
+
+@dataclass
+class EnsembleView:
+    """An ensemble read as one model by the commands that summarise a model (``info``, ``plot
+    hops``, ``plot importance``, ``predict``): ``report`` holds the members' mean held-out metrics and
+    mean FE-MLP importance (``*_std``: their spread across members)."""
+
+    path: Path
+    members: list[ModelArtifact]
+
+    @property
+    def space(self) -> Any:
+        return self.members[0].space
+
+    @property
+    def target(self) -> Any:
+        return self.members[0].target
+
+    @property
+    def kind(self) -> str:
+        return self.members[0].kind
+
+    def require_kind(self, kind: str, purpose: str) -> None:
+        self.members[0].require_kind(kind, purpose)
+
+    @property
+    def report(self) -> dict:
+        tests = [m.report["test"] for m in self.members]
+        hops = np.array([t["srcc_hop"] for t in tests], dtype=np.float64)
+        pred = np.array([t["srcc_pred"] for t in tests], dtype=np.float64)
+        test = {"n": int(sum(t["n"] for t in tests)), "srcc_hop": hops.mean(0).tolist(), "srcc_hop_std": hops.std(0).tolist(),
+                "srcc_pred": float(pred.mean()), "srcc_pred_std": float(pred.std()),
+                "mae": float(np.mean([t["mae"] for t in tests]))}
+        imp: dict[str, dict] = {}
+        for name, d in (self.members[0].report.get("fe_importance") or {}).items():
+            scores = np.array([m.report["fe_importance"][name]["score"] for m in self.members], dtype=np.float64)
+            imp[name] = {"values": d["values"], "score": scores.mean(0).tolist(), "score_std": scores.std(0).tolist()}
+        return {"kind": self.kind, "test": test, "fe_importance": imp, "members": len(self.members)}
+
+
+def load_any(path: str | Path, space: Any = None) -> ModelArtifact | EnsembleView:
+    """A model directory, or an ensemble directory as an :class:`EnsembleView`."""
+    return EnsembleView(Path(path), load_ensemble(path, space)) if is_ensemble(path) else load_model(path, space=space)

@@ -264,8 +264,9 @@ def write_scores(path: str | Path, scores: ModuleScores) -> None:
     per global feature value the modules were scored at."""
     import csv
 
-    from ..io_utils import atomic_file
+    from ..io_utils import atomic_file, output_format
 
+    output_format(path, {".csv": "csv"}, "scores")
     gnames = list(scores.globals)
     texts = _module_texts(scores)
     srcc = ["" if scores.srcc is None or not np.isfinite(v) else f"{v:.4f}"
