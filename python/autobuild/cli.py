@@ -98,7 +98,10 @@ class _Group(click.Group):
 
 
 def _fail(msg: str) -> None:
-    click.echo(f"autobuild: error: {' '.join(msg.split())}", err=True)
+    line = " ".join(msg.split())
+    if len(line) > 1000:  # an error that quotes a giant input stays readable
+        line = f"{line[:700]} ...[{len(line) - 900:,} characters]... {line[-200:]}"
+    click.echo(f"autobuild: error: {line}", err=True)
     sys.exit(2)
 
 

@@ -65,7 +65,8 @@ table_offsets=None, table_depths=None, table_choices=None, slot_width=None) -> i
       choice != the current one.
 
     Children may equal other children (dedup with :func:`hash_codes`). Bad shapes, bounds, parents or
-    tables raise ``ValueError`` naming the problem (stage / group / parent / row indices 0-based).
+    tables raise ``ValueError`` naming the problem (stage / group / parent / row indices 0-based); the
+    dispatching functions of this module re-raise it as :class:`~autobuild.errors.AutobuildError`.
 """
 
 from __future__ import annotations
@@ -127,7 +128,12 @@ def backend_name() -> str:
 
 def _dispatch(fn: str) -> Any:
     def call(*args: Any, **kwargs: Any) -> Any:
-        return getattr(get_backend(backend_name()), fn)(*args, **kwargs)
+        try:
+            return getattr(get_backend(backend_name()), fn)(*args, **kwargs)
+        except AutobuildError:
+            raise
+        except ValueError as e:  # the kernels' input checks: one line for API users too
+            raise AutobuildError(f"{fn}: {str(e).splitlines()[0] if str(e) else 'invalid input'}") from None
 
     call.__name__ = fn
     call.__doc__ = f"``{fn}`` of the active backend (see :mod:`autobuild.core`)."

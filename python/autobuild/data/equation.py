@@ -101,7 +101,11 @@ class TargetEquation:
 
     # ------------------------------------------------------------------ validation
     def _error(self, msg: str) -> AutobuildError:
-        return AutobuildError(f"target equation {self.text!r}: {msg}")
+        return AutobuildError(f"target equation {self._shown()}: {msg}")
+
+    def _shown(self) -> str:
+        t = self.text
+        return repr(t) if len(t) <= 80 else repr(t[:60]) + f"... ({len(t):,} characters)"
 
     def _check(self, node: ast.AST, names: set[str], depth: int) -> None:
         if depth > 100:
@@ -156,7 +160,7 @@ class TargetEquation:
         for name in self.metrics:
             if name not in metrics:
                 avail = ", ".join(sorted(metrics)) or "none"
-                raise AutobuildError(f"unknown metric {name!r} in target equation {self.text!r} (available: {avail})")
+                raise AutobuildError(f"unknown metric {name!r} in target equation {self._shown()} (available: {avail})")
         cols: dict[str, np.ndarray] = {}
         n: int | None = None
         for name in self.metrics:
@@ -167,7 +171,7 @@ class TargetEquation:
             if col.ndim != 1:
                 raise AutobuildError(f"metric {name!r} must be a 1-d column, got shape {col.shape}")
             if n is not None and len(col) != n:
-                raise AutobuildError(f"metric columns of target equation {self.text!r} have different lengths")
+                raise AutobuildError(f"metric columns of target equation {self._shown()} have different lengths")
             n = len(col)
             cols[name] = col
         assert n is not None  # at least one metric (checked at parse time)
@@ -176,7 +180,7 @@ class TargetEquation:
         bad = np.flatnonzero(~np.isfinite(out))
         if len(bad):
             i = int(bad[0])
-            raise AutobuildError(f"target equation {self.text!r} gives {_fmt_bad(out[i])} at row {i + 1}")
+            raise AutobuildError(f"target equation {self._shown()} gives {_fmt_bad(out[i])} at row {i + 1}")
         return out
 
     def _eval(self, node: ast.AST, cols: Mapping[str, np.ndarray]) -> Any:
