@@ -29,7 +29,9 @@ def _one_line_error(text: str) -> str:
         TargetEquation(text)
     msg = str(ei.value)
     assert "\n" not in msg
-    assert msg.startswith(f"target equation {text.strip()!r}: ")
+    t = text.strip()
+    shown = repr(t) if len(t) <= 80 else f"{t[:60]!r}... ({len(t):,} characters)"  # long ones are shortened
+    assert msg.startswith(f"target equation {shown}: ")
     return msg
 
 
