@@ -17,6 +17,7 @@ import numpy as np
 
 from . import __version__, limits
 from .errors import AutobuildError
+from .models.kinds import KINDS
 from .spaces.macro import PADS
 
 
@@ -176,11 +177,9 @@ def _warn_models(models: Any, purpose: str) -> None:
 
 def resolve_data(spec: str) -> Path:
     """``builtin:ofa-mbv3`` -> the embedded demo CSV; anything else is a path."""
-    from .data.builtin import builtin_data_path
+    from .data.builtin import resolve_data as resolve
 
-    if spec.startswith("builtin:"):
-        return builtin_data_path(spec.split(":", 1)[1])
-    return Path(spec)
+    return resolve(spec)
 
 
 def _fmt(v: float) -> str:
@@ -262,7 +261,7 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
 @click.option("--data", "data", required=True, help="Labelled CSV/JSONL, or builtin:ofa-mbv3 / builtin:ofa-pn.")
 @click.option("--target", default="acc", show_default=True, help="Target equation over metric columns.")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Model directory to write.")
-@click.option("--kind", type=click.Choice(["autobuild", "kgnn"]), default="autobuild", show_default=True,
+@click.option("--kind", type=click.Choice(list(KINDS)), default="autobuild", show_default=True,
               help="autobuild: the interpretable predictor (Eq. 4); kgnn: the latency/efficiency predictor (Sec. 7.4).")
 @click.option("--epochs", type=click.IntRange(1, limits.MAX_EPOCHS), default=None,
               help="Passes over the training archs [default: 200 autobuild, 500 kgnn].")

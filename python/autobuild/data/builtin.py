@@ -32,3 +32,11 @@ def builtin_name(path: str | Path) -> str | None:
         if p == Path(str(resources.files("autobuild.data").joinpath("demo", fname))).resolve():
             return f"builtin:{key}"
     return None
+
+
+def resolve_data(spec: str | Path) -> Path:
+    """``builtin:ofa-mbv3`` -> the embedded demo data; anything else is a path."""
+    s = str(spec)
+    if s.startswith("builtin:"):
+        return builtin_data_path(s.split(":", 1)[1])
+    return Path(s)

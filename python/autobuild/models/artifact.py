@@ -24,6 +24,7 @@ from ..data.equation import TargetEquation
 from ..errors import AutobuildError
 from ..io_utils import atomic_dir, check_output_dir, read_format_json
 from ..manifest import owned_files, sha256_file, verify, write_manifest
+from .kinds import KINDS, get_kind
 from ..spaces import MacroSpace, space_from_dict
 
 FORMAT = "autobuild-predictor"
@@ -31,7 +32,6 @@ FORMAT_VERSION = 2  # 2: files hashed in manifest.json (config included)
 WEIGHTS = "model.safetensors"
 ONNX = "model.onnx"
 CONFIG = "config.json"
-KINDS = ("autobuild", "kgnn")
 DEFAULT_KIND = "autobuild"  # configs without a "kind" field predate the k-GNN
 
 
@@ -95,10 +95,7 @@ class ModelArtifact:
 
             hp = self.config["hyperparameters"]
             try:
-                if self.kind == "kgnn":
-                    from .kgnn import KGNNPredictor as cls
-                else:
-                    from .predictor import AutoBuildPredictor as cls
+                cls = get_kind(self.kind).load("model")
                 model = cls(self.space.feature_categories, hidden=int(hp["hidden"]), layers=int(hp["layers"]))
             except (KeyError, TypeError, ValueError) as e:
                 raise AutobuildError(f"{self.path / CONFIG}: bad hyperparameters: {e}") from None

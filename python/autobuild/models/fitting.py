@@ -1,14 +1,73 @@
-"""Pieces shared by the predictors' training loops: split and label moments, CPU threads, AdamW."""
+"""Pieces shared by every predictor kind's training loop (:mod:`.kinds`): the result record, the
+seeded split, label and hop statistics, CPU threads, AdamW, the epoch loop and validation monitor."""
 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import numpy as np
 import torch
 
 from ..errors import AutobuildError
+from ..graphs import encode_codes
+
+
+@dataclass
+class TrainResult:
+    model: Any  # the kind's torch module (see .kinds)
+    config: Any  # the kind's config dataclass
+    report: dict = field(default_factory=dict)
+    kind: str = "autobuild"  # model kind written to config.json (artifact.KINDS)
+
+
+def split_indices(n: int, test_fraction: float, seed: int, folds: int = 0, fold: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random train / test split (90 / 10 by default, Sec. 5.1), or fold ``fold`` of a
+    seeded k-fold partition as the test set when ``folds >= 2``."""
+    perm = np.random.default_rng(seed).permutation(n)
+    if folds >= 2:
+        if n < 2 * folds:
+            raise AutobuildError(f"need at least {2 * folds} labelled archs for {folds} folds, got {n}")
+        chunks = np.array_split(perm, folds)
+        test = chunks[fold]
+        return np.sort(np.concatenate([c for i, c in enumerate(chunks) if i != fold])), np.sort(test)
+    n_test = max(1, int(round(n * test_fraction)))
+    if n - n_test < 2:
+        raise AutobuildError(f"need at least {n_test + 2} labelled archs, got {n}")
+    return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+
+
+@torch.no_grad()
+def run_model(model: torch.nn.Module, space: Any, codes: np.ndarray, batch_size: int = 4096):
+    """Prediction (label units), graph norms ``[B, M+1]`` and node norms with their graph ids."""
+    model.eval()
+    preds, gnorms, nnorms, owners = [], [], [], []
+    for i in range(0, len(codes), batch_size):
+        g = encode_codes(space, codes[i : i + batch_size])
+        p, nn_, gn = model(*g.torch())
+        preds.append(p.numpy())
+        gnorms.append(gn.numpy())
+        nnorms.append(nn_.numpy())
+        owners.append(g.batch + i)
+    return np.concatenate(preds), np.concatenate(gnorms), np.concatenate(nnorms), np.concatenate(owners)
+
+
+def label_moments(space: Any, codes: np.ndarray, y: np.ndarray) -> list[dict]:
+    """``N(mu^y_{u,l}, sigma^y_{u,l})``: label moments of the archs whose module at group ``u`` has
+    ``l`` layers (Table 2, supp. 7.3). Module groups equal stages except merged ones (PN 5+6)."""
+    out = []
+    for gi, group in enumerate(space.module_groups):
+        depth = codes[:, list(group)].sum(1)
+        lo, hi, _ = space.group_bounds(group)
+        for l in range(lo, hi + 1):
+            sel = y[depth == l]
+            out.append({
+                "group": gi, "stages": [s + 1 for s in group], "depth": l, "n": int(len(sel)),
+                "mean": float(sel.mean()) if len(sel) else None,
+                "std": float(sel.std(ddof=1)) if len(sel) > 1 else None,
+            })
+    return out
 
 
 def split_and_moments(y: np.ndarray, cfg: Any, split_fn: Any) -> tuple[np.ndarray, np.ndarray, float, float]:
@@ -52,8 +111,6 @@ def fit(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor,
     the model, so training is the same with or without it). Returns the per-epoch mean losses and
     the seconds spent (monitoring included)."""
     import time
-
-    from ..graphs import encode_codes
 
     rng = np.random.default_rng(seed + 1)
     t0 = time.perf_counter()
@@ -112,7 +169,6 @@ class ValidationMonitor:
         if epoch % self.every and epoch != self.epochs:
             return
         from ..metrics import spearman
-        from .trainer import run_model
 
         pred = run_model(self.model, self.space, self.codes)[0]
         self.history.append([epoch, round(spearman(pred, self.y), 6)])

@@ -54,8 +54,18 @@ from ..graphs import encode_codes
 from ..metrics import regression_report
 from ..spaces.macro import FeatureCategory, MacroSpace
 from .softrank import spearman as soft_spearman
-from .fitting import ValidationMonitor, adamw, fit, split_and_moments, torch_threads, validate_common
-from .trainer import TrainResult, label_moments, run_model, split_indices
+from .fitting import (
+    TrainResult,
+    ValidationMonitor,
+    adamw,
+    fit,
+    label_moments,
+    run_model,
+    split_and_moments,
+    split_indices,
+    torch_threads,
+    validate_common,
+)
 
 KIND = "kgnn"
 #: Largest number of node-feature tuples for which the first layer runs on per-type tables.

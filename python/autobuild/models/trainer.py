@@ -13,7 +13,18 @@ from ..errors import AutobuildError
 from ..graphs import encode_codes
 from ..metrics import spearman
 from ..spaces.macro import MacroSpace
-from .fitting import ValidationMonitor, adamw, fit, split_and_moments, torch_threads, validate_common
+from .fitting import (  # noqa: F401 - TrainResult, split_indices, run_model, label_moments: re-exported
+    TrainResult,
+    ValidationMonitor,
+    adamw,
+    fit,
+    label_moments,
+    run_model,
+    split_and_moments,
+    split_indices,
+    torch_threads,
+    validate_common,
+)
 from .predictor import AutoBuildPredictor
 from .softrank import spearman as soft_spearman
 
@@ -48,14 +59,6 @@ class TrainConfig:
             raise AutobuildError(f"fold must be in 0..{self.folds - 1}, got {self.fold}")
 
 
-@dataclass
-class TrainResult:
-    model: AutoBuildPredictor  # or a k-GNN latency predictor (kind "kgnn", see .kgnn)
-    config: TrainConfig
-    report: dict = field(default_factory=dict)
-    kind: str = "autobuild"  # model kind written to config.json (artifact.KINDS)
-
-
 def hop_loss(graph_norms: list[torch.Tensor], y: torch.Tensor, eps: float) -> torch.Tensor:
     """Mean over hops of ``1 - SRCC(y, ||h_G^m||_1)`` (second term of Eq. 4), differentiable.
 
@@ -63,54 +66,6 @@ def hop_loss(graph_norms: list[torch.Tensor], y: torch.Tensor, eps: float) -> to
     n = torch.stack([g.abs().sum(1) for g in graph_norms])  # [H, B]
     n = (n - n.mean(1, keepdim=True)) / (n.std(1, keepdim=True) + 1e-8)
     return (1.0 - soft_spearman(n, y, regularization_strength=eps)).mean()
-
-
-def split_indices(n: int, test_fraction: float, seed: int, folds: int = 0, fold: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded random train / test split (90 / 10 by default, Sec. 5.1), or fold ``fold`` of a
-    seeded k-fold partition as the test set when ``folds >= 2``."""
-    perm = np.random.default_rng(seed).permutation(n)
-    if folds >= 2:
-        if n < 2 * folds:
-            raise AutobuildError(f"need at least {2 * folds} labelled archs for {folds} folds, got {n}")
-        chunks = np.array_split(perm, folds)
-        test = chunks[fold]
-        return np.sort(np.concatenate([c for i, c in enumerate(chunks) if i != fold])), np.sort(test)
-    n_test = max(1, int(round(n * test_fraction)))
-    if n - n_test < 2:
-        raise AutobuildError(f"need at least {n_test + 2} labelled archs, got {n}")
-    return np.sort(perm[n_test:]), np.sort(perm[:n_test])
-
-
-@torch.no_grad()
-def run_model(model: AutoBuildPredictor, space: MacroSpace, codes: np.ndarray, batch_size: int = 4096):
-    """Prediction (label units), graph norms ``[B, M+1]`` and node norms with their graph ids."""
-    model.eval()
-    preds, gnorms, nnorms, owners = [], [], [], []
-    for i in range(0, len(codes), batch_size):
-        g = encode_codes(space, codes[i : i + batch_size])
-        p, nn_, gn = model(*g.torch())
-        preds.append(p.numpy())
-        gnorms.append(gn.numpy())
-        nnorms.append(nn_.numpy())
-        owners.append(g.batch + i)
-    return np.concatenate(preds), np.concatenate(gnorms), np.concatenate(nnorms), np.concatenate(owners)
-
-
-def label_moments(space: MacroSpace, codes: np.ndarray, y: np.ndarray) -> list[dict]:
-    """``N(mu^y_{u,l}, sigma^y_{u,l})``: label moments of the archs whose module at group ``u`` has
-    ``l`` layers (Table 2, supp. 7.3). Module groups equal stages except merged ones (PN 5+6)."""
-    out = []
-    for gi, group in enumerate(space.module_groups):
-        depth = codes[:, list(group)].sum(1)
-        lo, hi, _ = space.group_bounds(group)
-        for l in range(lo, hi + 1):
-            sel = y[depth == l]
-            out.append({
-                "group": gi, "stages": [s + 1 for s in group], "depth": l, "n": int(len(sel)),
-                "mean": float(sel.mean()) if len(sel) else None,
-                "std": float(sel.std(ddof=1)) if len(sel) > 1 else None,
-            })
-    return out
 
 
 def train_predictor(

@@ -1,0 +1,56 @@
+"""The registry of predictor kinds: for each, its model class, config class and training function.
+
+A new kind is one module that defines them and one :func:`register_kind` line here (names are
+``"module:attribute"`` strings, imported when first used, so reading the registry needs no torch).
+
+Protocol a kind implements:
+
+* ``config``: a dataclass of hyper-parameters with ``validate()``, ``seed``, ``threads``, ``epochs``,
+  ``test_fraction``, ``hidden``, ``layers`` (stored as ``config.json["hyperparameters"]``);
+* ``model``: a ``torch.nn.Module`` built as ``model(space.feature_categories, hidden=, layers=)``,
+  with a ``kind`` attribute, ``forward(x, edge_index, batch, counts) -> (pred, node_norms,
+  graph_norms)`` in label units and the buffers ``y_mean``, ``y_std``;
+* ``train``: ``train(space, codes, y, config, progress=None) -> TrainResult`` (:mod:`.fitting`),
+  whose report has ``test`` (``srcc_pred``, ``srcc_hop``, ``mae``, ``n``), ``hop_moments`` and
+  ``label_moments``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import AutobuildError
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    model: str  # "module:attribute" of the model class (relative to autobuild.models)
+    config: str
+    train: str
+    description: str = ""
+
+    def load(self, what: str) -> Any:
+        mod, _, attr = getattr(self, what).partition(":")
+        return getattr(importlib.import_module(f"autobuild.models.{mod}"), attr)
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register_kind(kind: Kind) -> None:
+    KINDS[kind.name] = kind
+
+
+def get_kind(name: str) -> Kind:
+    if name not in KINDS:
+        raise AutobuildError(f"unknown model kind {name!r} (known: {', '.join(KINDS)})")
+    return KINDS[name]
+
+
+register_kind(Kind("autobuild", "predictor:AutoBuildPredictor", "trainer:TrainConfig", "trainer:train_predictor",
+                   "the interpretable predictor: FE-MLP + GATv2, hop-level ranking loss (Eq. 4)"))
+register_kind(Kind("kgnn", "kgnn:KGNNPredictor", "kgnn:KGNNConfig", "kgnn:train_kgnn",
+                   "the k-GNN efficiency predictor (supp. Sec. 7.4): GraphConv, MAE + (1 - SRCC)"))

@@ -1,0 +1,52 @@
+"""The Predictor estimator (scikit-learn style) and the public API of ``import autobuild``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import autobuild
+from autobuild import AutobuildError, Predictor
+
+
+def test_public_api_resolves():
+    for name in autobuild.__all__:
+        assert getattr(autobuild, name) is not None
+    with pytest.raises(AttributeError):
+        autobuild.nothing_here  # noqa: B018
+
+
+def test_fit_predict_save_load(small_data, tmp_path):
+    p = Predictor("ofa-mbv3", target="acc", epochs=2, seed=1).fit(small_data)
+    assert "srcc_hop" in p.report["test"] and p.report["n_train"] > 0
+    archs = autobuild.get_space("ofa-mbv3").sample(20, seed=3)
+    onnx_pred, norms = p.predict(archs, return_norms=True)  # exported on first use (runtime="onnx")
+    assert onnx_pred.shape == (20,) and norms.shape == (20, 5)
+    p.runtime = "torch"
+    np.testing.assert_allclose(p.predict(archs), onnx_pred, atol=1e-4)
+    p.save(tmp_path / "m")
+    with pytest.raises(AutobuildError, match="--overwrite|already exists"):
+        p.save(tmp_path / "m")
+    q = Predictor.load(tmp_path / "m")
+    np.testing.assert_allclose(q.predict(archs), onnx_pred, atol=1e-6)
+    assert q.kind == "autobuild" and str(q.target) == "acc" and q.hyper["epochs"] == 2
+    with pytest.raises(AutobuildError):
+        q.predict([{"d": [1]}])
+
+
+def test_kinds_and_checks(small_data):
+    k = Predictor("ofa-mbv3", target="latency_gpu", kind="kgnn", epochs=2).fit(small_data)
+    assert k.kind == "kgnn" and "mape" in k.report["test"]
+    with pytest.raises(AutobuildError, match="unknown model kind"):
+        Predictor("ofa-mbv3", kind="transformer")
+    with pytest.raises(AutobuildError, match="no hyper-parameter 'fe_grad_scale'"):
+        Predictor("ofa-mbv3", kind="kgnn", fe_grad_scale=1.0)
+    with pytest.raises(AutobuildError, match="epochs must be >= 1"):
+        Predictor("ofa-mbv3", epochs=0)
+    with pytest.raises(AutobuildError, match="runtime"):
+        Predictor("ofa-mbv3", runtime="tpu")
+    with pytest.raises(AutobuildError, match="not fitted"):
+        Predictor("ofa-mbv3").predict([])
+    archs = autobuild.get_space("ofa-mbv3").sample(30, seed=5)
+    p = Predictor("ofa-mbv3", epochs=1, runtime="torch").fit(archs, y=np.linspace(0, 1, 30))
+    assert p.predict(archs[:3]).shape == (3,)
