@@ -48,26 +48,20 @@ def run_one(task: tuple) -> dict:
     import warnings
 
     warnings.simplefilter("ignore")
-    from autobuild.build import select_modules, unite
-    from autobuild.data import TargetEquation, builtin_data_path, read_labelled
-    from autobuild.models.reuse import load_or_train
+    from autobuild.construction import train_score_select, unite
+    from autobuild.construction.pipeline import model_dir_for
+    from autobuild.data import builtin_data_path, read_labelled
     from autobuild.models.trainer import TrainConfig
-    from autobuild.scoring import score_modules
     from autobuild.spaces import get_space
 
     sp = get_space(space_name)
-    eq = TargetEquation(eq_text)
-    import hashlib
-
-    model_dir = Path(work) / f"{space_name}-{device}-{hashlib.sha1(eq_text.encode()).hexdigest()[:8]}"
     t0 = time.perf_counter()
     table = read_labelled(builtin_data_path(space_name), validate=sp.validate)
-    art, _ = load_or_train(model_dir, sp, sp.encode(table.archs), eq.evaluate(table.metrics), eq,
-                           TrainConfig(epochs=epochs), {"source": f"builtin:{space_name}", "n": len(table)})
-    t_train = time.perf_counter() - t0
+    art, scores, sel = train_score_select(sp, table, eq_text, k, TrainConfig(epochs=epochs),
+                                          model_dir_for(work, eq_text, f"{space_name}-{device}"))
+    t_all = time.perf_counter() - t0
     t0 = time.perf_counter()
-    scores = score_modules([art])
-    rs = unite([(scores, select_modules(scores, k))])
+    rs = unite([(scores, sel)])
     archs = sp.decode(rs.codes(rs.all_combos()))
     t_build = time.perf_counter() - t0
     oracle = load_oracle()
@@ -76,7 +70,7 @@ def run_one(task: tuple) -> dict:
     lat_b = oracle.load(space_name, lat)(archs)
     return {"space": space_name, "device": device, "equation": eq_text, "archs": archs, "acc": acc_b.tolist(),
             "latency": lat_b.tolist(), "globals": scores.globals, "srcc_pred": art.report["test"]["srcc_pred"],
-            "seconds_train": t_train, "seconds_score_build": t_build}
+            "seconds_train_score": t_all, "seconds_build": t_build}
 
 
 def main() -> int:

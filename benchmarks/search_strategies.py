@@ -34,27 +34,15 @@ from build_frontier import equations  # noqa: E402
 STRATS = ("stage-full", "layer-full", "layer-insight", "autobuild", "auto-eq")
 
 
-def _model(space, table, eq_text: str, epochs: int, path: Path):  # noqa: ANN001, ANN202
-    from autobuild.data import TargetEquation
-    from autobuild.models.reuse import load_or_train
-    from autobuild.models.trainer import TrainConfig
-
-    eq = TargetEquation(eq_text)
-    art, _ = load_or_train(path, space, space.encode(table.archs), eq.evaluate(table.metrics), eq,
-                           TrainConfig(epochs=epochs), {"source": table.source, "n": len(table)})
-    return art
-
-
 def prepare(task: tuple) -> tuple:
     """Reduced spaces (hand-made and automatic equations) of one (space, device); trains if needed."""
-    import hashlib
     import warnings
 
     warnings.simplefilter("ignore")
     space_name, device, k, p, epochs, work = task
-    from autobuild.build import select_modules, unite
+    from autobuild.construction import build_from_equations
     from autobuild.data import builtin_data_path, read_labelled
-    from autobuild.scoring import score_modules
+    from autobuild.models.trainer import TrainConfig
     from autobuild.search.auto_equations import auto_equations
     from autobuild.search.objectives import parse_objectives
     from autobuild.spaces import get_space
@@ -65,12 +53,8 @@ def prepare(task: tuple) -> tuple:
     hand = equations(space_name, device)
     auto = auto_equations(table.metrics, parse_objectives(f"acc:max,latency_{device}:min"), p)
     for label, eqs in (("autobuild", hand), ("auto-eq", auto)):
-        sel = []
-        for e in eqs:
-            path = Path(work) / f"{space_name}-{device}-{hashlib.sha1(e.encode()).hexdigest()[:8]}"
-            s = score_modules([_model(sp, table, e, epochs, path)])
-            sel.append((s, select_modules(s, k)))
-        out[label] = unite(sel, eqs).to_dict()
+        rs, _ = build_from_equations(sp, table, eqs, k, TrainConfig(epochs=epochs), work, prefix=f"{space_name}-{device}-")
+        out[label] = rs.to_dict()
     return space_name, device, out, auto
 
 
@@ -80,7 +64,7 @@ def search_one(task: tuple) -> dict:
     warnings.simplefilter("ignore")
     space_name, device, strategy, seed, budget, reduced = task
     sys.path.insert(0, str(HERE))
-    from autobuild.build.reduced import reduced_from_dict
+    from autobuild.construction.reduced import reduced_from_dict
     from autobuild.search import SearchConfig, make_strategy, run_search
     from autobuild.search.executors import InlineExecutor
     from autobuild.spaces import get_space

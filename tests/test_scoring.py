@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from autobuild import AutobuildError
-from autobuild.build import kbest_product, load_reduced, select_modules, unite
+from autobuild.construction import kbest_product, load_reduced, select_modules, unite
 from autobuild.cli import cli
 from autobuild.data import TargetEquation, builtin_data_path, read_labelled
 from autobuild.graphs import encode_codes

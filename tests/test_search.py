@@ -67,7 +67,7 @@ def test_search_improves_on_random():
 
 
 def test_autobuild_strategy_stays_in_reduced_space(tmp_path):
-    from autobuild.build import ReducedSpace
+    from autobuild.construction import ReducedSpace
 
     sp = get_space("ofa-mbv3")
     rng = np.random.default_rng(0)

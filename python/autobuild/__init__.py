@@ -28,9 +28,9 @@ _EXPORTS = {
     "score_modules": "scoring",
     "read_scores": "scoring",
     "write_scores": "scoring",
-    "select_modules": "build",
-    "unite": "build",
-    "load_reduced": "build",
+    "select_modules": "construction",
+    "unite": "construction",
+    "load_reduced": "construction",
     "SearchConfig": "search",
     "run_search": "search",
 }

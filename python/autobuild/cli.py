@@ -240,7 +240,7 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
     if (space_name is None) == (reduced is None):
         raise AutobuildError("give exactly one of --space and --reduced")
     if reduced:
-        from .build import load_reduced
+        from .construction import load_reduced
 
         rs = load_reduced(reduced)
         sp = rs.space
@@ -461,7 +461,7 @@ def info_cmd(model_dir: str, as_json: bool) -> None:
     click.echo("  " + "  ".join(f"m={h['hop']}: N({h['mean']:.3f}, {h['std']:.3f})" for h in rep["hop_moments"]))
     click.echo("\nlabel moments N(mu_ul, sigma_ul) per (stage u, depth l) (Table 2):")
     for lm in rep["label_moments"]:
-        u = "+".join(map(str, lm["stages"]))
+        u = art.space.group_label(int(lm["group"]))
         stat = "n/a" if lm["mean"] is None else f"N({_fmt(lm['mean'])}, {_fmt(lm['std']) if lm['std'] is not None else 'n/a'})"
         click.echo(f"  u={u:<4} l={lm['depth']}: {stat}  (n={lm['n']})")
     click.echo("\nFE-MLP importance |f_c(v)| per feature value (Sec. 4.3; higher = more of the target):")
@@ -643,7 +643,7 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
 
     Several files (predictors or target equations) unite their selections: up to P x K modules per
     stage (Sec. 7.2). The reduced space is the product of the per-stage selections."""
-    from .build import select_modules, unite
+    from .construction import select_modules, unite
     from .data.table import write_labelled
     from .scoring import read_scores
 

@@ -101,7 +101,7 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
     A journal has one writer at a time; everything is checked before it is created."""
     from tqdm import tqdm
 
-    from .build import load_reduced, reduced_from_dict
+    from .construction import load_reduced, reduced_from_dict
     from .search import SearchConfig, make_strategy, run_search
     from .search.executors import make_executor
     from .search.journal import Journal

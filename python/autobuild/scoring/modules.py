@@ -34,8 +34,8 @@ class ModuleSet:
 
     @property
     def label(self) -> str:
-        """1-based stage numbers joined by ``+`` (``"3"``, ``"5+6"``)."""
-        return "+".join(str(s + 1) for s in self.stages)
+        """1-based stage numbers joined by ``+`` (``"3"``, ``"5+6"``), as :meth:`MacroSpace.group_label`."""
+        return "+".join(str(s + 1) for s in self.stages)  # a ModuleSet holds no space; same rule
 
 
 def enumerate_group(space: MacroSpace, g: int) -> ModuleSet:
@@ -109,7 +109,7 @@ def layers_to_module(space: MacroSpace, g: int, layers: Any) -> tuple[int, np.nd
     """Inverse of :func:`module_layers`: ``(depth, choice row)``; clear errors for invalid modules."""
     group = space.module_groups[g]
     lo, hi, _ = space.group_bounds(group)
-    label = "+".join(str(s + 1) for s in group)
+    label = space.group_label(g)
     if not isinstance(layers, list) or not lo <= len(layers) <= hi:
         raise AutobuildError(f"stage {label}: a module is a list of {lo}..{hi} layers, got {str(layers)[:60]}")
     row = np.full(hi, -1, dtype=np.int32)

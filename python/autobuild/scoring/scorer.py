@@ -62,7 +62,7 @@ class ModuleScores:
         return module_layers(self.space, ModuleSet(g, tuple(self.space.module_groups[g]), self.depth[[row]], self.choices[[row]]), 0)
 
     def stage_label(self, g: int) -> str:
-        return "+".join(str(s + 1) for s in self.space.module_groups[g])
+        return self.space.group_label(g)
 
     def ranked(self, g: int) -> np.ndarray:
         """Rows of group ``g`` from best to worst score (ties: shorter module, then enumeration order)."""
@@ -338,7 +338,7 @@ def read_scores(path: str | Path, space: MacroSpace | None = None) -> ModuleScor
     gnames = header[len(COLUMNS):]
     if sorted(gnames) != sorted(f.name for f in space.global_features):
         raise AutobuildError(f"{p}: global columns {gnames} do not match space {space.name!r}")
-    labels = {"+".join(str(s + 1) for s in grp): g for g, grp in enumerate(space.module_groups)}
+    labels = {space.group_label(g): g for g in range(len(space.module_groups))}
     max_w = max(space.group_bounds(g)[1] for g in space.module_groups)
     n = len(rows)
     group, depth, hop = (np.zeros(n, np.int32) for _ in range(3))

@@ -229,6 +229,11 @@ class MacroSpace:
             len(self._stage_choices[g[0]]),
         )
 
+    def group_label(self, g: int) -> str:
+        """The label of module group ``g`` in every output: its 1-based stages joined by ``+``
+        (``"3"``, or ``"5+6"`` for ProxylessNAS's merged stages)."""
+        return "+".join(str(s + 1) for s in self.module_groups[g])
+
     def group_module_count(self, g: Sequence[int]) -> int:
         lo, hi, n = self.group_bounds(g)
         return sum(n**d for d in range(lo, hi + 1))

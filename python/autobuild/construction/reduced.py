@@ -48,7 +48,7 @@ class ReducedSpace:
                 raise AutobuildError(f"reduced space: no value for global feature {f.name!r}")
 
     def stage_label(self, g: int) -> str:
-        return "+".join(str(s + 1) for s in self.space.module_groups[g])
+        return self.space.group_label(g)
 
     @property
     def sizes(self) -> list[int]:
