@@ -6,17 +6,20 @@ and converts the result to PyTorch Geometric style tensors.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import core
+from .errors import AutobuildError
 from .spaces.macro import MacroSpace
 
 
 @dataclass
 class GraphBatch:
-    """Node feature indices ``x[N, F]``, chain ``edge_index[2, E]``, ``batch[N]`` and ``ptr[B+1]``."""
+    """Node feature indices ``x[N, F]``, ``edge_index[2, E]`` (any DAG: chains from
+    :func:`encode_codes`, op graphs from :meth:`from_graphs`), ``batch[N]`` and ``ptr[B+1]``."""
 
     x: np.ndarray
     edge_index: np.ndarray
@@ -41,6 +44,28 @@ class GraphBatch:
             torch.from_numpy(self.batch),
             torch.from_numpy(self.counts),
         )
+
+    @classmethod
+    def from_graphs(cls, graphs: Sequence[tuple[np.ndarray, np.ndarray]]) -> "GraphBatch":
+        """Batch graphs given as ``(x int64[n, F], edge_index int64[2, e])`` with node-local edge
+        indices, edges kept as given (DAGs such as ONNX op graphs); checks shapes and bounds."""
+        xs, eis, batch, ptr = [], [], [], [0]
+        width = None
+        for i, (x, ei) in enumerate(graphs):
+            x = np.asarray(x, dtype=np.int64)
+            ei = np.asarray(ei, dtype=np.int64).reshape(2, -1) if np.size(ei) else np.zeros((2, 0), np.int64)
+            if x.ndim != 2 or (width is not None and x.shape[1] != width):
+                raise AutobuildError(f"graph {i}: node features must be [n, {width or 'F'}], got shape {x.shape}")
+            width = x.shape[1]
+            if ei.size and (ei.min() < 0 or ei.max() >= len(x)):
+                raise AutobuildError(f"graph {i}: an edge refers to a node outside 0..{len(x) - 1}")
+            xs.append(x)
+            eis.append(ei + ptr[-1])
+            batch.append(np.full(len(x), i, dtype=np.int64))
+            ptr.append(ptr[-1] + len(x))
+        if not xs:
+            raise AutobuildError("no graphs to batch")
+        return cls(np.concatenate(xs), np.concatenate(eis, axis=1), np.concatenate(batch), np.asarray(ptr, np.int64))
 
     def onnx_feed(self) -> dict[str, np.ndarray]:
         return {"x": self.x, "edge_index": self.edge_index, "batch": self.batch, "counts": self.counts}
