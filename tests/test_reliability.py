@@ -207,3 +207,15 @@ def test_every_option_has_help_and_long_commands_have_quiet():
         assert all(o.help for o in opts), (name, [o.opts[0] for o in opts if not o.help])
         if name not in ("space", "info", "providers"):  # these print their answer and nothing else
             assert any("--quiet" in o.opts for o in opts), name
+
+
+def test_predict_on_labelled_data_reports_the_fit(model_dir, small_data, tmp_path):
+    res = invoke("predict", model_dir, "--data", small_data, "--out", tmp_path / "p.csv", "--quiet")
+    assert res.exit_code == 0
+    assert "against the input's labels (acc, 400 archs): SRCC" in res.stderr and "within +-10 %" in res.stderr
+
+
+def test_another_spaces_arch_is_recognised(model_dir, tmp_path):
+    assert invoke("sample", "--space", "ofa-pn", "--n", "2", "--out", tmp_path / "pn.csv").exit_code == 0
+    res = invoke("predict", model_dir, "--data", tmp_path / "pn.csv", "--out", tmp_path / "p.csv")
+    assert res.exit_code == 2 and "this looks like an ofa-pn arch, not an ofa-mbv3 one" in res.stderr

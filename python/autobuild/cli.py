@@ -552,6 +552,24 @@ def predict_cmd(model_dir: str, data: str, out: str, provider: str, space_name: 
     write_records(out, records, cols)
     if not quiet:
         click.echo(f"wrote {len(pred)} predictions ({art.target}) to {out} [{sess.providers[0]}]", err=True)
+    _compare_with_labels(records, art.target, pred)
+
+
+def _compare_with_labels(records: Any, target: Any, pred: np.ndarray) -> None:
+    """When the input holds the target's metric columns, say how well the predictions match them."""
+    from .metrics import regression_report
+
+    if not all(m in records.header for m in target.metrics):
+        return
+    try:
+        cols = {m: np.array([float(r[m]) for r in records.rows], dtype=np.float64) for m in target.metrics}
+        y = target.evaluate(cols)
+    except (TypeError, ValueError, AutobuildError):
+        click.echo(f"note: the input's {', '.join(target.metrics)} columns are not all numbers; not compared", err=True)
+        return
+    r = regression_report(y, pred)
+    click.echo(f"against the input's labels ({target}, {len(y)} archs): SRCC {r['srcc']:.3f}, MAE {r['mae']:.4g}, "
+               f"within +-10 % {r['within10']:.1f} %", err=True)
 
 
 @cli.command("providers")

@@ -283,7 +283,30 @@ class MacroSpace:
         return v
 
     def encode_one(self, arch: Any) -> np.ndarray:
-        """Validate one arch dict and return its code; errors name the offending field."""
+        """Validate one arch dict and return its code; errors name the offending field, and say so
+        when the arch is one of another built-in space (an ofa-pn arch given to an ofa-mbv3 model)."""
+        try:
+            return self._encode_one(arch)
+        except AutobuildError as e:
+            other = self._other_space(arch)
+            if other:
+                raise AutobuildError(f"{e} (this looks like an {other} arch, not an {self.name} one)") from None
+            raise
+
+    def _other_space(self, arch: Any) -> str | None:
+        from .builtin import BUILTIN
+
+        for name, make in BUILTIN.items():
+            if name == self.name:
+                continue
+            try:
+                make()._encode_one(arch)
+            except AutobuildError:
+                continue
+            return name
+        return None
+
+    def _encode_one(self, arch: Any) -> np.ndarray:
         if not isinstance(arch, Mapping):
             raise AutobuildError(f"arch must be a JSON object, got {type(arch).__name__}")
         expected = self.arch_keys
