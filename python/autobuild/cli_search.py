@@ -231,7 +231,8 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
     if plot_path and len(objs) == 2:
         from .plots import plot_front
 
-        plot_front(res, plot_path, title=f"{sp.name} {cfg.strategy} (seed {cfg.seed})")
+        plot_front(res, plot_path, title=f"{sp.name} {cfg.strategy} (seed {cfg.seed})",
+                   ref=ref_point if ref_point and len(objs) == 2 else None)
         note(f"wrote {plot_path}")
     else:
         for i in front[:20]:

@@ -387,7 +387,7 @@ def plot_arch(artifact: Any, arch: dict, out: str | Path, provider: str = "cpu")
     cax = fig.add_axes((W / (W + 1.1) + 0.1 / (W + 1.1), 0.12, 0.18 / (W + 1.1), 0.7))
     sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
     cb = fig.colorbar(sm, cax=cax)
-    cb.set_label("(‖h_v^m‖₁ − μ_m) / σ_m", fontsize=9)
+    cb.set_label(r"$(\Vert h_v^m \Vert_1 - \mu_m) / \sigma_m$", fontsize=9)  # mathtext: no literal ^
     cb.ax.tick_params(labelsize=8)
     glob = ", ".join(f"{f.name}={nodes[0][f.name]}" for f in space.global_features)
     fig.suptitle(
@@ -444,9 +444,11 @@ def plot_hops(artifact: Any, out: str | Path) -> Path:
     return _save(fig, out)
 
 
-def plot_front(result: Any, out: str | Path, title: str = "") -> Path:
-    """Pareto plot of a search: every evaluated arch by iteration, and the front (paper Fig. 5)."""
+def plot_front(result: Any, out: str | Path, title: str = "", ref: dict | None = None) -> Path:
+    """Pareto plot of a search: every evaluated arch by iteration, and the front (paper Fig. 5);
+    with ``ref`` (metric -> value) the hypervolume is printed in the figure."""
     import numpy as np
+    from matplotlib.ticker import MaxNLocator
 
     plt = _plt()
     o1, o2 = result.objectives
@@ -458,11 +460,17 @@ def plot_front(result: Any, out: str | Path, title: str = "") -> Path:
     order = np.argsort(x[f])
     ax.step(x[f][order], y[f][order], where="post" if not o2.maximize else "pre", c="crimson", lw=1.8, label=f"Pareto front ({len(f)})")
     ax.scatter(x[f], y[f], c="crimson", s=22, zorder=3)
-    ax.set_xlabel(f"{o2.metric} ({'max' if o2.maximize else 'min'})")
-    ax.set_ylabel(f"{o1.metric} ({'max' if o1.maximize else 'min'})")
+    ax.set_xlabel(f"{o2.metric} ({'higher' if o2.maximize else 'lower'} is better)")
+    ax.set_ylabel(f"{o1.metric} ({'higher' if o1.maximize else 'lower'} is better)")
     cb = fig.colorbar(sc, ax=ax)
     cb.set_label("iteration")
+    cb.locator = MaxNLocator(integer=True)  # iterations are whole numbers
+    cb.update_ticks()
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title or "evolutionary search")
+    if ref:
+        ax.text(0.02, 0.98, f"hypervolume {result.hypervolume(ref):.4g}\n(reference {', '.join(f'{k}={v:g}' for k, v in ref.items())})",
+                transform=ax.transAxes, va="top", ha="left", fontsize=8,
+                bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9})
     fig.tight_layout()
     return _save(fig, out)
