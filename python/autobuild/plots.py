@@ -276,15 +276,18 @@ def plot_importance(artifact: Any, out: str | Path) -> Path:
     fig = plt.figure(figsize=(max(0.5 * sum(col_w) + 0.8, 6.5), 3.2 * nrow + 0.4))
     gs = fig.add_gridspec(nrow, ncol, width_ratios=col_w, wspace=0.3, hspace=0.5)
     cmap = plt.get_cmap("tab10")
-    ymax = max(abs(float(s)) for _, d in cats for s in d["score"]) or 1.0
+    ymax = max(abs(float(s)) + float(e) for _, d in cats
+               for s, e in zip(d["score"], d.get("score_std") or [0.0] * len(d["score"]))) or 1.0
     for i, (name, d) in enumerate(cats):
         ax = fig.add_subplot(gs[i // ncol, i % ncol])
         vals = list(d["values"])
-        pairs = list(zip(vals, (abs(float(s)) for s in d["score"])))
+        errs = d.get("score_std") or [0.0] * len(vals)  # ensembles: spread across members
+        pairs = list(zip(vals, (abs(float(s)) for s in d["score"]), (float(e) for e in errs)))
         if all(_is_numberish(v) for v in vals):
             pairs.sort(key=lambda p: _sort_key(p[0]))
         xs = range(len(pairs))
-        bars = ax.bar(xs, [p[1] for p in pairs], color=cmap(i % 10), width=0.7, edgecolor="0.2", lw=0.6)
+        bars = ax.bar(xs, [p[1] for p in pairs], color=cmap(i % 10), width=0.7, edgecolor="0.2", lw=0.6,
+                      yerr=[p[2] for p in pairs] if "score_std" in d else None, capsize=3)
         ax.set_xticks(list(xs), [str(p[0]) for p in pairs], fontsize=9,
                       rotation=30 if max(len(str(p[0])) for p in pairs) > 4 else 0)
         ax.set_title(_CAT_TITLES.get(name, name), fontsize=11)
@@ -292,8 +295,9 @@ def plot_importance(artifact: Any, out: str | Path) -> Path:
         ax.tick_params(axis="y", labelsize=8)
         ax.grid(axis="y", alpha=0.3)
         ax.set_axisbelow(True)
-        for b, (_, s) in zip(bars, pairs):
-            ax.text(b.get_x() + b.get_width() / 2, b.get_height() + ymax * 0.015, f"{s:.2f}", ha="center",
+        for b, (_, s, e) in zip(bars, pairs):
+            label = f"{s:.2f}" if "score_std" not in d else f"{s:.2f}±{e:.2f}"
+            ax.text(b.get_x() + b.get_width() / 2, b.get_height() + e + ymax * 0.015, label, ha="center",
                     va="bottom", fontsize=7)
         if i % ncol == 0:
             ax.set_ylabel("importance |f_c(v)|", fontsize=9)
