@@ -153,7 +153,7 @@ def test_scores_csv_roundtrip(mb_scores, tmp_path):
     np.testing.assert_array_equal(r.score, mb_scores.score)
     assert r.globals == mb_scores.globals and r.target == mb_scores.target
     rows = list(csv.reader(open(p)))
-    assert rows[0][:9] == ["stage", "depth", "module", "raw_norm", "hop", "score", "calibration", "srcc", "model"]
+    assert rows[0][:10] == ["stage", "depth", "module", "raw_norm", "hop", "score", "calibration", "srcc", "spread", "model"]
     rows[5][2] = '[{"k": 9, "e": 3}, {"k": 3, "e": 3}]'
     bad = tmp_path / "bad.csv"
     with open(bad, "w", newline="") as f:
@@ -233,3 +233,18 @@ def test_cli_score_build_sample(mb, tmp_path):
     assert res.exit_code == 0 and len(list(csv.DictReader(open(tmp_path / "c.csv")))) == 5
     res = run("score", mb.path, "--out", tmp_path / "t.csv", "--global", "q=1")
     assert res.exit_code == 2 and "unknown global feature" in res.stderr
+
+
+def test_scores_carry_their_uncertainty_and_ties(mb_scores, tmp_path):
+    """One model: the held-out MAE as each score's uncertainty; ties = modules within it of the best."""
+    assert mb_scores.spread is not None and np.all(mb_scores.spread >= 0)
+    for g in range(len(mb_scores.space.module_groups)):
+        tied, margin = mb_scores.ties(g)
+        rows = mb_scores.ranked(g)
+        best = mb_scores.score[rows[0]]
+        assert tied == int((mb_scores.score[rows] >= best - margin).sum()) >= 1
+    p = tmp_path / "s.csv"
+    write_scores(p, mb_scores)
+    r = read_scores(p)
+    np.testing.assert_allclose(r.spread, mb_scores.spread, rtol=1e-5)
+    assert [r.ties(g) for g in range(5)][0][0] == mb_scores.ties(0)[0]

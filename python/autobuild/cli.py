@@ -632,6 +632,12 @@ def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], 
     write_scores(out, scores)
     for note in scores.notes:
         click.echo(f"note: {note}", err=True)
+    if not show and not quiet:
+        for g in range(len(scores.space.module_groups)):
+            tied, margin = scores.ties(g)
+            if tied > 1:
+                click.echo(f"note: stage {scores.stage_label(g)}: {tied:,} modules score within the uncertainty "
+                           f"(±{margin:.3g}) of the best", err=True)
     glob = ", ".join(f"{k}={v}" for k, v in scores.globals.items())
     click.echo(f"wrote {len(scores):,} module scores ({scores.target}; {len(models)} model(s); {glob or 'no globals'}) to {out}",
                err=True)
@@ -671,6 +677,13 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
     names = [f"{Path(p).name} ({s.target})" for p, s in zip(scores, loaded)]
     selections = [(s, select_modules(s, k, constrained)) for s in loaded]
     _warn_scores(scores, selections)
+    if not quiet:
+        for p, s in zip(scores, loaded):
+            for g in range(len(s.space.module_groups)):
+                tied, margin = s.ties(g)
+                if tied > k:
+                    click.echo(f"note: {Path(p).name}: stage {s.stage_label(g)}: the top {k} is a pick among {tied:,} modules "
+                               f"indistinguishable from the best (scores within ±{margin:.3g})", err=True)
     rs = unite(selections, names)
     size = rs.cardinality()
     if top is None and size > limit:

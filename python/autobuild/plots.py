@@ -146,6 +146,11 @@ def modules_table(scores: Any, n: int = 3) -> str:
         prev = b[0]
     notes = list(getattr(scores, "notes", []) or [])
     out.extend(f"# note: {t}" for t in notes)
+    for g in range(len(scores.space.module_groups)):
+        tied, margin = scores.ties(g)
+        if tied > 1:
+            out.append(f"# stage {scores.stage_label(g)}: {tied:,} modules score within the uncertainty (±{margin:.3g}) "
+                       "of the best: indistinguishable from it")
     return "\n".join(out) + "\n"
 
 
@@ -217,6 +222,10 @@ def plot_modules(scores: Any, out: str | Path, n: int = 3, color_by: str | None 
         ax.text(stage_w / 2 - 0.05, yc, f"stage\n{scores.stage_label(g)}", ha="center", va="center", fontsize=10,
                 weight="bold")
         ax.text(stage_w / 2 - 0.05, yc + 0.3, f"{total:,} modules", ha="center", va="center", fontsize=6.5, color="0.4")
+        tied, margin = scores.ties(g) if hasattr(scores, "ties") else (1, 0.0)
+        if tied > 1:  # the "best" shown is one pick among modules the model cannot tell apart
+            ax.text(stage_w / 2 - 0.05, yc + 0.48, f"{tied:,} tie the best\n(±{margin:.2g})", ha="center", va="center",
+                    fontsize=6, color="#b22222")
         for x0, rows in ((x_best, best), (x_worst, worst)):
             for li, (rank, r) in enumerate(rows):
                 yc = y + 0.22 + row_h * li + bh / 2 - 0.02

@@ -45,6 +45,7 @@ class ModuleScores:
     score: np.ndarray
     calibration: np.ndarray
     srcc: np.ndarray | None = None  # held-out SRCC of the predictor(s) at each module's hop
+    spread: np.ndarray | None = None  # uncertainty of each score (see :func:`score_modules`)
     notes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -63,6 +64,15 @@ class ModuleScores:
 
     def stage_label(self, g: int) -> str:
         return self.space.group_label(g)
+
+    def ties(self, g: int) -> tuple[int, float]:
+        """How many modules of group ``g`` are indistinguishable from its best, and the margin used:
+        those scoring within the best module's uncertainty (``spread``) of it (1 = a clear winner)."""
+        rows = self.ranked(g)
+        if len(rows) == 0 or self.spread is None or not np.isfinite(self.spread[rows[0]]):
+            return (1 if len(rows) else 0), 0.0
+        margin = float(self.spread[rows[0]])
+        return int((self.score[rows] >= self.score[rows[0]] - margin).sum()), margin
 
     def ranked(self, g: int) -> np.ndarray:
         """Rows of group ``g`` from best to worst score (ties: shorter module, then enumeration order)."""
@@ -191,7 +201,8 @@ def score_modules(
     if total > limits.MAX_MODULES:
         raise AutobuildError(f"space {space.name!r} has {total:,} modules, more than scoring enumerates "
                              f"({limits.MAX_MODULES:,}; AUTOBUILD_MAX_MODULES raises it)")
-    parts: dict[str, list] = {k: [] for k in ("group", "depth", "choices", "raw", "hop", "score", "cal", "srcc")}
+    parts: dict[str, list] = {k: [] for k in ("group", "depth", "choices", "raw", "hop", "score", "cal", "srcc",
+                                              "spread")}
     notes = []
     for g, group in enumerate(space.module_groups):
         mods = enumerate_group(space, g)
@@ -209,6 +220,7 @@ def score_modules(
         hops = (mods.depths - 1).astype(np.int32)
         cells = (mods.depths - lo).astype(np.int32)
         num = np.zeros(len(mods))
+        sq_num = np.zeros(len(mods))
         srcc_num = np.zeros(len(mods))
         raw_num = np.zeros(len(mods))
         wsum = np.zeros(len(mods))
@@ -228,6 +240,7 @@ def score_modules(
             w = np.clip(srcc[np.clip(hops, 0, None)], 0.0, None) if len(models) > 1 else np.ones(len(mods))
             w = np.where(w > 0, w, 1e-12)
             num += w * s
+            sq_num += w * s * s
             srcc_num += w * srcc[np.clip(hops, 0, len(srcc) - 1)]
             raw_num += w * np.nan_to_num(raw)
             wsum += w
@@ -241,12 +254,19 @@ def score_modules(
         parts["score"].append(num / wsum)
         parts["cal"].append(np.full(len(mods), FALLBACK if fallback else EQ5, dtype=object))
         parts["srcc"].append(srcc_num / wsum)
+        if len(models) > 1:  # the spread of the members' scores, weighted like the mean
+            spread = np.sqrt(np.clip(sq_num / wsum - (num / wsum) ** 2, 0.0, None))
+        else:  # one model: its held-out MAE in the units of the scores (labels, or N(0,1) units)
+            rep = models[0].report
+            mae = float(rep["test"]["mae"])
+            spread = np.full(len(mods), mae / float(rep.get("label_std") or 1.0) if fallback else mae)
+        parts["spread"].append(spread)
     label = name or (models[0].path.name if len(models) == 1 else f"ensemble of {len(models)}")
     return ModuleScores(
         space, str(models[0].target), label, glob,
         np.concatenate(parts["group"]), np.concatenate(parts["depth"]), np.concatenate(parts["choices"]),
         np.concatenate(parts["raw"]), np.concatenate(parts["hop"]), np.concatenate(parts["score"]),
-        np.concatenate(parts["cal"]), np.concatenate(parts["srcc"]), notes,
+        np.concatenate(parts["cal"]), np.concatenate(parts["srcc"]), np.concatenate(parts["spread"]), notes,
     )
 
 
@@ -255,13 +275,15 @@ def module_count(space: MacroSpace) -> int:
 
 
 # ----------------------------------------------------------------------------- CSV
-COLUMNS = ("stage", "depth", "module", "raw_norm", "hop", "score", "calibration", "srcc", "model", "target", "space")
+COLUMNS = ("stage", "depth", "module", "raw_norm", "hop", "score", "calibration", "srcc", "spread", "model", "target",
+           "space")
 
 
 def write_scores(path: str | Path, scores: ModuleScores) -> None:
     """CSV, one row per module: stage, depth, module (JSON layers), raw_norm, hop, score, calibration,
-    srcc (the predictor's held-out SRCC at the module's hop), model, target, space, then one column
-    per global feature value the modules were scored at."""
+    srcc (the predictor's held-out SRCC at the module's hop), spread (the score's uncertainty: the
+    ensemble members' spread, or one model's held-out MAE), model, target, space, then one column per
+    global feature value the modules were scored at."""
     import csv
 
     from ..io_utils import atomic_file, output_format
@@ -271,6 +293,8 @@ def write_scores(path: str | Path, scores: ModuleScores) -> None:
     texts = _module_texts(scores)
     srcc = ["" if scores.srcc is None or not np.isfinite(v) else f"{v:.4f}"
             for v in (scores.srcc if scores.srcc is not None else np.full(len(scores), np.nan))]
+    spread = ["" if scores.spread is None or not np.isfinite(v) else f"{v:.6g}"
+              for v in (scores.spread if scores.spread is not None else np.full(len(scores), np.nan))]
     with atomic_file(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow([*COLUMNS, *gnames])
@@ -279,7 +303,7 @@ def write_scores(path: str | Path, scores: ModuleScores) -> None:
         w.writerows(
             [labels[int(scores.group[i])], int(scores.depth[i]), texts[i],
              "" if np.isnan(scores.raw_norm[i]) else repr(float(scores.raw_norm[i])), int(scores.hop[i]),
-             repr(float(scores.score[i])), scores.calibration[i], srcc[i], *tail]
+             repr(float(scores.score[i])), scores.calibration[i], srcc[i], spread[i], *tail]
             for i in range(len(scores))
         )
 
@@ -327,7 +351,7 @@ def read_scores(path: str | Path, space: MacroSpace | None = None) -> ModuleScor
     first = rows[0]
     if len(first) != len(header):
         raise AutobuildError(f"{p}: row 1: expected {len(header)} fields, got {len(first)}")
-    sp_name, target, model = first[10], first[9], first[8]
+    sp_name, target, model = first[11], first[10], first[9]
     if space is None:
         try:
             space = get_space(sp_name)
@@ -343,7 +367,7 @@ def read_scores(path: str | Path, space: MacroSpace | None = None) -> ModuleScor
     n = len(rows)
     group, depth, hop = (np.zeros(n, np.int32) for _ in range(3))
     choices = np.full((n, max_w), -1, np.int32)
-    raw, score, srcc = np.zeros(n), np.zeros(n), np.full(n, np.nan)
+    raw, score, srcc, spread = np.zeros(n), np.zeros(n), np.full(n, np.nan), np.full(n, np.nan)
     cal = np.empty(n, dtype=object)
     glob: dict[str, Any] = {}
     seen: set[tuple] = set()
@@ -351,7 +375,7 @@ def read_scores(path: str | Path, space: MacroSpace | None = None) -> ModuleScor
         where = f"{p}: row {i + 1}"
         if len(r) != len(header):
             raise AutobuildError(f"{where}: expected {len(header)} fields, got {len(r)}")
-        if r[8] != model or r[9] != target or r[10] != sp_name:
+        if r[9] != model or r[10] != target or r[11] != sp_name:
             raise AutobuildError(f"{where}: mixes models/targets/spaces; one scores file holds one model's scores")
         g = labels.get(r[0])
         if g is None:
@@ -362,6 +386,9 @@ def read_scores(path: str | Path, space: MacroSpace | None = None) -> ModuleScor
             s = float(r[5])
             rn = float(r[3]) if r[3] else np.nan
             sr = float(r[7]) if r[7] else np.nan
+            spr = float(r[8]) if r[8] else np.nan
+            if not (np.isnan(spr) or 0 <= spr < np.inf):
+                raise ValueError(f"spread {r[8][:20]!r} must be a finite number >= 0")
             h = int(r[4])
             if not 0 <= h < 1024:
                 raise ValueError(f"hop {h} out of range")
@@ -379,7 +406,7 @@ def read_scores(path: str | Path, space: MacroSpace | None = None) -> ModuleScor
         if key in seen:
             raise AutobuildError(f"{where}: the same module appears twice in stage {r[0]}")
         seen.add(key)
-        group[i], depth[i], hop[i], raw[i], score[i], cal[i], srcc[i] = g, d, h, rn, s, r[6], sr
+        group[i], depth[i], hop[i], raw[i], score[i], cal[i], srcc[i], spread[i] = g, d, h, rn, s, r[6], sr, spr
         choices[i, : len(row)] = row
         for k, name in enumerate(gnames):
             v = r[len(COLUMNS) + k]
@@ -389,4 +416,4 @@ def read_scores(path: str | Path, space: MacroSpace | None = None) -> ModuleScor
                 raise AutobuildError(f"{where}: {name} = {v!r} is not one of {list(f.values)}")
             if glob.setdefault(name, match[0]) != match[0]:
                 raise AutobuildError(f"{where}: {name} differs between rows")
-    return ModuleScores(space, target, model, glob, group, depth, choices, raw, hop, score, cal, srcc)
+    return ModuleScores(space, target, model, glob, group, depth, choices, raw, hop, score, cal, srcc, spread)
