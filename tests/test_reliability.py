@@ -219,3 +219,29 @@ def test_another_spaces_arch_is_recognised(model_dir, tmp_path):
     assert invoke("sample", "--space", "ofa-pn", "--n", "2", "--out", tmp_path / "pn.csv").exit_code == 0
     res = invoke("predict", model_dir, "--data", tmp_path / "pn.csv", "--out", tmp_path / "p.csv")
     assert res.exit_code == 2 and "this looks like an ofa-pn arch, not an ofa-mbv3 one" in res.stderr
+
+
+def test_build_says_what_it_built(model_dir, scores_csv, tmp_path):
+    res = invoke("build", scores_csv, "--k", "2", "--out", tmp_path / "b.csv", "--evaluate", f"acc={model_dir}")
+    assert res.exit_code == 0, res.output
+    assert "what was built:" in res.stderr and "stage 1: depths" in res.stderr
+    assert "acc (acc): built [" in res.stderr and "vs training data [" in res.stderr
+    with open(tmp_path / "b.csv") as f:
+        assert next(csv.reader(f)) == ["arch", "module_score_sum"]  # not a prediction: not named like one
+
+
+def test_an_extreme_build_is_flagged():
+    import numpy as np
+
+    from autobuild.construction.reduced import ReducedSpace
+    from autobuild.construction.summary import composition
+    from autobuild.spaces import get_space
+
+    sp = get_space("ofa-mbv3")
+    big = [[{"depth": 4, "choices": [8, 8, 8, 8], "score": 1.0, "sources": [0]}] for _ in range(5)]
+    _, warning = composition(ReducedSpace(sp, big, {"r": [224]}))
+    assert warning and "largest" in warning and "--constrained" in warning
+    mixed = [[{"depth": 4, "choices": [8, 8, 8, 8], "score": 1.0, "sources": [0]},
+              {"depth": 2, "choices": [0, 0, -1, -1], "score": 0.5, "sources": [0]}] for _ in range(5)]
+    assert composition(ReducedSpace(sp, mixed, {"r": [224]}))[1] is None
+    assert np.isfinite(1.0)

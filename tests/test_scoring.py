@@ -224,7 +224,7 @@ def test_cli_score_build_sample(mb, tmp_path):
     res = run("build", sc, "--k", 3, "--out", tmp_path / "b.csv", "--space-out", tmp_path / "r.json")
     assert res.exit_code == 0 and "243" in res.stderr
     rows = list(csv.DictReader(open(tmp_path / "b.csv")))
-    assert len(rows) == 243 and float(rows[0]["score"]) >= float(rows[-1]["score"])
+    assert len(rows) == 243 and float(rows[0]["module_score_sum"]) >= float(rows[-1]["module_score_sum"])
     res = run("sample", "--reduced", tmp_path / "r.json", "--n", 10, "--out", tmp_path / "x.csv")
     assert res.exit_code == 0 and len(list(csv.DictReader(open(tmp_path / "x.csv")))) == 10
     res = run("build", sc, "--k", 30, "--out", tmp_path / "c.csv")

@@ -659,10 +659,12 @@ def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], 
 @click.option("--space-out", type=click.Path(dir_okay=False), default=None,
               help="Also write the reduced space (for `sample --reduced` and `search --reduced`).")
 @click.option("--space", "space_name", default=None, help="Space file, for scores of a user-defined space.")
+@click.option("--evaluate", default=None, metavar="NAME=MODEL_DIR,...",
+              help="Predictors whose predicted range of the built archs the summary shows (e.g. acc=runs/acc,lat=runs/lat).")
 @_PAD
 @_QUIET
 def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | None, limit: int, out: str,
-              space_out: str | None, space_name: str | None, pad: str, quiet: bool) -> None:
+              space_out: str | None, space_name: str | None, evaluate: str | None, pad: str, quiet: bool) -> None:
     """Build architectures from the top-K modules per stage of one or more scores files.
 
     Several files (predictors or target equations) unite their selections: up to P x K modules per
@@ -695,13 +697,24 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
     archs = rs.space.decode(rs.codes(combos), pad)
     for i, a in enumerate(archs):  # the space's constraints, checked on every built arch
         rs.space.validate(a)
-    write_labelled(out, archs, {"score": rs.combo_scores(combos)})
+    from .construction.summary import build_summary, parse_evaluate
+
+    predictors = parse_evaluate(evaluate, rs.space)
+    # Summed module scores (Eq. 5 units per stage), not a prediction: named so nobody compares them.
+    write_labelled(out, archs, {"module_score_sum": rs.combo_scores(combos)})
     if space_out:
         rs.save(space_out)
     per_stage = " x ".join(str(n) for n in rs.sizes)
+    lines, extreme = build_summary(rs, rs.codes(combos), predictors)
     if not quiet:
         click.echo(f"reduced space {per_stage} = {size:,} architectures; wrote {len(archs):,} to {out}"
                    + (f", reduced space to {space_out}" if space_out else ""), err=True)
+        for line in lines:
+            click.echo(line, err=True)
+        if not predictors:
+            click.echo("  (--evaluate NAME=MODEL_DIR shows the predicted range of what was built)", err=True)
+    if extreme:
+        warn(extreme)
 
 
 def _warn_scores(paths: tuple[str, ...], selections: list) -> None:

@@ -339,6 +339,7 @@ def evaluate_kgnn(model: KGNNPredictor, space: MacroSpace, codes: np.ndarray, y:
         "n_train": int(len(tr)),
         "label_mean": float(y[tr].mean()),
         "label_std": float(y[tr].std()),
+        "label_range": [float(y[tr].min()), float(y[tr].max())],
         "test": test,
         "train": regression_report(y[tr], p_tr),
         "hop_moments": hop_moments,

@@ -135,6 +135,7 @@ def evaluate(model: AutoBuildPredictor, space: MacroSpace, codes: np.ndarray, y:
         "n_train": int(len(tr)),
         "label_mean": float(y[tr].mean()),
         "label_std": float(y[tr].std()),
+        "label_range": [float(y[tr].min()), float(y[tr].max())],
         "test": test,
         "hop_moments": hop_moments,
         "label_moments": label_moments(space, codes[tr], y[tr]),

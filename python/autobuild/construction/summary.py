@@ -1,0 +1,90 @@
+"""What a build built, in words a practitioner can check: per predictor the predicted range of the
+built archs beside the training data's range, the depths and layer choices kept per stage, and a
+warning when every kept module sits at one extreme of its stage (the build is then simply the
+largest or the smallest net, usually a sign that the target equation rewards size alone)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def predicted_ranges(space: Any, codes: np.ndarray, predictors: Mapping[str, Any]) -> list[str]:
+    """``name: built [lo, hi] (median m) vs training data [lo, hi]`` for every predictor given."""
+    from ..models.inference import OnnxPredictor
+
+    lines = []
+    for name, art in predictors.items():
+        pred, _ = OnnxPredictor(art.onnx_path).predict(space, codes)
+        rep = art.report
+        rng = rep.get("label_range")
+        data = (f"[{_fmt(rng[0])}, {_fmt(rng[1])}]" if rng else
+                f"mean {_fmt(rep['label_mean'])} +- {_fmt(rep['label_std'])}")
+        lines.append(f"  {name} ({art.target}): built [{_fmt(float(pred.min()))}, {_fmt(float(pred.max()))}] "
+                     f"(median {_fmt(float(np.median(pred)))}) vs training data {data}")
+    return lines
+
+
+def composition(reduced: Any) -> tuple[list[str], str | None]:
+    """Depths and layer choices of the kept modules per stage, and a warning when every stage keeps
+    only modules of its largest (or smallest) depth."""
+    sp = reduced.space
+    lines, at_max, at_min = [], [], []
+    for g, group in enumerate(reduced.groups):
+        lo, hi, _ = sp.group_bounds(sp.module_groups[g])
+        mods = [reduced.module_layers(g, i) for i in range(len(group))]
+        depths = Counter(int(m["depth"]) for m in group)
+        choices = Counter("".join(f"{k}{v}" for k, v in layer.items()) for m in mods for layer in m)
+        n_layers = sum(choices.values()) or 1
+        top = ", ".join(f"{c} {100 * n / n_layers:.0f}%" for c, n in choices.most_common(3))
+        lines.append(f"  stage {sp.group_label(g)}: depths {dict(sorted(depths.items()))} of {lo}..{hi}; "
+                     f"layers {top or '(empty)'}")
+        if lo < hi:
+            at_max.append(set(depths) == {hi})
+            at_min.append(set(depths) == {lo})
+    warning = None
+    if at_max and all(at_max):
+        warning = "largest"
+    elif at_min and all(at_min):
+        warning = "smallest"
+    if warning:
+        warning = (f"every kept module has the {warning} depth of its stage: this build is simply the {warning} nets "
+                   "of the space. If that is not what you want, use a target that trades accuracy against cost "
+                   "(e.g. 'acc*100/latency_gpu'), --constrained (splits K across module sizes), or "
+                   "`autobuild search --auto-equations`")
+    return lines, warning
+
+
+def build_summary(reduced: Any, codes: np.ndarray, predictors: Mapping[str, Any] | None = None) -> tuple[list[str], str | None]:
+    lines = ["what was built:"]
+    comp, warning = composition(reduced)
+    lines += comp
+    if predictors:
+        lines.append("predicted by:")
+        lines += predicted_ranges(reduced.space, codes, predictors)
+    return lines, warning
+
+
+def parse_evaluate(spec: str | None, space: Any) -> dict[str, Any]:
+    """``--evaluate acc=runs/acc,latency_gpu=runs/lat`` -> name -> loaded model (of ``space``)."""
+    from ..errors import AutobuildError
+    from ..models.artifact import load_model
+
+    out: dict[str, Any] = {}
+    if not spec:
+        return out
+    for part in spec.split(","):
+        name, eq, path = part.partition("=")
+        if not eq or not name.strip() or not path.strip():
+            raise AutobuildError(f"--evaluate {spec!r}: expected NAME=MODEL_DIR[,NAME=MODEL_DIR...]")
+        out[name.strip()] = load_model(path.strip(), space=space)
+    return out
+
+
+__all__: Sequence[str] = ("build_summary", "composition", "parse_evaluate", "predicted_ranges")
