@@ -90,49 +90,45 @@ def _temporaries(parent: Path) -> list[str]:
     return sorted(p.name for p in parent.iterdir() if p.name.startswith(".") and p.name.endswith((".tmp", ".old")))
 
 
-def test_kill_train_at_random_points(tmp_path, small_data):
-    from autobuild.models.artifact import load_model
-
-    rng = random.Random(SEED)
-    args = ["train", "--space", "ofa-mbv3", "--data", small_data, "--epochs", "3", "--quiet", "--overwrite"]
+def _kill_at_random_points(args: list, tmp_path: Path, ref: Path, out: Path, seed: int, check) -> None:
+    """Run ``args --out ref`` to the end (timing it), then ``args --out out`` killed twice at random
+    points (``check(out)`` after each kill: never a partial output, no orphan), then to the end."""
+    rng = random.Random(seed)
     t0 = time.monotonic()
-    ref = _spawn([*args, "--out", tmp_path / "ref"], uuid.uuid4().hex, tmp_path)
-    assert ref.wait(timeout=300) == 0, ref.stderr.read().decode()
+    p = _spawn([*args, "--out", ref], uuid.uuid4().hex, tmp_path)
+    assert p.wait(timeout=300) == 0, p.stderr.read().decode()
     duration = time.monotonic() - t0
-    out = tmp_path / "m"
     for _ in range(2):
         mark = uuid.uuid4().hex
-        at = rng.uniform(0.2, 0.97) * duration
-        killed = _kill_after(_spawn([*args, "--out", out], mark, tmp_path), at)
+        killed = _kill_after(_spawn([*args, "--out", out], mark, tmp_path), rng.uniform(0.2, 0.97) * duration)
         _assert_no_orphans(mark)
-        if out.exists():  # never half a model: what is there loads, checksums and all
-            load_model(out)
+        if out.exists():
+            check(out)
         if not killed:
             break
     fin = _spawn([*args, "--out", out], uuid.uuid4().hex, tmp_path)
     assert fin.wait(timeout=300) == 0, fin.stderr.read().decode()
     assert _temporaries(tmp_path) == [], f"stale temporaries left (seed {SEED})"
-    assert _digest(out / "model.safetensors") == _digest(tmp_path / "ref" / "model.safetensors"), f"seed {SEED}"
+
+
+def test_kill_train_at_random_points(tmp_path, small_data):
+    from autobuild.models.artifact import load_model
+
+    args = ["train", "--space", "ofa-mbv3", "--data", small_data, "--epochs", "3", "--quiet", "--overwrite"]
+    out, ref = tmp_path / "m", tmp_path / "ref"
+    _kill_at_random_points(args, tmp_path, ref, out, SEED, load_model)  # what is there loads, checksums and all
+    assert _digest(out / "model.safetensors") == _digest(ref / "model.safetensors"), f"seed {SEED}"
 
 
 def test_kill_score_at_random_points(tmp_path, model_dir):
-    rng = random.Random(SEED + 1)
     args = ["score", model_dir, "--runtime", "onnx", "--quiet", "--show", "0"]
-    t0 = time.monotonic()
-    ref = _spawn([*args, "--out", tmp_path / "ref.csv"], uuid.uuid4().hex, tmp_path)
-    assert ref.wait(timeout=300) == 0, ref.stderr.read().decode()
-    duration = time.monotonic() - t0
-    out = tmp_path / "s.csv"
-    for _ in range(2):
-        mark = uuid.uuid4().hex
-        _kill_after(_spawn([*args, "--out", out], mark, tmp_path), rng.uniform(0.3, 0.98) * duration)
-        _assert_no_orphans(mark)
-        if out.exists():
-            assert out.read_bytes() == (tmp_path / "ref.csv").read_bytes(), f"a partial scores file (seed {SEED})"
-    fin = _spawn([*args, "--out", out], uuid.uuid4().hex, tmp_path)
-    assert fin.wait(timeout=300) == 0, fin.stderr.read().decode()
-    assert _temporaries(tmp_path) == []
-    assert out.read_bytes() == (tmp_path / "ref.csv").read_bytes()
+    out, ref = tmp_path / "s.csv", tmp_path / "ref.csv"
+
+    def whole(p: Path) -> None:
+        assert p.read_bytes() == ref.read_bytes(), f"a partial scores file (seed {SEED})"
+
+    _kill_at_random_points(args, tmp_path, ref, out, SEED + 1, whole)
+    whole(out)
 
 
 def _journal_rows(path: Path) -> int:
