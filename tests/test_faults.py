@@ -374,4 +374,4 @@ def test_kill_search_with_ray_leaves_no_orphans(tmp_path):
     time.sleep(3)
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
-    _assert_no_orphans(mark, wait=30)
+    _assert_no_orphans(mark, wait=60)

@@ -121,8 +121,8 @@ def owned():
     return out
 
 seen = {}  # pid -> when first signalled; processes started late (agents of a dying raylet) too
-deadline, quiet = time.monotonic() + 60, 0
-while time.monotonic() < deadline and quiet < 6:
+deadline, quiet = time.monotonic() + 120, 0
+while time.monotonic() < deadline and quiet < 20:  # 5 s without any: Ray has nothing left to start
     pids = owned()
     quiet = 0 if pids else quiet + 1
     now = time.monotonic()
@@ -204,8 +204,7 @@ class RayExecutor:
     def close(self) -> None:
         if self.reaper is not None:
             self.ray.shutdown()
-            self.reaper.stdin.close()  # the reaper ends what shutdown left
-            self.reaper.wait(timeout=30)
+            self.reaper.stdin.close()  # the reaper ends what shutdown left, then itself (not waited for)
             self.reaper = None
 
 
