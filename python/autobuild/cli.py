@@ -17,8 +17,9 @@ import numpy as np
 
 from . import __version__, limits
 from .errors import AutobuildError
+from .cli_options import OVERWRITE, PAD, QUIET, seed_option, warn
+from .models.inference import RUNTIMES
 from .models.kinds import KINDS
-from .spaces.macro import PADS
 
 
 def _describe_range(t: Any) -> str:
@@ -106,11 +107,6 @@ def _fail(msg: str) -> None:
     sys.exit(2)
 
 
-def warn(msg: str) -> None:
-    """A warning the user must not miss (stderr, one line)."""
-    click.echo(f"autobuild: WARNING: {msg}", err=True)
-
-
 def big_int(n: int) -> str:
     """An exact integer of any size as ``%.3g`` (``float()`` overflows past 1e308)."""
     try:
@@ -142,28 +138,14 @@ def _space(name: str):  # noqa: ANN202
     return get_space(name)
 
 
-def _seed_option(help_: str = "Random seed.") -> Any:
-    return click.option("--seed", type=click.IntRange(0, limits.MAX_SEED), default=0, show_default=True, help=help_)
-
-
-_PAD = click.option("--pad", type=click.Choice(PADS), default="repeat", show_default=True,
-                    help="Unused layer slots of written archs: repeat the stage's last layer (valid for ofa's "
-                         "set_active_subnet) or 0.")
-_QUIET = click.option("--quiet", is_flag=True, help="No progress bar or status lines.")
-_OVERWRITE = click.option("--overwrite", is_flag=True,
-                          help="Replace an existing output directory that autobuild wrote (never anything else).")
-
-
 def check_outputs(*pairs: tuple[str | None, str]) -> None:
     """Refuse unknown output extensions before any work is done: (path, kind) with kind one of
     ``table``, ``figure``, ``scores``, ``reduced space``."""
-    from .io_utils import FIGURE_FORMATS, TABLE_FORMATS, output_format
+    from .io_utils import OUTPUT_FORMATS, output_format
 
-    kinds = {"table": TABLE_FORMATS, "figure": FIGURE_FORMATS, "scores": {".csv": "csv"},
-             "reduced space": {".json": "json"}}
     for path, kind in pairs:
         if path is not None:
-            output_format(path, kinds[kind], kind)
+            output_format(path, OUTPUT_FORMATS[kind], kind)
 
 
 def _warn_models(models: Any, purpose: str) -> None:
@@ -227,10 +209,10 @@ def space_cmd(name: str, as_json: bool) -> None:
 @click.option("--reduced", "reduced", type=click.Path(dir_okay=False), default=None,
               help="Sample a reduced space written by `autobuild build --space-out` instead.")
 @click.option("--n", "n", type=click.IntRange(1, limits.MAX_ARCHS), required=True, help="Number of architectures.")
-@_seed_option()
+@seed_option()
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output CSV/JSONL (column arch).")
-@_PAD
-@_QUIET
+@PAD
+@QUIET
 def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, out: str, pad: str, quiet: bool) -> None:
     """Draw N distinct uniformly random architectures (depths, layers, globals uniform), from a
     space or from a reduced space (then all of it when N exceeds its size)."""
@@ -276,7 +258,7 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
 @click.option("--layers", type=click.IntRange(1, limits.MAX_LAYERS), default=4, show_default=True, help="Message-passing hops M.")
 @click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True,
               help="Share of the archs held out for the test metrics.")
-@_seed_option("Seed of the split and of the initial weights.")
+@seed_option("Seed of the split and of the initial weights.")
 @click.option("--fe-grad-scale", type=click.FloatRange(0, 1), default=None,
               help="Scale of the gradient the GNN hops send into the FE-MLP (1 = plain backprop) "
                    "[default: 0.03; AutoBuild predictors only].")
@@ -286,8 +268,8 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
               help="Ensemble (Sec. 5.3): k-fold splits, one member per fold and seed.")
 @click.option("--seeds", type=click.IntRange(1, limits.MAX_MEMBERS), default=1, show_default=True,
               help="Ensemble: members per fold with seeds seed, seed+1, ...")
-@_OVERWRITE
-@_QUIET
+@OVERWRITE
+@QUIET
 def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epochs: int | None, batch_size: int | None,
               lr: float | None, weight_decay: float | None, hidden: int | None, layers: int, test_fraction: float,
               seed: int, fe_grad_scale: float | None, threads: int, folds: int, seeds: int, overwrite: bool,
@@ -337,12 +319,11 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
 
     cfg.validate()
     if folds * seeds > 1:
-        from .models.ensemble import check_members, load_ensemble, prepare_ensemble_dir, train_ensemble
-        from .models.ensemble import _settings as ensemble_settings
+        from .models.ensemble import load_ensemble, train_ensemble
 
-        check_members(sp, y, cfg, folds, seeds)  # every member trainable, before anything is written
-        if prepare_ensemble_dir(out, ensemble_settings(sp, eq, cfg, folds, seeds, data_info), overwrite) == "resume":
-            click.echo(f"{out}: resuming the ensemble (members already trained are kept)", err=True)
+        def on_start(state: str) -> None:  # called once every member is known trainable and --out is safe
+            if state == "resume":
+                click.echo(f"{out}: resuming the ensemble (members already trained are kept)", err=True)
 
         def on_member(i: int, n: int, name: str, status: str) -> None:
             bar.reset(total=epochs)
@@ -352,7 +333,7 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
 
         click.get_current_context().meta["autobuild.resume"] = "rerun the same command (finished members are kept)"
         train_ensemble(sp, codes, y, eq, cfg, folds, seeds, out, data_info, progress=progress, on_member=on_member,
-                       overwrite=overwrite)
+                       overwrite=overwrite, on_start=on_start)
         bar.close()
         members = load_ensemble(out, space=sp)
         _warn_models(members, "module scoring")
@@ -521,7 +502,7 @@ def _info_kgnn(art: Any) -> None:
 @click.option("--space", "space_name", default=None, help="Refuse the model unless it was trained on this space.")
 @click.option("--batch-size", type=click.IntRange(1, limits.MAX_BATCH), default=4096, show_default=True,
               help="Archs per ONNX Runtime call.")
-@_QUIET
+@QUIET
 def predict_cmd(model_dir: str, data: str, out: str, provider: str, space_name: str | None, batch_size: int,
                 quiet: bool) -> None:
     """Run a model's ONNX export: prediction (label units) and graph-embedding norm per hop (an
@@ -564,7 +545,7 @@ def _compare_with_labels(records: Any, target: Any, pred: np.ndarray) -> None:
     try:
         cols = {m: np.array([float(r[m]) for r in records.rows], dtype=np.float64) for m in target.metrics}
         y = target.evaluate(cols)
-    except (TypeError, ValueError, AutobuildError):
+    except (TypeError, ValueError):  # AutobuildError included
         click.echo(f"note: the input's {', '.join(target.metrics)} columns are not all numbers; not compared", err=True)
         return
     r = regression_report(y, pred)
@@ -603,11 +584,11 @@ def _parse_globals(pairs: tuple[str, ...], resolution: int | None) -> dict[str, 
               help="Fewest training archs per (stage, depth) cell for Eq. 5; else N(0,1) (Sec. 7.9).")
 @click.option("--provider", default="cpu", show_default=True, help="ONNX Runtime execution provider.")
 @click.option("--batch-size", type=click.IntRange(1, limits.MAX_BATCH), default=4096, show_default=True, help="Modules per forward pass.")
-@click.option("--runtime", type=click.Choice(["onnx", "torch"]), default="onnx", show_default=True,
+@click.option("--runtime", type=click.Choice(RUNTIMES), default="onnx", show_default=True,
               help="onnx: ONNX Runtime on --provider (no torch import); torch: PyTorch on the CPU (faster, needs torch).")
 @click.option("--name", default=None, help="Model name written in the scores (default: the directory name).")
 @click.option("--show", type=click.IntRange(0, 1000), default=3, show_default=True, help="Best/worst modules per stage to print.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@QUIET
 def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], resolution: int | None, min_count: int,
               provider: str, batch_size: int, runtime: str, name: str | None, show: int, quiet: bool) -> None:
     """Score every module (stage subgraph) of the space with Eq. 5 (Sec. 4.2).
@@ -632,12 +613,10 @@ def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], 
     write_scores(out, scores)
     for note in scores.notes:
         click.echo(f"note: {note}", err=True)
-    if not show and not quiet:
-        for g in range(len(scores.space.module_groups)):
-            tied, margin = scores.ties(g)
-            if tied > 1:
-                click.echo(f"note: stage {scores.stage_label(g)}: {tied:,} modules score within the uncertainty "
-                           f"(±{margin:.3g}) of the best", err=True)
+    if not show and not quiet:  # with --show, the printed table says it
+        for label, tied, margin in scores.tied_stages():
+            click.echo(f"note: stage {label}: {tied:,} modules score within the uncertainty (±{margin:.3g}) of the best",
+                       err=True)
     glob = ", ".join(f"{k}={v}" for k, v in scores.globals.items())
     click.echo(f"wrote {len(scores):,} module scores ({scores.target}; {len(models)} model(s); {glob or 'no globals'}) to {out}",
                err=True)
@@ -661,8 +640,8 @@ def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], 
 @click.option("--space", "space_name", default=None, help="Space file, for scores of a user-defined space.")
 @click.option("--evaluate", default=None, metavar="NAME=MODEL_DIR,...",
               help="Predictors whose predicted range of the built archs the summary shows (e.g. acc=runs/acc,lat=runs/lat).")
-@_PAD
-@_QUIET
+@PAD
+@QUIET
 def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | None, limit: int, out: str,
               space_out: str | None, space_name: str | None, evaluate: str | None, pad: str, quiet: bool) -> None:
     """Build architectures from the top-K modules per stage of one or more scores files.
@@ -681,11 +660,9 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
     _warn_scores(scores, selections)
     if not quiet:
         for p, s in zip(scores, loaded):
-            for g in range(len(s.space.module_groups)):
-                tied, margin = s.ties(g)
-                if tied > k:
-                    click.echo(f"note: {Path(p).name}: stage {s.stage_label(g)}: the top {k} is a pick among {tied:,} modules "
-                               f"indistinguishable from the best (scores within ±{margin:.3g})", err=True)
+            for label, tied, margin in s.tied_stages(more_than=k):
+                click.echo(f"note: {Path(p).name}: stage {label}: the top {k} is a pick among {tied:,} modules "
+                           f"indistinguishable from the best (scores within ±{margin:.3g})", err=True)
     rs = unite(selections, names)
     size = rs.cardinality()
     if top is None and size > limit:
@@ -694,7 +671,8 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
     combos = rs.top_combos(top) if top is not None else rs.all_combos()
     if top is None:
         combos = combos[np.lexsort((np.arange(len(combos)), -rs.combo_scores(combos)))]
-    archs = rs.space.decode(rs.codes(combos), pad)
+    codes = rs.codes(combos)
+    archs = rs.space.decode(codes, pad)
     for i, a in enumerate(archs):  # the space's constraints, checked on every built arch
         rs.space.validate(a)
     from .construction.summary import build_summary, parse_evaluate
@@ -705,7 +683,7 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
     if space_out:
         rs.save(space_out)
     per_stage = " x ".join(str(n) for n in rs.sizes)
-    lines, extreme = build_summary(rs, rs.codes(combos), predictors)
+    lines, extreme = build_summary(rs, codes, predictors)
     if not quiet:
         click.echo(f"reduced space {per_stage} = {size:,} architectures; wrote {len(archs):,} to {out}"
                    + (f", reduced space to {space_out}" if space_out else ""), err=True)

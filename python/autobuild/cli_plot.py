@@ -12,11 +12,11 @@ from typing import Any
 
 import click
 
+from .cli_options import QUIET
 from .errors import AutobuildError
 
 _OUT = click.option("--out", type=click.Path(dir_okay=False), required=True,
                     help="Figure to write (.png, .svg or .pdf).")
-_QUIET = click.option("--quiet", is_flag=True, help="No status lines.")
 
 
 def _wrote(path: Path) -> None:
@@ -24,20 +24,18 @@ def _wrote(path: Path) -> None:
         click.echo(f"wrote {path}", err=True)
 
 
-_TABLE_EXT = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
-
-
 def parse_arch(spec: str, row: int | None = None) -> Any:
     """``--arch`` value: inline JSON, or ``@FILE``: a JSON arch (or a record with an ``arch`` key),
     or any table autobuild writes (CSV with an ``arch`` column, JSONL), of which ``row`` (1-based,
     default 1) is taken. Bounded size and nesting."""
+    from .io_utils import TABLE_FORMATS
     from .safe_input import parse_json, read_text
 
     if spec.startswith("@"):
         p = Path(spec[1:])
         if not p.exists():
             raise AutobuildError(f"--arch: {p}: file not found")
-        if p.name.lower().endswith(_TABLE_EXT):
+        if p.name.lower().endswith(tuple(TABLE_FORMATS)):
             from .data.table import read_records
 
             recs = read_records(p)
@@ -70,7 +68,7 @@ def plot() -> None:
 @plot.command("modules", short_help="Best and worst modules per stage (Fig. 4).")
 @click.argument("scores_csv", type=click.Path())
 @_OUT
-@_QUIET
+@QUIET
 @click.option("--show", "--n", "n", type=click.IntRange(1, 1000), default=3, show_default=True,
               help="Best and worst modules shown per stage.")
 @click.option("--space", "space_name", default=None, help="Space name or file (needed for non-built-in spaces).")
@@ -88,7 +86,7 @@ def modules_cmd(scores_csv: str, out: str, n: int, space_name: str | None, quiet
 @plot.command("importance", short_help="FE-MLP feature importance (Figs. 9/10).")
 @click.argument("model_dir", type=click.Path())
 @_OUT
-@_QUIET
+@QUIET
 def importance_cmd(model_dir: str, out: str, quiet: bool) -> None:
     """FE-MLP 0-hop feature importance per feature value (paper Sec. 4.3, Figs. 9/10)."""
     from .models.ensemble import load_any
@@ -103,7 +101,7 @@ def importance_cmd(model_dir: str, out: str, quiet: bool) -> None:
               help="Arch as inline JSON, or @FILE: a JSON arch, or a CSV/JSONL that autobuild wrote (see --row).")
 @click.option("--row", type=click.IntRange(1, 10_000_000), default=None, help="Row of a CSV/JSONL --arch file [default: 1].")
 @_OUT
-@_QUIET
+@QUIET
 @click.option("--provider", default="cpu", show_default=True, help="ONNX Runtime execution provider.")
 def arch_cmd(model_dir: str, arch_spec: str, row: int | None, out: str, provider: str, quiet: bool) -> None:
     """One arch's sequence graph coloured by standardised node-embedding norm per hop (Fig. 1, Sec. 4.2)."""
@@ -125,7 +123,7 @@ def arch_cmd(model_dir: str, arch_spec: str, row: int | None, out: str, provider
 @plot.command("hops", short_help="Test SRCC per hop level (Fig. 2).")
 @click.argument("model_dir", type=click.Path())
 @_OUT
-@_QUIET
+@QUIET
 def hops_cmd(model_dir: str, out: str, quiet: bool) -> None:
     """Test SRCC per hop level and of the prediction (paper Fig. 2)."""
     from .models.ensemble import load_any

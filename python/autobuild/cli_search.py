@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from . import limits
+from .cli_options import PAD, QUIET, seed_option, warn
 from .errors import AutobuildError
-from .spaces.macro import PADS
 
 
 def _parse_ref(text: str | None, names: list[str]) -> dict[str, float] | None:
@@ -49,8 +49,6 @@ def _auto_reduced(space_name, reduced, objectives, p, data, k, epochs, work, see
     return rs
 
 
-_RUN_OPTIONS = ("--space", "--strategy", "--reduced", "--device", "--objectives", "--evaluator", "--initial",
-                "--per-iteration", "--seed")
 _AUTO_OPTIONS = ("--auto-equations", "--data", "--k", "--epochs", "--work")
 
 
@@ -68,7 +66,7 @@ _AUTO_OPTIONS = ("--auto-equations", "--data", "--k", "--epochs", "--work")
 @click.option("--initial", type=click.IntRange(1, limits.MAX_ARCHS), default=50, show_default=True, help="Random initial pool.")
 @click.option("--per-iteration", type=click.IntRange(1, limits.MAX_ARCHS), default=50, show_default=True,
               help="New archs per iteration.")
-@click.option("--seed", type=click.IntRange(0, limits.MAX_SEED), default=0, show_default=True, help="Random seed of the run.")
+@seed_option("Random seed of the run.")
 @click.option("--journal", type=click.Path(dir_okay=False), default=None, help="SQLite journal (WAL) of every evaluation.")
 @click.option("--resume", type=click.Path(dir_okay=False), default=None, help="Continue the run stored in this journal.")
 @click.option("--executor", type=click.Choice(["process", "inline", "ray"]), default="process", show_default=True,
@@ -88,9 +86,8 @@ _AUTO_OPTIONS = ("--auto-equations", "--data", "--k", "--epochs", "--work")
               help="Predictor epochs (--auto-equations).")
 @click.option("--work", type=click.Path(file_okay=False), default=None,
               help="Where --auto-equations keeps its predictors [default: JOURNAL.work or ./autobuild-auto].")
-@click.option("--pad", type=click.Choice(PADS), default="repeat", show_default=True,
-              help="Unused layer slots of the written front: the stage's last layer repeated, or 0.")
-@click.option("--quiet", is_flag=True, help="No progress display.")
+@PAD
+@QUIET
 @click.pass_context
 def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, budget, initial, per_iteration, seed,  # noqa: ANN001, ANN201, PLR0913
            journal, resume, executor, workers, ray_address, ref, out, plot_path, auto_p, data, k, epochs, work, pad, quiet):
@@ -148,7 +145,7 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
                 asked["--reduced"] = load_reduced(reduced).to_dict()
             cfg = resumed_config(cfg0, asked, budget)
             sp = space_from_dict(cfg.space, "search space")
-            check_evaluator(cfg.evaluator, sp, [o.metric for o in parse_objectives(cfg.objectives)], _warn)
+            check_evaluator(cfg.evaluator, sp, [o.metric for o in parse_objectives(cfg.objectives)], warn)
             if cfg != cfg0:
                 jr.set_config(cfg.to_dict())
                 note(f"extending the run to a budget of {cfg.budget}")
@@ -170,7 +167,7 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
             sp = get_space(space_name)
         else:
             raise AutobuildError("give --space (or --reduced, or --resume)")
-        check_evaluator(evaluator, sp, [o.metric for o in objs], _warn)
+        check_evaluator(evaluator, sp, [o.metric for o in objs], warn)
         if auto_p is not None:
             rs = _auto_reduced(space_name, reduced, objectives, auto_p, data, k, epochs, work or
                                (f"{journal}.work" if journal else "autobuild-auto"), seed)
@@ -237,7 +234,3 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
     else:
         for i in front[:20]:
             click.echo("  " + "  ".join(f"{o.metric}={res.metrics[o.metric][i]:.5g}" for o in objs))
-
-
-def _warn(msg: str) -> None:
-    click.echo(f"autobuild: WARNING: {msg}", err=True)

@@ -23,15 +23,13 @@ import numpy as np
 
 from .errors import AutobuildError
 
-RUNTIMES = ("onnx", "torch")
-
-
 class Predictor:
     """An architecture performance predictor: ``fit`` / ``predict`` / ``save`` / ``load``."""
 
     def __init__(self, space: Any, target: str = "acc", kind: str = "autobuild", runtime: str = "onnx",
                  provider: str = "cpu", **hyper: Any) -> None:
         from .data.equation import TargetEquation
+        from .models.inference import RUNTIMES
         from .models.kinds import get_kind
         from .spaces import get_space
 
@@ -42,7 +40,6 @@ class Predictor:
             raise AutobuildError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
         self.runtime, self.provider = runtime, provider
         self.hyper = dict(hyper)
-        self._config: Any = None
         if hyper:  # unknown or out-of-range hyper-parameters fail here, not after the data is read
             self._make_config()
         self._result: Any = None
@@ -62,7 +59,6 @@ class Predictor:
                                  f"(they have: {', '.join(sorted(names))})")
         cfg = cls(**self.hyper)
         cfg.validate()
-        self._config = cfg
         return cfg
 
     def fit(self, data: Any, y: Sequence[float] | None = None,
@@ -110,7 +106,7 @@ class Predictor:
 
         art = load_model(path)
         p = cls(art.space, art.target, kind=art.kind, runtime=runtime, provider=provider)
-        p.hyper = {k: v for k, v in art.config["hyperparameters"].items()}
+        p.hyper = dict(art.config["hyperparameters"])
         p._artifact = art
         return p
 

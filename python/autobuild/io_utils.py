@@ -259,6 +259,11 @@ def check_output_dir(path: str | Path, overwrite: bool, owned_files: Callable[[P
 TABLE_FORMATS = {".csv": "csv", ".csv.gz": "csv", ".jsonl": "jsonl", ".jsonl.gz": "jsonl", ".ndjson": "jsonl",
                  ".ndjson.gz": "jsonl"}
 FIGURE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+SCORES_FORMATS = {".csv": "csv"}
+REDUCED_FORMATS = {".json": "json"}
+#: Output kind -> the extensions it may have (``output_format``; the CLI checks them up front).
+OUTPUT_FORMATS = {"table": TABLE_FORMATS, "figure": FIGURE_FORMATS, "scores": SCORES_FORMATS,
+                  "reduced space": REDUCED_FORMATS}
 
 
 def output_format(path: str | Path, formats: dict[str, str], what: str = "output") -> str:

@@ -146,11 +146,9 @@ def modules_table(scores: Any, n: int = 3) -> str:
         prev = b[0]
     notes = list(getattr(scores, "notes", []) or [])
     out.extend(f"# note: {t}" for t in notes)
-    for g in range(len(scores.space.module_groups)):
-        tied, margin = scores.ties(g)
-        if tied > 1:
-            out.append(f"# stage {scores.stage_label(g)}: {tied:,} modules score within the uncertainty (±{margin:.3g}) "
-                       "of the best: indistinguishable from it")
+    for label, tied, margin in scores.tied_stages():
+        out.append(f"# stage {label}: {tied:,} modules score within the uncertainty (±{margin:.3g}) "
+                   "of the best: indistinguishable from it")
     return "\n".join(out) + "\n"
 
 

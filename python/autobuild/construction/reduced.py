@@ -128,9 +128,9 @@ class ReducedSpace:
         }
 
     def save(self, path: str | Path) -> None:
-        from ..io_utils import atomic_write_text, output_format
+        from ..io_utils import REDUCED_FORMATS, atomic_write_text, output_format
 
-        output_format(path, {".json": "json"}, "reduced space")
+        output_format(path, REDUCED_FORMATS, "reduced space")
         atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
 
 

@@ -275,14 +275,13 @@ def write_records(path: str | Path, records: Records, columns: Mapping[str, Any]
     """Write ``records`` as given plus new numeric ``columns`` (CSV, or JSONL by the name's
     extension; ``.gz`` gzips). An input column with the name of a new one is an error."""
     path = Path(path)
-    output_format(path, TABLE_FORMATS, "table")
+    jsonl_out = output_format(path, TABLE_FORMATS, "table") == "jsonl"
     n = len(records)
     cols = _columns(columns, n)
     clash = [c for c in cols if c in records.header]
     if clash:
         raise AutobuildError(f"{records.source}: has a column {clash[0]!r} already; rename it so that the new one "
                              "does not hide it")
-    jsonl_out = _is_jsonl_name(path)
     buf = io.StringIO()
     if jsonl_out:
         for i, row in enumerate(records.rows):
@@ -305,13 +304,6 @@ def _cell_text(v: Any) -> str:
     if isinstance(v, str):
         return v
     return json.dumps(v, separators=(",", ":"))
-
-
-def _is_jsonl_name(path: Path) -> bool:
-    name = path.name.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
-    return name.endswith((".jsonl", ".ndjson"))
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -372,15 +364,11 @@ def write_labelled(path: str | Path, archs: Sequence[Any], columns: Mapping[str,
     ``.jsonl``; a trailing ``.gz`` gzips. Floats are written with ``repr`` (exact round trip).
     The file is replaced atomically; parent directories are created."""
     path = Path(path)
-    output_format(path, TABLE_FORMATS, "table")
+    jsonl = output_format(path, TABLE_FORMATS, "table") == "jsonl"
     archs = list(archs)
     cols = _columns(columns, len(archs))
-    name = path.name.lower()
-    gz = name.endswith(".gz")
-    if gz:
-        name = name[:-3]
     buf = io.StringIO()
-    if name.endswith((".jsonl", ".ndjson")):
+    if jsonl:
         for i, a in enumerate(archs):
             arch = _dump_arch(a, i)
             extra = "".join(f",{json.dumps(k)}:{float(c[i])!r}" for k, c in cols.items())

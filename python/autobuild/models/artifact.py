@@ -23,7 +23,7 @@ from .. import __version__
 from ..data.equation import TargetEquation
 from ..errors import AutobuildError
 from ..io_utils import atomic_dir, check_output_dir, read_format_json
-from ..manifest import owned_files, sha256_file, verify, write_manifest
+from ..manifest import owned_files, verify, write_manifest
 from .kinds import KINDS, get_kind
 from ..spaces import MacroSpace, space_from_dict
 
@@ -35,7 +35,6 @@ CONFIG = "config.json"
 DEFAULT_KIND = "autobuild"  # configs without a "kind" field predate the k-GNN
 
 
-sha256 = sha256_file
 MODEL_FILES = (CONFIG, WEIGHTS, ONNX)
 
 

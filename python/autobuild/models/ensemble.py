@@ -80,10 +80,10 @@ def prepare_ensemble_dir(out: str | Path, settings: dict, overwrite: bool) -> st
         if done and not overwrite:
             raise AutobuildError(f"--out {out}: holds an ensemble trained with other settings ({len(done)} members); "
                                  "pass --overwrite to replace it, or use another --out")
-        owned = lambda p: ensemble_files(p)  # noqa: E731
+        owned = ensemble_files
     else:
         owned = model_dir_files
-        # A directory that a failed run left with nothing but a manifest is not worth --overwrite.
+    # An ensemble of other settings with no finished member (a failed run) is replaced without --overwrite.
     if not check_output_dir(out, overwrite or (out / MANIFEST).is_file(), owned):
         return "new"
     from ..io_utils import replace_dir_start
@@ -96,12 +96,14 @@ def train_ensemble(
     space: Any, codes: np.ndarray, y: np.ndarray, target: Any, cfg: Any, folds: int, seeds: int, out: str | Path,
     data_info: dict, progress: Callable[[int, float], None] | None = None,
     on_member: Callable[[int, int, str, str], None] | None = None, overwrite: bool = False,
+    on_start: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Train (or resume) ``folds x seeds`` members into ``out``; returns the member directories.
 
     Member (fold f, seed j) holds out fold f of a k-fold partition drawn with ``cfg.seed`` (or the
     usual random split when ``folds == 1``) and initialises with ``cfg.seed + j``.
-    ``on_member(i, n, name, status)`` reports ``train`` / ``kept`` per member. Everything is checked
+    ``on_start(state)`` says whether the directory is ``new``, resumed (``resume``) or replaced
+    (``replace``); ``on_member(i, n, name, status)`` reports ``train`` / ``kept`` per member. Everything is checked
     before the directory is touched; an ensemble of other settings is replaced only with ``overwrite``
     (or when it holds no finished member: a failed run does not block the corrected one)."""
     from .artifact import save_model
@@ -111,7 +113,9 @@ def train_ensemble(
     member_cfgs = check_members(space, y, cfg, folds, seeds)
     settings = _settings(space, target, cfg, folds, seeds, data_info)
     names = [member_name(f, j) for f in range(folds) for j in range(seeds)]
-    prepare_ensemble_dir(out, settings, overwrite)
+    state = prepare_ensemble_dir(out, settings, overwrite)
+    if on_start:
+        on_start(state)
     out.mkdir(parents=True, exist_ok=True)
     if not (out / MANIFEST).is_file():
         atomic_write_text(out / MANIFEST, json.dumps(seal({"format": FORMAT, "settings": settings, "members": names}),

@@ -11,6 +11,9 @@ from ..errors import AutobuildError
 from ..graphs import encode_codes
 from ..spaces.macro import MacroSpace
 
+#: What runs a model: ONNX Runtime (on a provider) or PyTorch (CPU); always an explicit choice.
+RUNTIMES = ("onnx", "torch")
+
 #: Short names accepted by ``--provider`` -> ONNX Runtime execution providers.
 PROVIDERS = {
     "cpu": "CPUExecutionProvider",

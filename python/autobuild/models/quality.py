@@ -4,8 +4,6 @@ told (the module scores of Eq. 5 are only as good as the hop-level ranking behin
 
 from __future__ import annotations
 
-from typing import Any
-
 #: Held-out SRCC below which a model is called poor: its rankings are close to random.
 LOW_SRCC = 0.5
 #: Rise of the held-out SRCC over the last fifth of training that counts as "still rising".
@@ -49,7 +47,3 @@ def still_rising(report: dict) -> str | None:
         return (f"the held-out SRCC was still rising when training stopped ({ref[1]:.3f} at epoch {int(ref[0])}, "
                 f"{last:.3f} at epoch {int(last_epoch)}): more epochs (--epochs) would likely give a better model")
     return None
-
-
-def model_name(art: Any) -> str:
-    return str(getattr(art, "path", "the model"))

@@ -74,6 +74,16 @@ class ModuleScores:
         margin = float(self.spread[rows[0]])
         return int((self.score[rows] >= self.score[rows[0]] - margin).sum()), margin
 
+    def tied_stages(self, more_than: int = 1) -> list[tuple[str, int, float]]:
+        """``(stage label, tied, margin)`` of every group whose best is tied with more than
+        ``more_than`` modules (:meth:`ties`): where a top-``more_than`` pick is a pick among equals."""
+        out = []
+        for g in range(len(self.space.module_groups)):
+            tied, margin = self.ties(g)
+            if tied > more_than:
+                out.append((self.stage_label(g), tied, margin))
+        return out
+
     def ranked(self, g: int) -> np.ndarray:
         """Rows of group ``g`` from best to worst score (ties: shorter module, then enumeration order)."""
         rows = self.group_rows(g)
@@ -137,7 +147,7 @@ class _TorchRunner:
 
 
 def _runner(artifact: Any, runtime: str, provider: str) -> Any:
-    from ..models.inference import OnnxPredictor
+    from ..models.inference import RUNTIMES, OnnxPredictor
 
     if runtime == "torch":
         if provider != "cpu":
@@ -145,7 +155,7 @@ def _runner(artifact: Any, runtime: str, provider: str) -> Any:
         return _TorchRunner(artifact)
     if runtime == "onnx":
         return OnnxPredictor(artifact.onnx_path, provider=provider)
-    raise AutobuildError(f"unknown runtime {runtime!r} (onnx, torch)")
+    raise AutobuildError(f"unknown runtime {runtime!r} ({', '.join(RUNTIMES)})")
 
 
 def _last_node_norms(sess: Any, space: MacroSpace, codes: np.ndarray, depths: np.ndarray) -> np.ndarray:
@@ -286,9 +296,9 @@ def write_scores(path: str | Path, scores: ModuleScores) -> None:
     global feature value the modules were scored at."""
     import csv
 
-    from ..io_utils import atomic_file, output_format
+    from ..io_utils import SCORES_FORMATS, atomic_file, output_format
 
-    output_format(path, {".csv": "csv"}, "scores")
+    output_format(path, SCORES_FORMATS, "scores")
     gnames = list(scores.globals)
     texts = _module_texts(scores)
     srcc = ["" if scores.srcc is None or not np.isfinite(v) else f"{v:.4f}"

@@ -24,7 +24,7 @@ from ..manifest import check_seal, seal
 
 try:
     import fcntl
-except ImportError:  # pragma: no cover - Windows: no lock, documented
+except ImportError:  # pragma: no cover - Windows: no flock, so no single-writer lock
     fcntl = None  # type: ignore[assignment]
 
 

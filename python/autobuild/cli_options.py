@@ -1,0 +1,27 @@
+"""Options and output helpers every command shares, so that each concept has one name, one help
+line and one behaviour across ``cli``, ``cli_plot`` and ``cli_search``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from . import limits
+from .spaces.macro import PADS
+
+PAD = click.option("--pad", type=click.Choice(PADS), default="repeat", show_default=True,
+                   help="Unused layer slots of written archs: repeat the stage's last layer (valid for ofa's "
+                        "set_active_subnet) or 0.")
+QUIET = click.option("--quiet", is_flag=True, help="No progress bar or status lines.")
+OVERWRITE = click.option("--overwrite", is_flag=True,
+                         help="Replace an existing output directory that autobuild wrote (never anything else).")
+
+
+def seed_option(help_: str = "Random seed.") -> Any:
+    return click.option("--seed", type=click.IntRange(0, limits.MAX_SEED), default=0, show_default=True, help=help_)
+
+
+def warn(msg: str) -> None:
+    """A warning the user must not miss (stderr, one line)."""
+    click.echo(f"autobuild: WARNING: {msg}", err=True)
