@@ -41,7 +41,7 @@ from autobuild.models.artifact import save_model
 from autobuild.models.evaluators import OnnxEvaluator
 from autobuild.models.inference import OnnxPredictor
 from autobuild.models.kgnn import KGNNConfig, KGNNPredictor, train_kgnn
-from autobuild.models.trainer import TrainResult
+from autobuild.models.fitting import TrainResult
 from autobuild.spaces import get_space
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latency_predictor.json"

@@ -20,7 +20,8 @@ from autobuild.models.evaluators import OnnxEvaluator
 from autobuild.models.inference import OnnxPredictor, resolve_provider
 from autobuild.models.kgnn import KGNNConfig, KGNNPredictor, latency_loss, train_kgnn
 from autobuild.models.predictor import AutoBuildPredictor
-from autobuild.models.trainer import TrainConfig, TrainResult, train_predictor
+from autobuild.models.fitting import TrainResult
+from autobuild.models.trainer import TrainConfig, train_predictor
 from autobuild.spaces import get_space
 
 

@@ -156,7 +156,7 @@ class Predictor:
         if self.runtime == "onnx":
             pred, norms = self._onnx_session().predict(self.space, codes, batch_size=batch_size)
         else:
-            from .models.trainer import run_model
+            from .models.fitting import run_model
 
             pred, norms, _, _ = run_model(self._torch_model(), self.space, codes, batch_size=batch_size)
         pred = np.asarray(pred, dtype=np.float64)

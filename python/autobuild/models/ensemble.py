@@ -40,7 +40,7 @@ def check_members(space: Any, y: np.ndarray, cfg: Any, folds: int, seeds: int) -
     """The member configs, each checked trainable on ``y`` (split sizes, label spread) before
     anything is written, so an infeasible ensemble leaves no trace."""
     from .fitting import split_and_moments
-    from .trainer import split_indices
+    from .fitting import split_indices
 
     if folds < 1 or seeds < 1:
         raise AutobuildError(f"folds and seeds must be >= 1, got {folds} and {seeds}")

@@ -13,7 +13,7 @@ from ..errors import AutobuildError
 from ..graphs import encode_codes
 from ..metrics import spearman
 from ..spaces.macro import MacroSpace
-from .fitting import (  # noqa: F401 - TrainResult, split_indices, run_model, label_moments: re-exported
+from .fitting import (
     TrainResult,
     ValidationMonitor,
     adamw,
