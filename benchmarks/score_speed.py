@@ -35,7 +35,7 @@ def main() -> int:
     from autobuild.models.artifact import load_model, save_model
     from autobuild.models.inference import OnnxPredictor
     from autobuild.models.trainer import TrainConfig, train_predictor
-    from autobuild.scoring import enumerate_group, module_codes, score_modules
+    from autobuild.scoring import score_modules
     from autobuild.scoring.scorer import _last_node_norms, module_count
 
     ok = True
@@ -63,12 +63,15 @@ def main() -> int:
             t_cli = time.perf_counter() - t0
             # Naive: one module per ONNX Runtime call (encoding included), on a sample of modules.
             sess = OnnxPredictor(load_model(path).onnx_path)
-            mods = enumerate_group(sp, len(sp.module_groups) - 1)
+            last = sp.n_groups - 1
+            mods = sp.enumerate_modules(last)
             gidx = [f.values.index(scores.globals[f.name]) for f in sp.global_features]
             rows = np.random.default_rng(0).choice(len(mods), size=min(args.naive, len(mods)), replace=False)
             t0 = time.perf_counter()
             for r in rows:
-                _last_node_norms(sess, sp, module_codes(sp, mods, gidx, np.array([r])), mods.depths[[r]])
+                codes = sp.empty_codes(1, gidx)
+                sp.place_modules(codes, last, mods.depths[[r]], mods.choices[[r]])
+                _last_node_norms(sess, sp, codes, mods.depths[[r]])
             t_naive = (time.perf_counter() - t0) / len(rows) * n_mod
             passed = max(times["torch"], t_cli) <= TARGET_S[name]
             ok &= passed

@@ -183,9 +183,9 @@ def _table(sp, rows_per_group, seed):
     """A reduced space's module list: ``rows_per_group[g]`` distinct random modules of every group."""
     rng = np.random.default_rng(seed)
     offsets, depths, choices = [0], [], []
-    width = max(sp.group_bounds(g)[1] for g in sp.module_groups)
-    for g, k in zip(sp.module_groups, rows_per_group):
-        d, c = core.enumerate_modules(*sp.group_bounds(g))
+    width = sp.module_width
+    for g, k in zip(range(sp.n_groups), rows_per_group):
+        d, c = core.enumerate_modules(*sp.group_depths(g), int(sp.n_choices[sp.module_groups[g][0]]))
         pick = rng.choice(len(d), size=k, replace=False)
         depths.append(d[pick])
         choices.append(np.pad(c[pick], ((0, 0), (0, width - c.shape[1])), constant_values=-1))
@@ -330,11 +330,9 @@ def test_stage_table_draws_only_table_modules(backend):
     # Parents built from table modules, so that a child's module must differ from its parent's.
     rng = np.random.default_rng(0)
     parents = sp.sample_codes(8, seed=1)
-    from autobuild.scoring.modules import fill_group
-
-    for g, stages in enumerate(sp.module_groups):
+    for g in range(sp.n_groups):
         rows = rng.integers(offsets[g], offsets[g + 1], size=len(parents))
-        fill_group(parents, sp, stages, depths[rows], choices[rows])
+        sp.place_modules(parents, g, depths[rows], choices[rows])
     parents = sp.canonical_codes(parents)
     hits = np.zeros(6, int)
     for i, parent in enumerate(parents):

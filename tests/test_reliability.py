@@ -9,10 +9,12 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import reseal_model
 
 from autobuild.cli import cli
+from autobuild.errors import AutobuildError
 from autobuild.models.quality import poor_model_warning, still_rising
 
 EVAL = '''
@@ -231,17 +233,17 @@ def test_build_says_what_it_built(model_dir, scores_csv, tmp_path):
 
 
 def test_an_extreme_build_is_flagged():
-    import numpy as np
-
     from autobuild.construction.reduced import ReducedSpace
     from autobuild.construction.summary import composition
-    from autobuild.spaces import get_space
+    from autobuild.spaces import Module, get_space
 
     sp = get_space("ofa-mbv3")
-    big = [[{"depth": 4, "choices": [8, 8, 8, 8], "score": 1.0, "sources": [0]}] for _ in range(5)]
+    big = [[Module(g, (8, 8, 8, 8), 1.0)] for g in range(5)]
     _, warning = composition(ReducedSpace(sp, big, {"r": [224]}))
     assert warning and "largest" in warning and "--constrained" in warning
-    mixed = [[{"depth": 4, "choices": [8, 8, 8, 8], "score": 1.0, "sources": [0]},
-              {"depth": 2, "choices": [0, 0, -1, -1], "score": 0.5, "sources": [0]}] for _ in range(5)]
+    mixed = [[Module(g, (8, 8, 8, 8), 1.0), Module(g, (0, 0), 0.5)] for g in range(5)]
     assert composition(ReducedSpace(sp, mixed, {"r": [224]}))[1] is None
-    assert np.isfinite(1.0)
+    small = [[Module(g, (0, 0), 0.5)] for g in range(5)]
+    assert "smallest" in composition(ReducedSpace(sp, small, {"r": [224]}))[1]
+    with pytest.raises(AutobuildError, match="module of another stage"):
+        ReducedSpace(sp, [[Module(0, (0, 0))]] * 5, {"r": [224]})

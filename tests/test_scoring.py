@@ -18,7 +18,7 @@ from autobuild.graphs import encode_codes
 from autobuild.models.artifact import load_model, save_model
 from autobuild.models.inference import OnnxPredictor
 from autobuild.models.trainer import TrainConfig, train_predictor
-from autobuild.scoring import enumerate_group, layers_to_module, module_codes, module_layers, read_scores, score_modules, write_scores
+from autobuild.scoring import read_scores, score_modules, write_scores
 from autobuild.spaces import get_space
 
 
@@ -47,25 +47,27 @@ def mb_scores(mb):
 
 def test_module_sets_and_merged_group():
     sp = get_space("ofa-pn")
-    sizes = [len(enumerate_group(sp, g)) for g in range(len(sp.module_groups))]
-    assert sizes == [7371] * 4 + [66339]
-    mods = enumerate_group(sp, 4)
-    assert mods.label == "5+6"
+    sizes = [len(sp.enumerate_modules(g)) for g in range(sp.n_groups)]
+    assert sizes == [7371] * 4 + [66339] == [sp.module_count(g) for g in range(sp.n_groups)]
+    mods = sp.enumerate_modules(4)
+    assert sp.group_label(4) == "5+6" and sp.group_depths(4) == (3, 5)
     rows = np.array([0, 800, 66338])
-    codes = module_codes(sp, mods, [2], rows)
+    codes = sp.empty_codes(len(rows), [2])
+    sp.place_modules(codes, 4, mods.depths[rows], mods.choices[rows])
     for r, code in zip(rows, codes):
         d = int(mods.depths[r])
         assert code[4] == d - 1 and code[5] == 1 and code[:4].tolist() == [0, 0, 0, 0]
-        layers = module_layers(sp, mods, int(r))
+        assert sp.module_depths(code[None], 4).tolist() == [d]
+        layers = sp.module_layers(4, mods[int(r)])
         assert len(layers) == d and set(layers[0]) == {"k", "e"}
-        depth, row = layers_to_module(sp, 4, layers)
-        assert depth == d and row[:d].tolist() == mods.choices[r, :d].tolist()
+        mod = sp.parse_module(4, layers)
+        assert mod == mods[int(r)] and list(mod.choices) == mods.choices[r, :d].tolist()
     x = encode_codes(sp, codes).x
     assert x[-1, 0] == 5 and x[-1, 1] == 0  # the merged group's last layer is stage 6, layer 1
     with pytest.raises(AutobuildError, match="is not a layer choice"):
-        layers_to_module(sp, 0, [{"k": 4, "e": 3}, {"k": 3, "e": 3}])
+        sp.parse_module(0, [{"k": 4, "e": 3}, {"k": 3, "e": 3}])
     with pytest.raises(AutobuildError, match="list of 2..4 layers"):
-        layers_to_module(sp, 0, [{"k": 3, "e": 3}])
+        sp.parse_module(0, [{"k": 3, "e": 3}])
 
 
 def test_raw_norm_is_the_stage_embedding_inside_a_full_arch(mb, mb_scores):
@@ -82,9 +84,9 @@ def test_raw_norm_is_the_stage_embedding_inside_a_full_arch(mb, mb_scores):
         d = arch["d"][u]
         end += d
         layers = [{"k": arch["ks"][4 * u + j], "e": arch["e"][4 * u + j]} for j in range(d)]
-        depth, row = layers_to_module(sp, u, layers)
+        mod = sp.parse_module(u, layers)
         rows = mb_scores.group_rows(u)
-        hit = rows[(mb_scores.depth[rows] == depth) & (mb_scores.choices[rows, :4] == row).all(1)]
+        hit = rows[[mb_scores.module(int(r)) == mod for r in rows]]
         assert len(hit) == 1
         want = node_norms[end - 1, d - 1]
         if arch["r"] == mb_scores.globals["r"]:

@@ -68,16 +68,16 @@ def test_search_improves_on_random():
 
 def test_autobuild_strategy_stays_in_reduced_space(tmp_path):
     from autobuild.construction import ReducedSpace
+    from autobuild.spaces import Module
 
     sp = get_space("ofa-mbv3")
     rng = np.random.default_rng(0)
     groups = []
     for g in range(5):
-        mods = []
-        for _ in range(4):
-            d = int(rng.integers(2, 5))
-            mods.append({"depth": d, "choices": rng.integers(0, 9, d).astype(np.int32), "score": 0.0, "sources": {}})
-        groups.append(mods)
+        mods = set()
+        while len(mods) < 4:
+            mods.add(Module(g, tuple(int(c) for c in rng.integers(0, 9, int(rng.integers(2, 5))))))
+        groups.append(sorted(mods, key=lambda m: m.choices))
     rs = ReducedSpace(sp, groups, {"r": [192, 224]})
     strat = make_strategy("autobuild", sp, reduced=rs)
     res = run_search(_cfg(sp, "autobuild", initial=10, iterations=2, per_iteration=5), sp, strat, InlineExecutor())

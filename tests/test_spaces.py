@@ -23,8 +23,8 @@ def test_cardinality_matches_paper():
     assert pn.cardinality() == 7371**5 * 9
     assert f"{pn.cardinality():.3g}" == "1.96e+20"
     assert mb.cardinality(include_globals=True) == 3 * 7371**5
-    assert [mb.group_module_count(g) for g in mb.module_groups] == [7371] * 5
-    assert [pn.group_module_count(g) for g in pn.module_groups] == [7371] * 4 + [66339]
+    assert [mb.module_count(g) for g in range(mb.n_groups)] == [7371] * 5
+    assert [pn.module_count(g) for g in range(pn.n_groups)] == [7371] * 4 + [66339]
 
 
 def test_layouts(space):

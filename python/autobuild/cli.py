@@ -176,6 +176,8 @@ def space_cmd(name: str, as_json: bool) -> None:
     """Describe a search space: stages, choices, node features and its size (paper Sec. 7.2).
 
     NAME is a built-in space (ofa-mbv3, ofa-pn) or a .yaml/.json space file."""
+    from .scoring.scorer import module_count
+
     sp = _space(name)
     if as_json:
         d = sp.to_dict()
@@ -194,10 +196,8 @@ def space_cmd(name: str, as_json: bool) -> None:
             f"{sp.stage_module_count(i):,} stage subgraphs"
         )
     click.echo("node features: " + ", ".join(f"{c.name}{list(c.values)}" for c in sp.feature_categories))
-    groups = ", ".join(
-        f"{'+'.join(str(s + 1) for s in g)}: {sp.group_module_count(g):,}" for g in sp.module_groups
-    )
-    click.echo(f"modules per group (stage: count): {groups}; total {sum(sp.group_module_count(g) for g in sp.module_groups):,}")
+    groups = ", ".join(f"{sp.group_label(g)}: {sp.module_count(g):,}" for g in range(sp.n_groups))
+    click.echo(f"modules per group (stage: count): {groups}; total {module_count(sp):,}")
     glob = " x ".join(f"{f.size} {f.name}" for f in sp.global_features)
     click.echo(f"cardinality: {big_int(sp.cardinality())} architectures ({sp.cardinality():,})")
     if glob:

@@ -118,7 +118,7 @@ def modules_table(scores: Any, n: int = 3) -> str:
     _check_n(n)
     head = ("stage", "rank", "depth", "layers", "score", "raw_norm", "calibration")
     body: list[tuple[str, ...]] = []
-    for g in range(len(scores.space.module_groups)):
+    for g in range(scores.space.n_groups):
         best, worst, total = _pick_rows(scores, g, n)
         label = scores.stage_label(g)
         for part, rows in (("best", best), ("worst", worst)):
@@ -180,7 +180,7 @@ def plot_modules(scores: Any, out: str | Path, n: int = 3, color_by: str | None 
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
     space = scores.space
-    groups = list(range(len(space.module_groups)))
+    groups = list(range(space.n_groups))
     picks = [_pick_rows(scores, g, n) for g in groups]
     ci, cvals = _color_feature(space, color_by)
     cname = space.layer_features[ci].name
@@ -320,7 +320,6 @@ def arch_norms(artifact: Any, arch: Any, provider: str = "cpu") -> tuple[float, 
     embedding L1 norms standardised per hop, ``z[v, m] = (||h_v^m||_1 - mu_m) / sigma_m``."""
     import numpy as np
 
-    from .graphs import encode_codes
     from .models.inference import OnnxPredictor
 
     space = artifact.space
@@ -328,7 +327,7 @@ def arch_norms(artifact: Any, arch: Any, provider: str = "cpu") -> tuple[float, 
     nodes = space.to_graph(arch)["nodes"]
     if not nodes:
         raise AutobuildError("arch has no layers to draw")
-    g = encode_codes(space, code[None, :])
+    g = space.graphs(code[None, :])
     pred, node_norms, _ = OnnxPredictor(artifact.onnx_path, provider=provider).run(g.onnx_feed())
     hm = np.array([h["mean"] for h in artifact.report["hop_moments"]], dtype=np.float64)
     hs = np.array([h["std"] for h in artifact.report["hop_moments"]], dtype=np.float64)

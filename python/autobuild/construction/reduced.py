@@ -18,9 +18,9 @@ import numpy as np
 
 from ..errors import AutobuildError
 from ..io_utils import read_format_json
-from ..scoring.modules import empty_codes, fill_group, layers_to_module, module_layers, ModuleSet
 from ..spaces import space_from_dict
-from ..spaces.macro import MacroSpace
+from ..spaces.module import Module, ModuleSet
+from ..spaces.protocol import SearchSpace, require
 
 FORMAT = "autobuild-reduced-space"
 FORMAT_VERSION = 1
@@ -28,24 +28,30 @@ FORMAT_VERSION = 1
 
 @dataclass
 class ReducedSpace:
-    """``groups[g]`` = selected modules of stage group ``g`` (dicts with ``depth``, ``choices``,
-    ``score``, ``sources``), best first; ``globals`` = allowed values per global feature."""
+    """``groups[g]`` = the selected :class:`Module` records of module group ``g``, best first (each
+    with its ranking ``score`` and ``sources``); ``globals`` = allowed values per global feature.
+    Built (:func:`~autobuild.construction.select.unite`) and loaded (:func:`load_reduced`) alike."""
 
-    space: MacroSpace
-    groups: list[list[dict]]
+    space: SearchSpace
+    groups: tuple[tuple[Module, ...], ...]
     globals: dict[str, list]
     score_kind: str = "eq5"
     sources: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if len(self.groups) != len(self.space.module_groups):
-            raise AutobuildError(f"reduced space needs {len(self.space.module_groups)} stage lists, got {len(self.groups)}")
+        require(self.space, "modules", "a reduced space")
+        self.groups = tuple(tuple(mods) for mods in self.groups)
+        if len(self.groups) != self.space.n_groups:
+            raise AutobuildError(f"reduced space needs {self.space.n_groups} stage lists, got {len(self.groups)}")
         for g, mods in enumerate(self.groups):
             if not mods:
                 raise AutobuildError(f"reduced space: stage {self.stage_label(g)} has no module")
+            if any(m.group != g for m in mods):
+                raise AutobuildError(f"reduced space: stage {self.stage_label(g)} holds a module of another stage")
         for f in self.space.global_features:
             if not self.globals.get(f.name):
                 raise AutobuildError(f"reduced space: no value for global feature {f.name!r}")
+        self._sets = [ModuleSet.of(g, mods, self.space.module_width) for g, mods in enumerate(self.groups)]
 
     def stage_label(self, g: int) -> str:
         return self.space.group_label(g)
@@ -54,62 +60,77 @@ class ReducedSpace:
     def sizes(self) -> list[int]:
         return [len(m) for m in self.groups] + [len(self.globals[f.name]) for f in self.space.global_features]
 
+    def module_set(self, g: int) -> ModuleSet:
+        """The modules of group ``g`` as arrays (what the core's mutation tables take)."""
+        return self._sets[g]
+
     def cardinality(self) -> int:
-        """Number of distinct architectures (modules per stage x global values)."""
+        """Number of architectures: modules per stage x global values (when the space's groups do
+        not constrain each other; else an upper bound)."""
         return math.prod(self.sizes)
+
+    def _valid(self, combos: np.ndarray) -> np.ndarray:
+        return self.space.compatible(self._sets, combos[:, : len(self.groups)])
 
     def codes(self, combos: np.ndarray) -> np.ndarray:
         """Arch codes of index combinations ``combos[N, groups + globals]`` (positions in the lists)."""
         combos = np.asarray(combos, dtype=np.int64).reshape(-1, len(self.sizes))
         G = len(self.groups)
-        gidx = np.zeros((len(combos), self.space.n_globals), dtype=np.int32)
+        gidx = np.zeros((len(combos), len(self.space.global_features)), dtype=np.int32)
         for k, f in enumerate(self.space.global_features):  # list position -> the feature's value index
             lut = np.array([f.values.index(v) for v in self.globals[f.name]], dtype=np.int32)
             gidx[:, k] = lut[combos[:, G + k]]
-        codes = empty_codes(self.space, len(combos), gidx)
-        for g, mods in enumerate(self.groups):
-            depths = np.array([m["depth"] for m in mods], dtype=np.int32)
-            width = max(len(m["choices"]) for m in mods)
-            ch = np.full((len(mods), width), -1, dtype=np.int32)
-            for i, m in enumerate(mods):
-                ch[i, : len(m["choices"])] = m["choices"]
+        codes = self.space.empty_codes(len(combos), gidx)
+        for g, ms in enumerate(self._sets):
             sel = combos[:, g]
-            fill_group(codes, self.space, self.space.module_groups[g], depths[sel], ch[sel])
+            self.space.place_modules(codes, g, ms.depths[sel], ms.choices[sel])
         return codes
 
     def combo_scores(self, combos: np.ndarray) -> np.ndarray:
         combos = np.asarray(combos, dtype=np.int64).reshape(-1, len(self.sizes))
-        return sum(np.array([m["score"] for m in mods])[combos[:, g]] for g, mods in enumerate(self.groups))
+        return sum(np.array([m.score for m in mods])[combos[:, g]] for g, mods in enumerate(self.groups))
 
     def all_combos(self) -> np.ndarray:
-        return np.array(list(itertools.product(*(range(n) for n in self.sizes))), dtype=np.int64).reshape(-1, len(self.sizes))
+        c = np.array(list(itertools.product(*(range(n) for n in self.sizes))), dtype=np.int64).reshape(-1, len(self.sizes))
+        return c[self._valid(c)]
 
     def top_combos(self, n: int) -> np.ndarray:
-        """The ``n`` best combinations by summed module score, by exact k-best enumeration."""
+        """The ``n`` best combinations by summed module score that satisfy the space's constraints,
+        by exact k-best enumeration."""
         from .kbest import kbest_product
 
-        lists = [[m["score"] for m in mods] for mods in self.groups]
+        lists = [[m.score for m in mods] for mods in self.groups]
         lists += [[0.0] * len(self.globals[f.name]) for f in self.space.global_features]
-        return np.array([c for c, _ in kbest_product(lists, n)], dtype=np.int64).reshape(-1, len(self.sizes))
+        want = n
+        while True:
+            c = np.array([c for c, _ in kbest_product(lists, want)], dtype=np.int64).reshape(-1, len(self.sizes))
+            ok = c[self._valid(c)]
+            if len(ok) >= n or len(c) < want:
+                return ok[:n]
+            want *= 4
 
     def sample_combos(self, n: int, seed: int | None = 0) -> np.ndarray:
-        """``n`` distinct combinations drawn uniformly (all of them when ``n`` >= the size)."""
+        """``n`` distinct valid combinations drawn uniformly (all of them when ``n`` >= their number)."""
         total = self.cardinality()
         if n >= total:
             return self.all_combos()
         rng = np.random.default_rng(seed)
-        flat = rng.choice(total, size=n, replace=False) if total < 1 << 62 else None
-        if flat is None:  # pragma: no cover - astronomically large reduced spaces
-            seen: set[tuple] = set()
-            while len(seen) < n:
-                seen.add(tuple(int(rng.integers(0, s)) for s in self.sizes))
-            return np.array(sorted(seen), dtype=np.int64)
-        return np.stack(np.unravel_index(flat, self.sizes), axis=1).astype(np.int64)
+        seen: dict[tuple, None] = {}
+        for attempt in range(64):
+            if len(seen) >= n:
+                break
+            m = (n - len(seen)) * (1 if attempt == 0 else 4)
+            flat = rng.choice(total, size=min(m, total), replace=False) if total < 1 << 62 else None
+            if flat is None:  # pragma: no cover - astronomically large reduced spaces
+                c = np.stack([rng.integers(0, s, size=m) for s in self.sizes], axis=1).astype(np.int64)
+            else:
+                c = np.stack(np.unravel_index(flat, self.sizes), axis=1).astype(np.int64)
+            for row in c[self._valid(c)]:
+                seen.setdefault(tuple(int(v) for v in row), None)
+        return np.array(list(seen)[:n], dtype=np.int64).reshape(-1, len(self.sizes))
 
-    def module_layers(self, g: int, i: int) -> list[dict[str, Any]]:
-        m = self.groups[g][i]
-        ch = np.asarray(m["choices"], dtype=np.int32)[None, :]
-        return module_layers(self.space, ModuleSet(g, tuple(self.space.module_groups[g]), np.array([m["depth"]]), ch), 0)
+    def module_layers(self, g: int, i: int) -> list[Any]:
+        return self.space.module_layers(g, self.groups[g][i])
 
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict:
@@ -118,9 +139,9 @@ class ReducedSpace:
             "space": self.space.to_dict(), "space_fingerprint": self.space.fingerprint(),
             "score": self.score_kind, "sources": self.sources,
             "stages": [
-                {"stages": [s + 1 for s in self.space.module_groups[g]],
-                 "modules": [{"layers": self.module_layers(g, i), "score": m["score"], "sources": m["sources"]}
-                             for i, m in enumerate(mods)]}
+                {"stage": self.stage_label(g),
+                 "modules": [{"layers": self.space.module_layers(g, m), "score": m.score, "sources": dict(m.sources)}
+                             for m in mods]}
                 for g, mods in enumerate(self.groups)
             ],
             "globals": self.globals,
@@ -149,16 +170,20 @@ def reduced_from_dict(d: dict, source: str = "reduced space") -> ReducedSpace:
         if space.fingerprint() != d["space_fingerprint"]:
             raise AutobuildError("space definition does not match its fingerprint (edited or corrupt)")
         stages = d["stages"]
-        if not isinstance(stages, list) or len(stages) != len(space.module_groups):
-            raise AutobuildError(f"needs {len(space.module_groups)} stage entries")
+        if not isinstance(stages, list) or len(stages) != space.n_groups:
+            raise AutobuildError(f"needs {space.n_groups} stage entries")
         groups = []
         for g, entry in enumerate(stages):
             mods = []
             for i, m in enumerate(entry["modules"]):
-                depth, row = layers_to_module(space, g, m["layers"])
+                mod = space.parse_module(g, m["layers"])
                 score = float(m.get("score", 0.0))
-                mods.append({"depth": depth, "choices": row[:depth] if depth else row[:0], "score": score,
-                             "sources": dict(m.get("sources", {}))})
+                sources = {str(k): float(v) for k, v in dict(m.get("sources", {})).items()}
+                if not math.isfinite(score):
+                    raise AutobuildError(f"stage {space.group_label(g)}, module {i + 1}: score is not finite")
+                mods.append(Module(g, mod.choices, score, sources))
+            if len({m.key for m in mods}) != len(mods):
+                raise AutobuildError(f"stage {space.group_label(g)} lists a module twice")
             groups.append(mods)
         glob = {}
         for f in space.global_features:

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import AutobuildError
 from ..scoring.scorer import ModuleScores
+from ..spaces.module import Module
 from .reduced import ReducedSpace
 
 
@@ -34,7 +35,7 @@ def select_modules(scores: ModuleScores, k: int, constrained: bool = False) -> d
     if k < 1:
         raise AutobuildError(f"k must be >= 1, got {k}")
     out = {}
-    for g in range(len(scores.space.module_groups)):
+    for g in range(scores.space.n_groups):
         ranked = scores.ranked(g)
         if len(ranked) == 0:
             raise AutobuildError(f"{scores.model}: no modules scored for stage {scores.stage_label(g)}")
@@ -64,21 +65,20 @@ def unite(selections: Sequence[tuple[ModuleScores, dict[int, np.ndarray]]], sour
         if s.space.fingerprint() != space.fingerprint():
             raise AutobuildError(f"{n}: scores of space {s.space.name!r}, not {space.name!r}")
     single = len(selections) == 1
-    groups: list[list[dict]] = []
-    for g in range(len(space.module_groups)):
-        merged: dict[tuple, dict] = {}
+    groups: list[list[Module]] = []
+    for g in range(space.n_groups):
+        best: dict[tuple, float] = {}
+        sources: dict[tuple, dict[str, float]] = {}
         for (s, sel), name in zip(selections, names):
             rows = s.group_rows(g)
             mu, sd = float(s.score[rows].mean()), float(s.score[rows].std()) or 1.0
             for r in sel[g]:
-                key = (int(s.depth[r]), tuple(int(c) for c in s.choices[r]))
-                rank_score = float(s.score[r]) if single else (float(s.score[r]) - mu) / sd
-                m = merged.setdefault(key, {"depth": key[0], "choices": np.array(key[1], dtype=np.int32),
-                                            "score": -np.inf, "sources": {}})
-                m["score"] = max(m["score"], rank_score)
-                m["sources"][name] = float(s.score[r])
-        mods = sorted(merged.values(), key=lambda m: (-m["score"], m["depth"], tuple(m["choices"])))
-        groups.append(mods)
+                m = s.module(int(r))
+                rank_score = m.score if single else (m.score - mu) / sd
+                best[m.key] = max(best.get(m.key, -np.inf), rank_score)
+                sources.setdefault(m.key, {})[name] = m.score
+        mods = [Module(g, key[1], best[key], sources[key]) for key in best]
+        groups.append(sorted(mods, key=lambda m: (-m.score, m.depth, m.choices)))
     glob: dict[str, list] = {}
     for f in space.global_features:
         vals = {s.globals[f.name] for s, _ in selections}

@@ -37,9 +37,9 @@ def composition(reduced: Any) -> tuple[list[str], str | None]:
     sp = reduced.space
     lines, at_max, at_min = [], [], []
     for g, group in enumerate(reduced.groups):
-        lo, hi, _ = sp.group_bounds(sp.module_groups[g])
-        mods = [reduced.module_layers(g, i) for i in range(len(group))]
-        depths = Counter(int(m["depth"]) for m in group)
+        lo, hi = sp.group_depths(g)
+        mods = [sp.module_layers(g, m) for m in group]
+        depths = Counter(m.depth for m in group)
         choices = Counter("".join(f"{k}{v}" for k, v in layer.items()) for m in mods for layer in m)
         n_layers = sum(choices.values()) or 1
         top = ", ".join(f"{c} {100 * n / n_layers:.0f}%" for c, n in choices.most_common(3))

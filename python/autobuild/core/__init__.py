@@ -36,7 +36,7 @@ table_offsets=None, table_depths=None, table_choices=None, slot_width=None) -> i
     uint8[S, C]`` (1 = layer choice ``c`` is allowed in stage ``s``); ``group_of int32[S]`` (module group
     of every stage, numbered 0, 1, ... in stage order; a merged group such as ProxylessNAS 5+6 has at
     most one stage of variable depth and splits a module's layers as
-    :func:`autobuild.scoring.modules._stage_depths`: fixed stages take their ``min_depth``, the variable
+    :meth:`autobuild.spaces.macro.MacroSpace.stage_depths`: fixed stages take their ``min_depth``, the variable
     one the rest); ``global_allowed uint8[n_globals, V]``; for kind 1 the module table of every group
     ``g``: rows ``table_offsets[g] .. table_offsets[g + 1] - 1`` of ``table_depths int32[T]`` and
     ``table_choices int32[T, W]`` (-1 padded, layers in stage order; ignored by kinds 0 and 2);

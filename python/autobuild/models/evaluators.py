@@ -24,7 +24,6 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import AutobuildError
-from ..graphs import encode_codes
 from .artifact import ModelArtifact, load_model
 from .inference import OnnxPredictor, resolve_provider
 
@@ -125,7 +124,7 @@ class OnnxEvaluator:
 
     def _run_chunk(self, codes: np.ndarray, lo: int, hi: int, out: dict[str, np.ndarray]) -> None:
         try:
-            feed = encode_codes(self.space, codes[lo:hi]).onnx_feed()
+            feed = self.space.graphs(codes[lo:hi]).onnx_feed()
         except ValueError as e:  # the encoder's own range checks
             raise AutobuildError(f"evaluator: invalid arch codes for space {self.space.name!r} "
                                  f"(rows {lo}..{hi - 1}, 'arch' counts from row {lo}): {e}") from None

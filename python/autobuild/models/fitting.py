@@ -11,7 +11,6 @@ import numpy as np
 import torch
 
 from ..errors import AutobuildError
-from ..graphs import encode_codes
 
 
 @dataclass
@@ -44,7 +43,7 @@ def run_model(model: torch.nn.Module, space: Any, codes: np.ndarray, batch_size:
     model.eval()
     preds, gnorms, nnorms, owners = [], [], [], []
     for i in range(0, len(codes), batch_size):
-        g = encode_codes(space, codes[i : i + batch_size])
+        g = space.graphs(codes[i : i + batch_size])
         p, nn_, gn = model(*g.torch())
         preds.append(p.numpy())
         gnorms.append(gn.numpy())
@@ -57,13 +56,13 @@ def label_moments(space: Any, codes: np.ndarray, y: np.ndarray) -> list[dict]:
     """``N(mu^y_{u,l}, sigma^y_{u,l})``: label moments of the archs whose module at group ``u`` has
     ``l`` layers (Table 2, supp. 7.3). Module groups equal stages except merged ones (PN 5+6)."""
     out = []
-    for gi, group in enumerate(space.module_groups):
-        depth = codes[:, list(group)].sum(1)
-        lo, hi, _ = space.group_bounds(group)
+    for gi in range(space.n_groups):
+        depth = space.module_depths(codes, gi)
+        lo, hi = space.group_depths(gi)
         for l in range(lo, hi + 1):
             sel = y[depth == l]
             out.append({
-                "group": gi, "stages": [s + 1 for s in group], "depth": l, "n": int(len(sel)),
+                "group": gi, "stage": space.group_label(gi), "depth": l, "n": int(len(sel)),
                 "mean": float(sel.mean()) if len(sel) else None,
                 "std": float(sel.std(ddof=1)) if len(sel) > 1 else None,
             })
@@ -123,7 +122,7 @@ def fit(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor,
             idx = order[i : i + batch_size]
             if len(idx) < 2:
                 continue
-            loss = loss_fn(model, encode_codes(space, codes[idx]).torch(), ys[idx])
+            loss = loss_fn(model, space.graphs(codes[idx]).torch(), ys[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AutobuildError
-from ..graphs import encode_codes
 from ..spaces.macro import MacroSpace
 
 #: What runs a model: ONNX Runtime (on a provider) or PyTorch (CPU); always an explicit choice.
@@ -88,7 +87,7 @@ class OnnxPredictor:
         """Predictions (label units) and graph-embedding L1 norms per hop for arch codes."""
         preds, norms = [], []
         for i in range(0, len(codes), batch_size):
-            g = encode_codes(space, codes[i : i + batch_size])
+            g = space.graphs(codes[i : i + batch_size])
             p, _, gn = self.run(g.onnx_feed())
             preds.append(p)
             norms.append(gn)

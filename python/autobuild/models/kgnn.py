@@ -50,7 +50,6 @@ with warnings.catch_warnings():  # torch-geometric 2.8 scripts a helper with the
     from torch_geometric.nn import GraphConv
 
 from ..errors import AutobuildError
-from ..graphs import encode_codes
 from ..metrics import regression_report
 from ..spaces.macro import FeatureCategory, MacroSpace
 from .softrank import spearman as soft_spearman
@@ -260,9 +259,9 @@ def _check_inputs(space: MacroSpace, codes: np.ndarray, y: np.ndarray) -> tuple[
     if not np.all(np.isfinite(y)):
         raise AutobuildError("labels contain NaN or infinite values")
     try:
-        encode_codes(space, codes[:1])  # layout / range check of one code before minutes of training
+        space.graphs(codes[:1])  # layout / range check of one code before minutes of training
         if len(codes) > 1:
-            encode_codes(space, codes)
+            space.graphs(codes)
     except ValueError as e:
         raise AutobuildError(f"invalid arch codes for space {space.name!r}: {e}") from None
     return codes.astype(np.int32, copy=False), y

@@ -12,7 +12,6 @@ import numpy as np
 import torch
 
 from ..errors import AutobuildError
-from ..graphs import encode_codes
 from ..spaces.macro import MacroSpace
 from .inference import OnnxPredictor
 from .predictor import AutoBuildPredictor
@@ -31,7 +30,7 @@ def export_onnx(model: AutoBuildPredictor, space: MacroSpace, path: str | Path, 
     import onnx
 
     model.eval()
-    example = encode_codes(space, space.sample_codes(4, seed=0))
+    example = space.graphs(space.sample_codes(4, seed=0))
     dyn = {"x": {0: "nodes"}, "edge_index": {1: "edges"}, "batch": {0: "nodes"}, "counts": {0: "graphs"}}
     sink = io.StringIO()
     with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
@@ -57,7 +56,7 @@ def parity_stats(model: AutoBuildPredictor, space: MacroSpace, path: str | Path,
     """ONNX Runtime (CPU) vs PyTorch on ``n`` random archs: ``max_abs`` (largest absolute difference
     of all outputs), ``max_rel`` (per output, largest difference / largest ``|value|``, max over
     outputs) and ``pred_std`` (largest prediction difference / ``y_std``)."""
-    g = encode_codes(space, space.sample_codes(n, seed=seed))
+    g = space.graphs(space.sample_codes(n, seed=seed))
     got = OnnxPredictor(path).run(g.onnx_feed())
     with torch.no_grad():
         ref = [t.numpy() for t in model(*g.torch())]

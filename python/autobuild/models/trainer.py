@@ -10,7 +10,6 @@ import numpy as np
 import torch
 
 from ..errors import AutobuildError
-from ..graphs import encode_codes
 from ..metrics import spearman
 from ..spaces.macro import MacroSpace
 from .fitting import (

@@ -20,10 +20,9 @@ import numpy as np
 
 from .. import core
 from ..errors import AutobuildError
-from ..graphs import encode_codes
 from ..safe_input import parse_json
-from ..spaces.macro import MacroSpace
-from .modules import ModuleSet, enumerate_group, layers_to_module, module_codes, module_layers
+from ..spaces.module import Module, ModuleSet
+from ..spaces.protocol import SearchSpace, require
 
 FALLBACK = "N(0,1)"
 EQ5 = "eq5"
@@ -33,7 +32,7 @@ EQ5 = "eq5"
 class ModuleScores:
     """Scores of modules, one row each (all modules of a space, or those read from a file)."""
 
-    space: MacroSpace
+    space: SearchSpace
     target: str
     model: str
     globals: dict[str, Any]
@@ -56,11 +55,16 @@ class ModuleScores:
 
     def module_set(self, g: int, rows: np.ndarray | None = None) -> ModuleSet:
         rows = self.group_rows(g) if rows is None else rows
-        return ModuleSet(g, tuple(self.space.module_groups[g]), self.depth[rows], self.choices[rows])
+        return ModuleSet(g, self.depth[rows], self.choices[rows])
+
+    def module(self, row: int) -> Module:
+        """Row ``row`` as a :class:`Module` record carrying its score."""
+        d = int(self.depth[row])
+        return Module(int(self.group[row]), tuple(int(c) for c in self.choices[row, :d]), float(self.score[row]),
+                      {self.model: float(self.score[row])})
 
     def layers(self, row: int) -> list[dict[str, Any]]:
-        g = int(self.group[row])
-        return module_layers(self.space, ModuleSet(g, tuple(self.space.module_groups[g]), self.depth[[row]], self.choices[[row]]), 0)
+        return self.space.module_layers(int(self.group[row]), self.module(row))
 
     def stage_label(self, g: int) -> str:
         return self.space.group_label(g)
@@ -78,7 +82,7 @@ class ModuleScores:
         """``(stage label, tied, margin)`` of every group whose best is tied with more than
         ``more_than`` modules (:meth:`ties`): where a top-``more_than`` pick is a pick among equals."""
         out = []
-        for g in range(len(self.space.module_groups)):
+        for g in range(self.space.n_groups):
             tied, margin = self.ties(g)
             if tied > more_than:
                 out.append((self.stage_label(g), tied, margin))
@@ -90,7 +94,7 @@ class ModuleScores:
         return rows[np.lexsort((rows, self.depth[rows], -self.score[rows]))]
 
 
-def default_globals(models: Sequence[Any], space: MacroSpace) -> dict[str, Any]:
+def default_globals(models: Sequence[Any], space: SearchSpace) -> dict[str, Any]:
     """Per global feature, the value the FE-MLP scores highest (summed over the models)."""
     out = {}
     for f in space.global_features:
@@ -101,7 +105,7 @@ def default_globals(models: Sequence[Any], space: MacroSpace) -> dict[str, Any]:
     return out
 
 
-def _resolve_globals(space: MacroSpace, models: Sequence[Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
+def _resolve_globals(space: SearchSpace, models: Sequence[Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
     given = dict(given or {})
     names = {f.name for f in space.global_features}
     unknown = sorted(set(given) - names)
@@ -158,8 +162,8 @@ def _runner(artifact: Any, runtime: str, provider: str) -> Any:
     raise AutobuildError(f"unknown runtime {runtime!r} ({', '.join(RUNTIMES)})")
 
 
-def _last_node_norms(sess: Any, space: MacroSpace, codes: np.ndarray, depths: np.ndarray) -> np.ndarray:
-    g = encode_codes(space, codes)
+def _last_node_norms(sess: Any, space: SearchSpace, codes: np.ndarray, depths: np.ndarray) -> np.ndarray:
+    g = space.graphs(codes)
     _, node_norms, _ = sess.run(g.onnx_feed())
     out = np.full(len(codes), np.nan)
     nonempty = depths > 0
@@ -190,6 +194,7 @@ def score_modules(
     for m in models:
         m.require_kind("autobuild", "module scoring (Eq. 5)")
     space = models[0].space
+    require(space, "modules", "module scoring")
     for m in models[1:]:
         if m.config["space_fingerprint"] != models[0].config["space_fingerprint"]:
             raise AutobuildError(f"{m.path}: trained on space {m.space.name!r}, not {space.name!r} like {models[0].path}")
@@ -204,7 +209,7 @@ def score_modules(
     glob = _resolve_globals(space, models, globals_)
     gidx = [f.values.index(glob[f.name]) for f in space.global_features]
     sessions = [_runner(m, runtime, provider) for m in models]
-    max_w = max(space.group_bounds(g)[1] for g in space.module_groups)
+    max_w = space.module_width
     from .. import limits
 
     total = module_count(space)
@@ -214,19 +219,20 @@ def score_modules(
     parts: dict[str, list] = {k: [] for k in ("group", "depth", "choices", "raw", "hop", "score", "cal", "srcc",
                                               "spread")}
     notes = []
-    for g, group in enumerate(space.module_groups):
-        mods = enumerate_group(space, g)
-        lo, hi, _ = space.group_bounds(group)
+    for g in range(space.n_groups):
+        mods = space.enumerate_modules(g)
+        lo, hi = space.group_depths(g)
+        label = space.group_label(g)
         if hi - 1 >= models[0].hops:
             raise AutobuildError(
-                f"stage {mods.label}: modules of up to {hi} layers need {hi - 1} hops; the model has {models[0].hops - 1}"
+                f"stage {label}: modules of up to {hi} layers need {hi - 1} hops; the model has {models[0].hops - 1}"
             )
         # Eq. 5 needs every (stage, depth) cell; too few archs in one -> N(0,1) for the whole stage.
         moments = [_cell_moments(m.report, g, lo, hi, min_count) for m in models]
         reasons = [r for *_, r in moments if r]
         fallback = bool(reasons)
         if fallback:
-            notes.append(f"stage {mods.label}: {reasons[0]}; its scores are standardised to N(0,1) (Sec. 7.9)")
+            notes.append(f"stage {label}: {reasons[0]}; its scores are standardised to N(0,1) (Sec. 7.9)")
         hops = (mods.depths - 1).astype(np.int32)
         cells = (mods.depths - lo).astype(np.int32)
         num = np.zeros(len(mods))
@@ -238,7 +244,9 @@ def score_modules(
             raw = np.empty(len(mods))
             for i in range(0, len(mods), batch_size):
                 rows = np.arange(i, min(i + batch_size, len(mods)))
-                raw[rows] = _last_node_norms(sess, space, module_codes(space, mods, gidx, rows), mods.depths[rows])
+                codes = space.empty_codes(len(rows), gidx)
+                space.place_modules(codes, g, mods.depths[rows], mods.choices[rows])
+                raw[rows] = _last_node_norms(sess, space, codes, mods.depths[rows])
                 if progress:
                     progress(len(rows))
             hm = np.array([h["mean"] for h in m.report["hop_moments"]], dtype=np.float64)
@@ -280,8 +288,9 @@ def score_modules(
     )
 
 
-def module_count(space: MacroSpace) -> int:
-    return sum(space.group_module_count(g) for g in space.module_groups)
+def module_count(space: SearchSpace) -> int:
+    """Modules of every group of ``space``."""
+    return sum(space.module_count(g) for g in range(space.n_groups))
 
 
 # ----------------------------------------------------------------------------- CSV
@@ -309,7 +318,7 @@ def write_scores(path: str | Path, scores: ModuleScores) -> None:
         w = csv.writer(f)
         w.writerow([*COLUMNS, *gnames])
         tail = [scores.model, scores.target, scores.space.name, *[scores.globals[n] for n in gnames]]
-        labels = [scores.stage_label(g) for g in range(len(scores.space.module_groups))]
+        labels = [scores.stage_label(g) for g in range(scores.space.n_groups)]
         w.writerows(
             [labels[int(scores.group[i])], int(scores.depth[i]), texts[i],
              "" if np.isnan(scores.raw_norm[i]) else repr(float(scores.raw_norm[i])), int(scores.hop[i]),
@@ -319,25 +328,21 @@ def write_scores(path: str | Path, scores: ModuleScores) -> None:
 
 
 def _module_texts(scores: ModuleScores) -> list[str]:
-    """Compact JSON of every module's layers, built from per-(stage, choice) fragments."""
-    from .modules import _stage_depths
-
+    """Compact JSON of every module's layers (cached per distinct module: scores files are large)."""
     sp = scores.space
-    frag = [[json.dumps({f.name: v for f, v in zip(sp.layer_features, tup)}, separators=(",", ":"))
-             for tup in sp.stage_choices(s)] for s in range(sp.n_stages)]
-    stage_seq: dict[tuple[int, int], list[int]] = {}
+    cache: dict[tuple, str] = {}
     out = []
     for g, d, row in zip(scores.group.tolist(), scores.depth.tolist(), scores.choices.tolist()):
-        seq = stage_seq.get((g, d))
-        if seq is None:
-            grp = sp.module_groups[g]
-            seq = [s for s, n in zip(grp, _stage_depths(sp, grp, d)) for _ in range(n)]
-            stage_seq[(g, d)] = seq
-        out.append("[" + ",".join(frag[s][c] for s, c in zip(seq, row)) + "]")
+        key = (g, tuple(row[:d]))
+        text = cache.get(key)
+        if text is None:
+            text = json.dumps(sp.module_layers(g, Module(g, key[1])), separators=(",", ":"))
+            cache[key] = text
+        out.append(text)
     return out
 
 
-def read_scores(path: str | Path, space: MacroSpace | None = None) -> ModuleScores:
+def read_scores(path: str | Path, space: SearchSpace | None = None) -> ModuleScores:
     """Read a scores CSV written by :func:`write_scores` (``space``: needed for non-built-in spaces)."""
     import csv
 
@@ -372,8 +377,8 @@ def read_scores(path: str | Path, space: MacroSpace | None = None) -> ModuleScor
     gnames = header[len(COLUMNS):]
     if sorted(gnames) != sorted(f.name for f in space.global_features):
         raise AutobuildError(f"{p}: global columns {gnames} do not match space {space.name!r}")
-    labels = {space.group_label(g): g for g in range(len(space.module_groups))}
-    max_w = max(space.group_bounds(g)[1] for g in space.module_groups)
+    labels = {space.group_label(g): g for g in range(space.n_groups)}
+    max_w = space.module_width
     n = len(rows)
     group, depth, hop = (np.zeros(n, np.int32) for _ in range(3))
     choices = np.full((n, max_w), -1, np.int32)
@@ -392,7 +397,8 @@ def read_scores(path: str | Path, space: MacroSpace | None = None) -> ModuleScor
             raise AutobuildError(f"{where}: unknown stage {r[0]!r} (stages: {', '.join(labels)})")
         try:
             layers = parse_json(r[2], "module")
-            d, row = layers_to_module(space, g, layers)
+            mod = space.parse_module(g, layers)
+            d, row = mod.depth, mod.choices
             s = float(r[5])
             rn = float(r[3]) if r[3] else np.nan
             sr = float(r[7]) if r[7] else np.nan

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AutobuildError
-from .builtin import ALIASES, BUILTIN
+from .registry import SPACES, builtin_space
 from .feature import Feature
 from .macro import MacroSpace, Stage
 
@@ -31,7 +31,7 @@ _TOP_KEYS = {"name", "description", "depth_key", "layer_features", "global_featu
 
 
 def list_spaces() -> list[str]:
-    return sorted(BUILTIN)
+    return sorted(SPACES)
 
 
 def _feature(d: Any, where: str) -> Feature:
@@ -103,13 +103,14 @@ def load_space_file(path: str | Path) -> MacroSpace:
     return space_from_dict(data, str(p))
 
 
-def get_space(name_or_path: str | MacroSpace) -> MacroSpace:
-    """A built-in space by name (``ofa-mbv3``, ``ofa-pn``, aliases ``mbv3``, ``pn``) or a space file."""
-    if isinstance(name_or_path, MacroSpace):
+def get_space(name_or_path: Any) -> Any:
+    """A built-in space by name (:mod:`~autobuild.spaces.registry`: ``ofa-mbv3``, ``ofa-pn``, aliases
+    ``mbv3``, ``pn``), a space file, or a space object (returned as is)."""
+    if not isinstance(name_or_path, (str, Path)):
         return name_or_path
-    key = ALIASES.get(name_or_path, name_or_path)
-    if key in BUILTIN:
-        return BUILTIN[key]()
+    space = builtin_space(str(name_or_path))
+    if space is not None:
+        return space
     p = Path(name_or_path)
     if p.suffix.lower() in (".yaml", ".yml", ".json") or p.is_file():
         return load_space_file(p)

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import AutobuildError
 from .feature import Feature
+from .module import Module, ModuleSet
 
 PADS = ("repeat", "zero")  # how unused slots of an output arch dict are filled
 
@@ -66,7 +67,8 @@ class FeatureCategory:
 
 
 class MacroSpace:
-    """A macro search space of stages and layers; see the module docstring.
+    """A macro search space of stages and layers; see the module docstring. Implements the
+    :class:`~autobuild.spaces.protocol.SearchSpace` protocol with every capability.
 
     Parameters
     ----------
@@ -80,6 +82,8 @@ class MacroSpace:
     module_groups: stages enumerated together as one module (paper Sec. 7.2 merges ProxylessNAS
         stages 5 and 6); default: every stage alone.
     """
+
+    capabilities = frozenset({"modules", "mutate"})
 
     def __init__(
         self,
@@ -221,22 +225,132 @@ class MacroSpace:
             total *= math.prod(f.size for f in self.global_features)
         return total
 
-    def group_bounds(self, g: Sequence[int]) -> tuple[int, int, int]:
-        """(min_depth, max_depth, n_choices) of a module group viewed as one stage."""
-        return (
-            sum(self.stages[i].min_depth for i in g),
-            sum(self.stages[i].max_depth for i in g),
-            len(self._stage_choices[g[0]]),
-        )
+    # ------------------------------------------------------------------ module groups (SearchSpace)
+    @property
+    def n_groups(self) -> int:
+        return len(self.module_groups)
+
+    @property
+    def module_width(self) -> int:
+        """The widest module choice row: the largest group's maximum depth."""
+        return max(self.group_depths(g)[1] for g in range(self.n_groups))
+
+    def group_depths(self, g: int) -> tuple[int, int]:
+        """(min, max) layers of a module of group ``g`` (sums over its stages)."""
+        grp = self.module_groups[g]
+        return sum(self.stages[i].min_depth for i in grp), sum(self.stages[i].max_depth for i in grp)
 
     def group_label(self, g: int) -> str:
         """The label of module group ``g`` in every output: its 1-based stages joined by ``+``
         (``"3"``, or ``"5+6"`` for ProxylessNAS's merged stages)."""
         return "+".join(str(s + 1) for s in self.module_groups[g])
 
-    def group_module_count(self, g: Sequence[int]) -> int:
-        lo, hi, n = self.group_bounds(g)
+    def module_count(self, g: int) -> int:
+        """Modules of group ``g``: ``sum_l |B_u|^l`` over its depth range (Sec. 7.2)."""
+        lo, hi = self.group_depths(g)
+        n = len(self._stage_choices[self.module_groups[g][0]])
         return sum(n**d for d in range(lo, hi + 1))
+
+    def module_depths(self, codes: np.ndarray, g: int) -> np.ndarray:
+        """The depth of every arch's group-``g`` module (``codes[N]``)."""
+        return np.asarray(codes)[:, list(self.module_groups[g])].sum(1)
+
+    def stage_depths(self, g: int, depth: int) -> list[int]:
+        """How ``depth`` layers of a group-``g`` module split over the group's stages - the one rule
+        for merged groups (the core's ``mutate`` implements the same): stages of fixed depth take it,
+        the group's one stage of variable depth takes the rest."""
+        grp = self.module_groups[g]
+        fixed = {s: self.stages[s].min_depth for s in grp if self.stages[s].min_depth == self.stages[s].max_depth}
+        variable = [s for s in grp if s not in fixed]
+        rest = depth - sum(fixed.values())
+        if variable:
+            return [rest if s == variable[0] else fixed[s] for s in grp]
+        if rest != 0:
+            raise AutobuildError(f"stage {self.group_label(g)} cannot hold {depth} layers")
+        return [fixed[s] for s in grp]
+
+    def enumerate_modules(self, g: int) -> ModuleSet:
+        """Every module of group ``g``, by the core (ordered by depth, then lexicographically)."""
+        from .. import core
+
+        lo, hi = self.group_depths(g)
+        depths, choices = core.enumerate_modules(lo, hi, len(self._stage_choices[self.module_groups[g][0]]))
+        return ModuleSet(g, depths, choices)
+
+    def empty_codes(self, n: int, global_idx: Sequence[int] | np.ndarray = ()) -> np.ndarray:
+        """``n`` codes with every stage empty and the globals set (one row of value indices, or one per code)."""
+        S = self.n_stages
+        codes = np.full((n, self.code_len), -1, dtype=np.int32)
+        codes[:, :S] = 0
+        gi = np.asarray(global_idx, dtype=np.int32)
+        if gi.shape[-1:] != (self.n_globals,) and not (self.n_globals == 0 and gi.size == 0):
+            raise AutobuildError(f"need {self.n_globals} global value(s), got {gi.shape[-1] if gi.ndim else 0}")
+        if self.n_globals:
+            codes[:, S + self.n_slots :] = gi
+        return codes
+
+    def place_modules(self, codes: np.ndarray, g: int, depths: np.ndarray, choices: np.ndarray) -> None:
+        """Write modules (``depths[N]``, ``choices[N, W]``) into group ``g`` of the codes ``codes[N]``,
+        at the positions they have in a full architecture (the GNN sees them "placed at their stage")."""
+        S = self.n_stages
+        depths = np.asarray(depths)
+        for depth in np.unique(depths):
+            sel = np.flatnonzero(depths == depth)
+            pos = 0
+            for s, d in zip(self.module_groups[g], self.stage_depths(g, int(depth))):
+                codes[sel, s] = d
+                off = S + int(self.slot_offset[s])
+                codes[np.ix_(sel, np.arange(off, off + d))] = choices[np.ix_(sel, np.arange(pos, pos + d))]
+                pos += d
+
+    def module_stages(self, g: int, depth: int) -> list[int]:
+        """The stage of each layer of a group-``g`` module of ``depth`` layers."""
+        return [s for s, n in zip(self.module_groups[g], self.stage_depths(g, depth)) for _ in range(n)]
+
+    def module_layers(self, g: int, module: Module) -> list[dict[str, Any]]:
+        """A module as layer dicts in feature-name terms, e.g. ``[{"k": 3, "e": 6}, ...]``."""
+        names = [f.name for f in self.layer_features]
+        return [dict(zip(names, self._stage_choices[s][c]))
+                for s, c in zip(self.module_stages(g, module.depth), module.choices)]
+
+    def parse_module(self, g: int, layers: Any) -> Module:
+        """Inverse of :meth:`module_layers`, with clear errors for an invalid module."""
+        lo, hi = self.group_depths(g)
+        label = self.group_label(g)
+        if not isinstance(layers, list) or not lo <= len(layers) <= hi:
+            raise AutobuildError(f"stage {label}: a module is a list of {lo}..{hi} layers, got {str(layers)[:60]}")
+        names = [f.name for f in self.layer_features]
+        row = []
+        for pos, (s, layer) in enumerate(zip(self.module_stages(g, len(layers)), layers)):
+            if not isinstance(layer, dict) or sorted(layer) != sorted(names):
+                raise AutobuildError(f"stage {label}: layer {pos + 1} must be an object with keys {names}, got {layer!r}")
+            try:
+                c = self._choice_index[s].get(tuple(layer[n] for n in names))
+            except TypeError:  # unhashable values
+                c = None
+            if c is None:
+                raise AutobuildError(f"stage {label}: layer {pos + 1} {layer} is not a layer choice of stage {s + 1}")
+            row.append(c)
+        return Module(g, tuple(row))
+
+    def compatible(self, modules: Sequence[ModuleSet], combos: np.ndarray) -> np.ndarray:
+        """Stages of a chain constrain each other in no way: every combination is an arch."""
+        return np.ones(len(combos), dtype=bool)
+
+    def mutation_layout(self) -> dict[str, Any]:
+        """The arrays :func:`autobuild.core.mutate` takes about the space (capability ``"mutate"``)."""
+        group_of = np.zeros(self.n_stages, dtype=np.int32)
+        for i, grp in enumerate(self.module_groups):
+            group_of[list(grp)] = i
+        return {"min_depth": self.min_depth, "max_depth": self.max_depth, "group_of": group_of,
+                "n_globals": self.n_globals, "slot_width": self.max_depth, "n_choices": self.n_choices}
+
+    def graphs(self, codes: np.ndarray) -> Any:
+        """The sequence graphs of codes as one :class:`~autobuild.graphs.GraphBatch` (the core's
+        ``encode_batch``)."""
+        from ..graphs import encode_codes
+
+        return encode_codes(self, codes)
 
     @property
     def arch_keys(self) -> tuple[str, ...]:
@@ -294,13 +408,16 @@ class MacroSpace:
             raise
 
     def _other_space(self, arch: Any) -> str | None:
-        from .builtin import BUILTIN
+        from .registry import SPACES, builtin_space
 
-        for name, make in BUILTIN.items():
+        for name in SPACES:
             if name == self.name:
                 continue
+            other = builtin_space(name)
             try:
-                make()._encode_one(arch)
+                if not hasattr(other, "_encode_one"):
+                    continue
+                other._encode_one(arch)
             except AutobuildError:
                 continue
             return name

@@ -1,4 +1,4 @@
-"""Built-in spaces: Once-for-All MobileNetV3 and ProxylessNAS (paper Sec. 5.1, 7.2).
+"""The Once-for-All spaces: MobileNetV3 and ProxylessNAS (paper Sec. 5.1, 7.2).
 
 Arch format = the ``ofa`` package's ``set_active_subnet`` convention plus the input resolution:
 ``{"ks": [...], "e": [...], "d": [...], "r": 224}``. MBv3: 20 slots in 5 stages of 4. PN: 21 slots,
@@ -40,6 +40,3 @@ def ofa_pn() -> MacroSpace:
         "k in {3,5,7}, e in {3,4,6}, r in {192,208,224}",
     )
 
-
-BUILTIN = {"ofa-mbv3": ofa_mbv3, "ofa-pn": ofa_pn}
-ALIASES = {"mbv3": "ofa-mbv3", "pn": "ofa-pn", "ofa_mbv3": "ofa-mbv3", "ofa_pn": "ofa-pn"}
