@@ -88,7 +88,7 @@ class Ctx:
 
     def reduced(self) -> Path:
         out = self.tmp / "reduced.json"
-        res = invoke("build", self.scores, "--k", "1", "--out", self.tmp / "built.csv", "--space-out", out, "--quiet")
+        res = invoke("build", self.scores, "--k", "1", "--out", self.tmp / "built.csv", "--reduced-out", out, "--quiet")
         assert res.exit_code == 0, res.output
         (self.tmp / "built.csv").unlink()
         return out
@@ -177,7 +177,9 @@ CASES: dict[str, tuple[Callable[[Ctx], list], list[str]]] = {
                       ["--n", "not a valid integer"]),
     "sample-seed-negative": (lambda c: ["sample", "--space", "ofa-mbv3", "--n", 3, "--seed", -1, "--out", c.tmp / "o.csv"],
                              ["--seed must be between 0 and"]),
-    "sample-no-space": (lambda c: ["sample", "--n", 3, "--out", c.tmp / "o.csv"], ["exactly one of --space and --reduced"]),
+    "sample-reduced-other-space": (lambda c: ["sample", "--space", "ofa-pn", "--reduced", c.reduced(), "--n", 3,
+                                              "--out", c.tmp / "o.csv"], ["a reduced space of 'ofa-mbv3', not of --space ofa-pn"]),
+    "sample-no-space": (lambda c: ["sample", "--n", 3, "--out", c.tmp / "o.csv"], ["give --space (the space to draw from) or --reduced"]),
     "sample-reduced-missing": (lambda c: ["sample", "--reduced", c.tmp / "none.json", "--n", 3, "--out", c.tmp / "o.csv"],
                                ["none.json", "not found"]),
     "sample-reduced-garbage": (lambda c: ["sample", "--reduced", c.write("r.json", "{nope"), "--n", 3, "--out",
@@ -353,7 +355,7 @@ CASES: dict[str, tuple[Callable[[Ctx], list], list[str]]] = {
     "build-limit": (lambda c: ["build", c.scores, "--k", 3, "--limit", 10, "--out", c.tmp / "o.csv"], ["--limit 10"]),
     "build-space-other": (lambda c: ["build", c.scores, "--space", "ofa-pn", "--out", c.tmp / "o.csv"],
                           ["scores of space 'ofa-mbv3', not 'ofa-pn'"]),
-    "build-space-out-extension": (lambda c: ["build", c.scores, "--out", c.tmp / "o.csv", "--space-out", c.tmp / "r.yaml"],
+    "build-space-out-extension": (lambda c: ["build", c.scores, "--out", c.tmp / "o.csv", "--reduced-out", c.tmp / "r.yaml"],
                                   ["r.yaml", "unknown reduced space format"]),
     # ---------------------------------------------------------------- plot
     "plot-out-extension": (lambda c: ["plot", "modules", c.scores, "--out", c.tmp / "p.jpg"], ["p.jpg", "unknown figure format"]),

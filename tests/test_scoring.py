@@ -223,7 +223,7 @@ def test_cli_score_build_sample(mb, tmp_path):
     res = run("score", mb.path, "--out", sc, "--resolution", 224)
     assert res.exit_code == 0, res.output
     assert "stage 1" in res.output.lower() or "1" in res.output
-    res = run("build", sc, "--k", 3, "--out", tmp_path / "b.csv", "--space-out", tmp_path / "r.json")
+    res = run("build", sc, "--k", 3, "--out", tmp_path / "b.csv", "--reduced-out", tmp_path / "r.json")
     assert res.exit_code == 0 and "243" in res.stderr
     rows = list(csv.DictReader(open(tmp_path / "b.csv")))
     assert len(rows) == 243 and float(rows[0]["module_score_sum"]) >= float(rows[-1]["module_score_sum"])

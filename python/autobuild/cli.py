@@ -17,7 +17,7 @@ import numpy as np
 
 from . import __version__, limits
 from .errors import AutobuildError
-from .cli_options import OVERWRITE, PAD, QUIET, seed_option, warn
+from .cli_options import OVERWRITE, PAD, QUIET, REDUCED_OUT, SPACE, seed_option, warn
 from .models.inference import RUNTIMES
 from .models.kinds import KINDS
 
@@ -170,13 +170,20 @@ def _fmt(v: float) -> str:
 
 # --------------------------------------------------------------------------- space / sample
 @cli.command("space", short_help="Describe a search space and its size.")
-@click.argument("name")
+@click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the space definition as JSON.")
-def space_cmd(name: str, as_json: bool) -> None:
+def space_cmd(name: str | None, as_json: bool) -> None:
     """Describe a search space: stages, choices, node features and its size (paper Sec. 7.2).
 
-    NAME is a built-in space (ofa-mbv3, ofa-pn) or a .yaml/.json space file."""
+    NAME is a built-in space or a .yaml/.json space file; without NAME, list the built-in spaces."""
     from .scoring.scorer import module_count
+    from .spaces import get_space, list_spaces
+
+    if name is None:
+        for n in list_spaces():
+            sp = get_space(n)
+            click.echo(f"{n:<12} {sp.description}")
+        return
 
     sp = _space(name)
     if as_json:
@@ -205,9 +212,9 @@ def space_cmd(name: str, as_json: bool) -> None:
 
 
 @cli.command("sample", short_help="Draw random architectures of a space or reduced space.")
-@click.option("--space", "space_name", default=None, help="Space name or space file.")
+@SPACE
 @click.option("--reduced", "reduced", type=click.Path(dir_okay=False), default=None,
-              help="Sample a reduced space written by `autobuild build --space-out` instead.")
+              help="Sample a reduced space written by `autobuild build --reduced-out` instead.")
 @click.option("--n", "n", type=click.IntRange(1, limits.MAX_ARCHS), required=True, help="Number of architectures.")
 @seed_option()
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output CSV/JSONL (column arch).")
@@ -219,13 +226,15 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
     from .data.table import write_labelled
 
     check_outputs((out, "table"))
-    if (space_name is None) == (reduced is None):
-        raise AutobuildError("give exactly one of --space and --reduced")
+    if space_name is None and reduced is None:
+        raise AutobuildError("give --space (the space to draw from) or --reduced (a reduced space)")
     if reduced:
         from .construction import load_reduced
 
         rs = load_reduced(reduced)
         sp = rs.space
+        if space_name is not None and _space(space_name).fingerprint() != sp.fingerprint():
+            raise AutobuildError(f"{reduced}: a reduced space of {sp.name!r}, not of --space {space_name}")
         archs = sp.decode(rs.codes(rs.sample_combos(n, seed)), pad)
         if n > len(archs):
             click.echo(f"the reduced space holds only {len(archs)} architectures: writing all of them", err=True)
@@ -239,7 +248,8 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
 
 # --------------------------------------------------------------------------- train
 @cli.command("train", short_help="Train a predictor (or an ensemble) with Eq. 4.")
-@click.option("--space", "space_name", required=True, help="Space name or space file.")
+@click.option("--space", "space_name", required=True, metavar="NAME|FILE",
+              help="Search space of the data: a built-in name (`autobuild space` lists them) or a .yaml/.json space file.")
 @click.option("--data", "data", required=True, help="Labelled CSV/JSONL, or builtin:ofa-mbv3 / builtin:ofa-pn.")
 @click.option("--target", default="acc", show_default=True, help="Target equation over metric columns.")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Model directory to write.")
@@ -499,7 +509,7 @@ def _info_kgnn(art: Any) -> None:
 @click.option("--data", "data", required=True, help="CSV/JSONL with an arch column (metric columns ignored).")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output CSV/JSONL.")
 @click.option("--provider", default="cpu", show_default=True, help="ONNX Runtime execution provider (see `autobuild providers`).")
-@click.option("--space", "space_name", default=None, help="Refuse the model unless it was trained on this space.")
+@SPACE
 @click.option("--batch-size", type=click.IntRange(1, limits.MAX_BATCH), default=4096, show_default=True,
               help="Archs per ONNX Runtime call.")
 @QUIET
@@ -635,15 +645,14 @@ def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], 
 @click.option("--limit", type=click.IntRange(1, limits.MAX_ARCHS), default=100_000, show_default=True,
               help="Largest reduced space written whole (without --top).")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Architectures CSV to write.")
-@click.option("--space-out", type=click.Path(dir_okay=False), default=None,
-              help="Also write the reduced space (for `sample --reduced` and `search --reduced`).")
-@click.option("--space", "space_name", default=None, help="Space file, for scores of a user-defined space.")
+@REDUCED_OUT
+@SPACE
 @click.option("--evaluate", default=None, metavar="NAME=MODEL_DIR,...",
               help="Predictors whose predicted range of the built archs the summary shows (e.g. acc=runs/acc,lat=runs/lat).")
 @PAD
 @QUIET
 def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | None, limit: int, out: str,
-              space_out: str | None, space_name: str | None, evaluate: str | None, pad: str, quiet: bool) -> None:
+              reduced_out: str | None, space_name: str | None, evaluate: str | None, pad: str, quiet: bool) -> None:
     """Build architectures from the top-K modules per stage of one or more scores files.
 
     Several files (predictors or target equations) unite their selections: up to P x K modules per
@@ -652,7 +661,7 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
     from .data.table import write_labelled
     from .scoring import read_scores
 
-    check_outputs((out, "table"), (space_out, "reduced space"))
+    check_outputs((out, "table"), (reduced_out, "reduced space"))
     sp = _space(space_name) if space_name else None
     loaded = [read_scores(p, space=sp) for p in scores]
     names = [f"{Path(p).name} ({s.target})" for p, s in zip(scores, loaded)]
@@ -680,13 +689,13 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
     predictors = parse_evaluate(evaluate, rs.space)
     # Summed module scores (Eq. 5 units per stage), not a prediction: named so nobody compares them.
     write_labelled(out, archs, {"module_score_sum": rs.combo_scores(combos)})
-    if space_out:
-        rs.save(space_out)
+    if reduced_out:
+        rs.save(reduced_out)
     per_stage = " x ".join(str(n) for n in rs.sizes)
     lines, extreme = build_summary(rs, codes, predictors)
     if not quiet:
         click.echo(f"reduced space {per_stage} = {size:,} architectures; wrote {len(archs):,} to {out}"
-                   + (f", reduced space to {space_out}" if space_out else ""), err=True)
+                   + (f", reduced space to {reduced_out}" if reduced_out else ""), err=True)
         for line in lines:
             click.echo(line, err=True)
         if not predictors:

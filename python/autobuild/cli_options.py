@@ -13,6 +13,13 @@ from .spaces.macro import PADS
 PAD = click.option("--pad", type=click.Choice(PADS), default="repeat", show_default=True,
                    help="Unused layer slots of written archs: repeat the stage's last layer (valid for ofa's "
                         "set_active_subnet) or 0.")
+SPACE_HELP = ("The search space: a built-in name (`autobuild space` lists them) or a .yaml/.json space file. Where an "
+              "input (model, scores, reduced space) names its space already, this is a check (inputs of another "
+              "space are refused) and gives a space file's definition.")
+SPACE = click.option("--space", "space_name", default=None, metavar="NAME|FILE", help=SPACE_HELP)
+REDUCED_OUT = click.option("--reduced-out", "--space-out", "reduced_out", type=click.Path(dir_okay=False), default=None,
+                           help="Also write the reduced space, for `sample --reduced` and `search --reduced` "
+                                "(--space-out: its name before 0.2).")
 QUIET = click.option("--quiet", is_flag=True, help="No progress bar or status lines.")
 OVERWRITE = click.option("--overwrite", is_flag=True,
                          help="Replace an existing output directory that autobuild wrote (never anything else).")

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from .cli_options import QUIET
+from .cli_options import QUIET, SPACE
 from .errors import AutobuildError
 
 _OUT = click.option("--out", type=click.Path(dir_okay=False), required=True,
@@ -71,7 +71,7 @@ def plot() -> None:
 @QUIET
 @click.option("--show", "--n", "n", type=click.IntRange(1, 1000), default=3, show_default=True,
               help="Best and worst modules shown per stage.")
-@click.option("--space", "space_name", default=None, help="Space name or file (needed for non-built-in spaces).")
+@SPACE
 def modules_cmd(scores_csv: str, out: str, n: int, space_name: str | None, quiet: bool) -> None:
     """Best and worst modules per stage (paper Fig. 4) from a module scores CSV; prints the table too."""
     from .plots import modules_table, plot_modules

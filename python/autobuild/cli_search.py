@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from . import limits
-from .cli_options import PAD, QUIET, seed_option, warn
+from .cli_options import PAD, QUIET, SPACE, seed_option, warn
 from .errors import AutobuildError
 from .search.strategies import STRATEGIES
 
@@ -54,10 +54,10 @@ _AUTO_OPTIONS = ("--auto-equations", "--data", "--k", "--epochs", "--work")
 
 
 @click.command("search", short_help="Evolutionary multi-objective NAS (Sec. 7.5).")
-@click.option("--space", "space_name", default=None, help="Space name or file (not needed with --reduced or --resume).")
+@SPACE
 @click.option("--strategy", type=click.Choice(list(STRATEGIES)), default=None,
               help="Mutation strategy [default: autobuild with --reduced, else stage-full].")
-@click.option("--reduced", type=click.Path(dir_okay=False), default=None, help="Reduced space from `autobuild build --space-out`.")
+@click.option("--reduced", type=click.Path(dir_okay=False), default=None, help="Reduced space from `autobuild build --reduced-out`.")
 @click.option("--device", default=None, help="Device of the layer-insight restrictions (gpu, cpu, npu, n10, max_acc).")
 @click.option("--objectives", default=None, help="e.g. acc:max,latency_gpu:min")
 @click.option("--evaluator", default=None,

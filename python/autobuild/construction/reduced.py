@@ -1,7 +1,7 @@
 """Reduced search spaces: per-stage lists of selected modules plus the global feature values
 (paper Sec. 5.1, 7.2). Size ``prod_u |S_u|`` (``K^|u|`` for one equation) times the globals.
 
-Saved as JSON (``autobuild build --space-out``) that ``autobuild sample --reduced`` and the search
+Saved as JSON (``autobuild build --reduced-out``) that ``autobuild sample --reduced`` and the search
 read back; loading checks the base space's fingerprint and every module against it.
 """
 
@@ -158,7 +158,7 @@ class ReducedSpace:
 def load_reduced(path: str | Path) -> ReducedSpace:
     """Read and validate a reduced space written by :meth:`ReducedSpace.save`."""
     p = Path(path)
-    d = read_format_json(p, FORMAT, FORMAT_VERSION, "an autobuild reduced space (written by `autobuild build --space-out`)")
+    d = read_format_json(p, FORMAT, FORMAT_VERSION, "an autobuild reduced space (written by `autobuild build --reduced-out`)")
     return reduced_from_dict(d, str(p))
 
 

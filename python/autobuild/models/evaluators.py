@@ -153,3 +153,14 @@ class OnnxEvaluator:
         models = ", ".join(f"{k}={a.kind}:{a.path}" for k, a in self.artifacts.items())
         return (f"OnnxEvaluator(space={self.space.name!r}, {models}, providers={self.providers}, "
                 f"run_size={self.run_size}, workers={self.workers})")
+
+
+def from_spec(args: str) -> OnnxEvaluator:
+    """The ``onnx:`` evaluator scheme: ``METRIC=MODEL_DIR[,METRIC=MODEL_DIR...]``."""
+    dirs = {}
+    for part in args.split(","):
+        metric, eq, path = part.partition("=")
+        if not eq or not metric.strip() or not path.strip():
+            raise AutobuildError(f"evaluator 'onnx:{args}': expected onnx:METRIC=MODEL_DIR[,METRIC=MODEL_DIR...]")
+        dirs[metric.strip()] = path.strip()
+    return OnnxEvaluator(dirs)

@@ -1,6 +1,13 @@
-"""Pluggable evaluators of the search: ``module:function`` (a list of canonical archs in, a dict of
-metric arrays out), or ``onnx:METRIC=MODEL_DIR,...`` (the built-in ONNX Runtime predictor
-evaluator). Evaluators are named by a spec string so that worker processes can rebuild them."""
+"""Pluggable evaluators of the search, named by a spec string so that worker processes can rebuild them:
+
+* ``SCHEME:ARGS`` for a registered scheme - ``onnx:METRIC=MODEL_DIR,...`` is the built-in ONNX Runtime
+  predictor evaluator (:class:`autobuild.models.evaluators.OnnxEvaluator`);
+* ``module:function`` or ``path/to/file.py:function`` - the user's function.
+
+An evaluator is a callable taking a list of canonical arch dicts and returning ``{metric: array}``
+with one finite value per arch. A new built-in scheme is one file defining
+``from_spec(args: str) -> Evaluator`` and one :func:`register_scheme` line below.
+"""
 
 from __future__ import annotations
 
@@ -15,27 +22,31 @@ from ..errors import AutobuildError
 
 Evaluator = Callable[[list], dict]
 _cache: dict[str, Evaluator] = {}
+#: scheme -> "module:function" of its ``from_spec(args)``.
+SCHEMES: dict[str, str] = {}
+
+
+def register_scheme(scheme: str, factory: str) -> None:
+    """Make ``SCHEME:ARGS`` specs call ``factory`` (``"module:function"``) with ``ARGS``."""
+    SCHEMES[scheme] = factory
+
+
+register_scheme("onnx", "autobuild.models.evaluators:from_spec")
 
 
 def load_evaluator(spec: str) -> Evaluator:
     """Resolve an evaluator spec (cached per process)."""
     if spec in _cache:
         return _cache[spec]
-    if spec.startswith("onnx:"):
-        from ..models.evaluators import OnnxEvaluator
-
-        dirs = {}
-        for part in spec[5:].split(","):
-            metric, eq, path = part.partition("=")
-            if not eq or not metric.strip() or not path.strip():
-                raise AutobuildError(f"evaluator {spec!r}: expected onnx:METRIC=MODEL_DIR[,METRIC=MODEL_DIR...]")
-            dirs[metric.strip()] = path.strip()
-        fn: Evaluator = OnnxEvaluator(dirs)
+    scheme, colon, args = spec.partition(":")
+    if colon and scheme in SCHEMES:
+        mod, _, fn_name = SCHEMES[scheme].partition(":")
+        fn: Evaluator = getattr(importlib.import_module(mod), fn_name)(args)
     else:
         mod_name, colon, attr = spec.rpartition(":")
         if not colon or not mod_name or not attr:
             raise AutobuildError(f"evaluator {spec!r}: expected module:function, path/to/file.py:function "
-                                 "or onnx:METRIC=MODEL_DIR,...")
+                                 f"or one of {', '.join(f'{s}:...' for s in SCHEMES)}")
         mod = _import_user_module(spec, mod_name)
         fn = getattr(mod, attr, None)
         if not callable(fn):

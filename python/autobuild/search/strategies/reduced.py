@@ -1,5 +1,5 @@
 """``autobuild`` (AutoBuild-NAS, paper Sec. 5.1): each child swaps one module of its parent for
-another module of the reduced space ``autobuild build --space-out`` wrote (the core's ``stage-table``
+another module of the reduced space ``autobuild build --reduced-out`` wrote (the core's ``stage-table``
 mutation over the reduced space's module tables), or one global value for another allowed one."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class ReducedStrategy(Strategy):
 
 def make(space: Any, reduced: Any = None, device: str | None = None) -> Strategy:
     if reduced is None:
-        raise AutobuildError("strategy 'autobuild' needs a reduced space (--reduced FILE from `autobuild build --space-out`)")
+        raise AutobuildError("strategy 'autobuild' needs a reduced space (--reduced FILE from `autobuild build --reduced-out`)")
     if reduced.space.fingerprint() != space.fingerprint():
         raise AutobuildError(f"the reduced space is of space {reduced.space.name!r}, not {space.name!r}")
     sets = [reduced.module_set(g) for g in range(space.n_groups)]
