@@ -304,30 +304,36 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
     y = _evaluate(eq, table, path)
     codes = sp.encode(table.archs)
 
+    import dataclasses
+
     import torch  # noqa: F401 - fail early with the install hint if missing
     from tqdm import tqdm
 
     from .models.artifact import save_model
-    from .models.trainer import TrainConfig, train_predictor
+    from .models.kinds import get_kind
 
+    kind_ = get_kind(kind)
+    cfg_cls = kind_.load("config")
+    fields = {f.name for f in dataclasses.fields(cfg_cls)}
     given = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                                    hidden=hidden).items() if v is not None}
+                                    hidden=hidden, fe_grad_scale=fe_grad_scale).items() if v is not None}
+    for name in given:
+        if name not in fields:
+            raise AutobuildError(f"--{name.replace('_', '-')} does not apply to --kind {kind}")
+    if folds * seeds > 1 and not kind_.ensembles:
+        raise AutobuildError(f"--folds/--seeds ensembles are not made of --kind {kind} predictors "
+                             f"(kinds with ensembles: {', '.join(k for k, v in KINDS.items() if v.ensembles)})")
+    cfg = cfg_cls(**given, layers=layers, test_fraction=test_fraction, seed=seed, threads=threads)
+    cfg.validate()
     data_info = {"source": data, "n": len(table)}
-    if kind == "kgnn":
-        _train_kgnn(sp, codes, y, eq, out, data_info, given, layers, test_fraction, seed, threads, fe_grad_scale,
-                    folds * seeds, quiet, overwrite)
-        return
-    if fe_grad_scale is not None:
-        given["fe_grad_scale"] = fe_grad_scale
-    cfg = TrainConfig(**given, layers=layers, test_fraction=test_fraction, seed=seed, threads=threads)
     epochs = cfg.epochs
-    bar = tqdm(total=epochs, desc=f"train {sp.name} [{eq}]", unit="epoch", disable=quiet or None, file=sys.stderr)
+    bar = tqdm(total=epochs, desc=f"train {kind_.name} {sp.name} [{eq}]", unit="epoch", disable=quiet or None,
+               file=sys.stderr)
 
     def progress(epoch: int, loss: float) -> None:
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.4f}")
 
-    cfg.validate()
     if folds * seeds > 1:
         from .models.ensemble import load_ensemble, train_ensemble
 
@@ -353,17 +359,12 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
         click.echo(f"saved ensemble {out}: {len(members)} members; mean test SRCC pred {pred.mean():.3f}, "
                    f"hops 0..{srcc.shape[1] - 1} [{hops}]")
         return
-    result = train_predictor(sp, codes, y, cfg, progress=progress)
+    result = kind_.load("train")(sp, codes, y, cfg, progress=progress)
     bar.close()
     if not quiet:
         click.echo("exporting ONNX and saving...", err=True)
     save_model(out, result, sp, eq, data_info, overwrite=overwrite)
-    t = result.report["test"]
-    hops = " ".join(f"{v:.3f}" for v in t["srcc_hop"])
-    click.echo(
-        f"saved {out}: test SRCC pred {t['srcc_pred']:.3f}, hops 0..{len(t['srcc_hop']) - 1} [{hops}], "
-        f"MAE {t['mae']:.4g}; {result.report['seconds_per_epoch']:.3f} s/epoch"
-    )
+    click.echo(f"saved {out}: {kind_.load('summary')(result.report)}")
     _training_notes(out, result.report)
 
 
@@ -376,36 +377,6 @@ def _training_notes(out: str, report: dict) -> None:
     w = poor_model_warning(out, report, "anything built or searched")
     if w:
         warn(w)
-
-
-def _train_kgnn(sp: Any, codes: np.ndarray, y: np.ndarray, eq: Any, out: str, data_info: dict, given: dict, layers: int,
-                test_fraction: float, seed: int, threads: int, fe_grad_scale: float | None, members: int, quiet: bool,
-                overwrite: bool) -> None:
-    from tqdm import tqdm
-
-    from .models.artifact import save_model
-    from .models.kgnn import KGNNConfig, train_kgnn
-
-    if members > 1:
-        raise AutobuildError("--folds/--seeds ensembles are for AutoBuild predictors (--kind autobuild)")
-    if fe_grad_scale is not None:
-        raise AutobuildError("--fe-grad-scale applies to AutoBuild predictors only")
-    cfg = KGNNConfig(**given, layers=layers, test_fraction=test_fraction, seed=seed, threads=threads)
-    bar = tqdm(total=cfg.epochs, desc=f"train k-GNN {sp.name} [{eq}]", unit="epoch", disable=quiet or None, file=sys.stderr)
-
-    def progress(epoch: int, loss: float) -> None:
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss:.4f}")
-
-    result = train_kgnn(sp, codes, y, cfg, progress=progress)
-    bar.close()
-    if not quiet:
-        click.echo("exporting ONNX and saving...", err=True)
-    save_model(out, result, sp, eq, data_info, overwrite=overwrite)
-    t = result.report["test"]
-    click.echo(f"saved {out}: test MAE {t['mae']:.4g}, MAPE {t['mape']:.2f} %, SRCC {t['srcc']:.3f}, "
-               f"within +-10 % {t['within10']:.1f} %; {result.report['seconds_per_epoch']:.3f} s/epoch")
-    _training_notes(out, result.report)
 
 
 def _evaluate(eq: Any, table: Any, path: Path) -> np.ndarray:

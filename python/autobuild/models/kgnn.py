@@ -346,3 +346,10 @@ def evaluate_kgnn(model: KGNNPredictor, space: MacroSpace, codes: np.ndarray, y:
         "fe_importance": {},
         "split": {"train": tr.tolist(), "test": te.tolist()},
     }
+
+
+def summary(report: dict) -> str:
+    """What ``autobuild train`` prints of a trained k-GNN."""
+    t = report["test"]
+    return (f"test MAE {t['mae']:.4g}, MAPE {t['mape']:.2f} %, SRCC {t['srcc']:.3f}, within +-10 % {t['within10']:.1f} %; "
+            f"{report['seconds_per_epoch']:.3f} s/epoch")

@@ -12,7 +12,9 @@ Protocol a kind implements:
   graph_norms)`` in label units and the buffers ``y_mean``, ``y_std``;
 * ``train``: ``train(space, codes, y, config, progress=None) -> TrainResult`` (:mod:`.fitting`),
   whose report has ``test`` (``srcc_pred``, ``srcc_hop``, ``mae``, ``n``), ``hop_moments`` and
-  ``label_moments``.
+  ``label_moments``;
+* ``summary``: ``summary(report) -> str``, the line ``autobuild train`` prints after training;
+* ``ensembles``: whether ``train --folds/--seeds`` may build ensembles of the kind (Sec. 5.3).
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ class Kind:
     model: str  # "module:attribute" of the model class (relative to autobuild.models)
     config: str
     train: str
+    summary: str
     description: str = ""
+    ensembles: bool = False
 
     def load(self, what: str) -> Any:
         mod, _, attr = getattr(self, what).partition(":")
@@ -51,6 +55,7 @@ def get_kind(name: str) -> Kind:
 
 
 register_kind(Kind("autobuild", "predictor:AutoBuildPredictor", "trainer:TrainConfig", "trainer:train_predictor",
-                   "the interpretable predictor: FE-MLP + GATv2, hop-level ranking loss (Eq. 4)"))
-register_kind(Kind("kgnn", "kgnn:KGNNPredictor", "kgnn:KGNNConfig", "kgnn:train_kgnn",
+                   "trainer:summary", "the interpretable predictor: FE-MLP + GATv2, hop-level ranking loss (Eq. 4)",
+                   ensembles=True))
+register_kind(Kind("kgnn", "kgnn:KGNNPredictor", "kgnn:KGNNConfig", "kgnn:train_kgnn", "kgnn:summary",
                    "the k-GNN efficiency predictor (supp. Sec. 7.4): GraphConv, MAE + (1 - SRCC)"))

@@ -141,3 +141,11 @@ def evaluate(model: AutoBuildPredictor, space: MacroSpace, codes: np.ndarray, y:
         "fe_importance": importance,
         "split": {"train": tr.tolist(), "test": te.tolist()},
     }
+
+
+def summary(report: dict) -> str:
+    """What ``autobuild train`` prints of a trained AutoBuild predictor."""
+    t = report["test"]
+    hops = " ".join(f"{v:.3f}" for v in t["srcc_hop"])
+    return (f"test SRCC pred {t['srcc_pred']:.3f}, hops 0..{len(t['srcc_hop']) - 1} [{hops}], MAE {t['mae']:.4g}; "
+            f"{report['seconds_per_epoch']:.3f} s/epoch")
