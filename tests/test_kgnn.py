@@ -256,3 +256,28 @@ def test_cuda_provider_falls_back_to_cpu(saved, capsys):
     assert capsys.readouterr().err.count("falling back to cpu") == 1
     with pytest.raises(AutobuildError, match="unknown provider"):
         resolve_provider("warp-drive")
+
+
+def test_exporters_agree_and_the_fallback_is_used(tmp_path, monkeypatch):
+    """Both ONNX exporters reach parity on a k-GNN (the TorchScript one needs the ScatterND-add
+    symbolic of index_add: without it graph pooling overwrites instead of summing); when the first
+    exporter fails, the next one is used and recorded."""
+    from autobuild.models import onnx_export
+
+    sp = get_space("ofa-pn")
+    torch.manual_seed(0)
+    m = KGNNPredictor(sp.feature_categories, hidden=16).eval()
+    info = onnx_export.export_onnx(m, sp, tmp_path / "t.onnx", exporters=("torchscript",))
+    assert info["exporter"] == "torchscript" and info["parity_max_rel_diff"] <= 1e-5
+    real = onnx_export._torch_export
+
+    def broken(model, example, path, exporter):
+        if exporter == "torchscript":
+            raise RuntimeError("tracer gone")
+        real(model, example, path, exporter)
+
+    monkeypatch.setattr(onnx_export, "_torch_export", broken)
+    info = onnx_export.export_onnx(m, sp, tmp_path / "f.onnx")  # returns only once parity is reached
+    assert info["exporter"] == "dynamo" and info["parity_max_rel_diff"] <= 1e-5
+    with pytest.raises(AutobuildError, match="torchscript: RuntimeError: tracer gone"):
+        onnx_export.export_onnx(m, sp, tmp_path / "g.onnx", exporters=("torchscript",))

@@ -152,7 +152,7 @@ class KGNNPredictor(nn.Module):
         conv = self.convs[0]
         if use_table is None:
             use_table = self.use_type_table and (
-                torch.compiler.is_exporting() or x.shape[0] >= self.type_multi_hot.shape[0]
+                torch.compiler.is_exporting() or torch.jit.is_tracing() or x.shape[0] >= self.type_multi_hot.shape[0]
             )
         if use_table and self.use_type_table:
             t = (x * self.type_strides).sum(1)  # node type ids [N]
