@@ -37,6 +37,12 @@ def oracle():
     return mod
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Tests marked ``heavy`` first (stable order otherwise): with ``-n 2`` the long ones then run
+    while the many short ones fill the other worker, instead of one long test ending the run alone."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("heavy") else 1)
+
+
 def reseal_model(d) -> None:
     """Recompute a model directory's manifest after a deliberate edit, as someone editing a model
     on purpose would: the checks behind the manifest must still refuse what is wrong."""

@@ -127,6 +127,7 @@ def test_backends_give_identical_scores(mb, monkeypatch):
     np.testing.assert_allclose(out[0].score, out[1].score, rtol=1e-12)
 
 
+@pytest.mark.heavy
 def test_ensemble_weights(tmp_path_factory, mb):
     other = _train(tmp_path_factory, "ofa-mbv3", "acc*100/latency_gpu", seed=1)
     a, b = score_modules([mb], {"r": 208}), score_modules([other], {"r": 208})
@@ -217,6 +218,7 @@ def test_union_of_equations(mb_scores, tmp_path_factory):
     assert rs.score_kind != "eq5"
 
 
+@pytest.mark.heavy
 def test_cli_score_build_sample(mb, tmp_path):
     run = lambda *a: CliRunner().invoke(cli, [str(x) for x in a], catch_exceptions=False)  # noqa: E731
     sc = tmp_path / "s.csv"

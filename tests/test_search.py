@@ -147,6 +147,7 @@ def _journal_count(path: Path) -> int:
         return 0
 
 
+@pytest.mark.heavy
 def test_sigkill_and_resume_gives_the_same_front(tmp_path):
     """SIGKILL the search at random points (after 10..100 of 120 evaluations), resume, and get
     the same front as an uninterrupted run of the same seed; the journal holds each arch once."""
@@ -205,6 +206,7 @@ def test_cli_search_writes_front_and_plot(tmp_path):
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.heavy
 def test_ray_executor_matches_inline():
     pytest.importorskip("ray")
     from autobuild.search.executors import RayExecutor

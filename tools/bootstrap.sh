@@ -31,6 +31,9 @@ wheel=$(ls dist/autobuild-*.whl)
 pip_in "$VENV/bin/python" install -q --force-reinstall --no-deps "$wheel"
 pip_in "$VENV/bin/python" install -q "$wheel[ml,test]"
 
+step "compile the Numba twins of the C++ core into Numba's cache"
+"$VENV/bin/python" -m autobuild.core.warm
+
 step "optional: torchsort (reference soft rank, built CPU-only)"
 # Its setup.py builds the CUDA extension whenever `nvcc` runs; hide every PATH entry holding one.
 no_nvcc_path=$(printf '%s\n' "$PATH" | tr ':' '\n' | while IFS= read -r d; do [ -e "$d/nvcc" ] || printf '%s\n' "$d"; done | paste -sd:)
@@ -53,7 +56,7 @@ case "$mode" in
       && smoke-venv/bin/autobuild sample --space ofa-pn --n 3 --out smoke.csv \
       && smoke-venv/bin/python -c "import autobuild._core, autobuild.core as c; assert c.backend_name() == 'cpp'; print('wheel smoke test: ok (C++ core', c.backend_name() + ')')")
     step "tests"
-    "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests
+    "$VENV/bin/python" -m pytest -q -p no:cacheprovider -n auto --dist worksteal tests
     ;;
   demo)
     epochs=${AUTOBUILD_DEMO_EPOCHS:-200}
@@ -67,7 +70,7 @@ case "$mode" in
     head -3 runs/demo-pred.csv
     step "score every module (Eq. 5), build the K=3 reduced space, draw the best and worst modules"
     "$VENV/bin/autobuild" score runs/demo-acc --out runs/demo-scores.csv --show 2
-    "$VENV/bin/autobuild" build runs/demo-scores.csv --k 3 --out runs/demo-built.csv --space-out runs/demo-reduced.json
+    "$VENV/bin/autobuild" build runs/demo-scores.csv --k 3 --out runs/demo-built.csv --reduced-out runs/demo-reduced.json
     "$VENV/bin/autobuild" plot modules runs/demo-scores.csv --out runs/demo-modules.png > /dev/null
     "$VENV/bin/autobuild" plot importance runs/demo-acc --out runs/demo-importance.png
     head -3 runs/demo-built.csv

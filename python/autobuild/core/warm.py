@@ -1,0 +1,61 @@
+"""Compile the Numba twins ahead of time into Numba's on-disk cache: ``python -m autobuild.core.warm``.
+
+Numba compiles a kernel on its first call (about 10 s for all of them on 2 cores) and caches the
+machine code next to the module. Installing runs this once (``tools/bootstrap.sh``), so that the
+first search, training run or test on a machine without the C++ core does not pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+
+def warm() -> list[str]:
+    """Call every Numba kernel once on small valid inputs of a built-in space; return their names."""
+    from .. import core
+    from ..construction.reduced import ReducedSpace
+    from ..search.strategies import make_strategy
+    from ..spaces import get_space
+
+    old = os.environ.get("AUTOBUILD_BACKEND")
+    os.environ["AUTOBUILD_BACKEND"] = "numba"
+    try:
+        core.get_backend("numba")
+        sp = get_space("ofa-pn")
+        codes = sp.sample_codes(8, seed=0)
+        mods = [sp.enumerate_modules(g) for g in range(sp.n_groups)]
+        core.encode_batch(codes, sp.max_depth, sp.n_choices, sp.choice_features, sp.n_globals)
+        core.calibrate_scores(np.ones(3), np.zeros(3, np.int32), np.zeros(3, np.int32), np.zeros(1), np.ones(1),
+                              np.zeros(1), np.ones(1))
+        core.hash_codes(codes)
+        pts = np.random.default_rng(0).random((8, 2))
+        core.non_dominated_rank(pts)
+        core.hypervolume_2d(pts, np.array([2.0, 2.0]))
+        for name in ("stage-full", "layer-full"):
+            make_strategy(name, sp).mutate(codes, 4, 1)
+        reduced = ReducedSpace(sp, [[m[0], m[1]] for m in mods], {"r": [224]})
+        make_strategy("autobuild", sp, reduced=reduced).mutate(sp.canonical_codes(reduced.codes(reduced.all_combos()[:2])), 4, 1)
+    finally:
+        if old is None:
+            os.environ.pop("AUTOBUILD_BACKEND", None)
+        else:
+            os.environ["AUTOBUILD_BACKEND"] = old
+    names = list(core.FUNCTIONS)
+    try:  # the in-house soft rank (training), when torch is installed
+        from ..models import softrank
+    except ImportError:
+        return names
+    if softrank.HAVE_NUMBA:
+        softrank._isotonic_l2(np.zeros((1, 3)))
+        softrank._block_mean(np.zeros((1, 3)), np.zeros((1, 3)))
+        names.append("softrank")
+    return names
+
+
+if __name__ == "__main__":
+    t0 = time.perf_counter()
+    done = warm()
+    print(f"numba kernels compiled and cached ({', '.join(done)}) in {time.perf_counter() - t0:.1f} s")
