@@ -51,32 +51,53 @@ def reseal_model(d) -> None:
     write_manifest(d, ["config.json", "model.safetensors", "model.onnx"], "model")
 
 
+def shared(tmp_path_factory, name: str, make) -> Path:
+    """``make(folder)`` run once per test run, its folder shared by every pytest-xdist worker (the
+    others wait on a lock and reuse it): session fixtures are not rebuilt on each worker. Tests
+    must treat the folder as read-only."""
+    import fcntl
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's base folder, common to all workers
+    folder = root / f"shared-{name}"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / f"shared-{name}.done").exists():
+            folder.mkdir(exist_ok=True)
+            make(folder)
+            (root / f"shared-{name}.done").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def small_data(tmp_path_factory) -> Path:
     """The first 400 rows of the embedded ofa-mbv3 data as a plain CSV."""
     from autobuild.data.builtin import builtin_data_path
 
-    out = tmp_path_factory.mktemp("data") / "mbv3_400.csv"
-    with gzip.open(builtin_data_path("ofa-mbv3"), "rt", newline="") as f:
-        rows = list(csv.reader(f))[:401]
-    with open(out, "w", newline="") as f:
-        csv.writer(f).writerows(rows)
-    return out
+    def make(folder: Path) -> None:
+        with gzip.open(builtin_data_path("ofa-mbv3"), "rt", newline="") as f:
+            rows = list(csv.reader(f))[:401]
+        with open(folder / "mbv3_400.csv", "w", newline="") as f:
+            csv.writer(f).writerows(rows)
+
+    return shared(tmp_path_factory, "data", make) / "mbv3_400.csv"
 
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory, small_data) -> Path:
-    """A 3-epoch accuracy predictor on ``small_data`` (trained once per test session)."""
+    """A 3-epoch accuracy predictor on ``small_data`` (trained once per test run)."""
     from click.testing import CliRunner
 
     from autobuild.cli import cli
 
-    out = tmp_path_factory.mktemp("models") / "acc"
-    res = CliRunner().invoke(cli, ["train", "--space", "ofa-mbv3", "--data", str(small_data), "--target", "acc",
-                                   "--epochs", "3", "--out", str(out), "--quiet"], catch_exceptions=False)
-    assert res.exit_code == 0, res.output
-    assert "saved" in res.output
-    return out
+    def make(folder: Path) -> None:
+        res = CliRunner().invoke(cli, ["train", "--space", "ofa-mbv3", "--data", str(small_data), "--target", "acc",
+                                       "--epochs", "3", "--out", str(folder / "acc"), "--quiet"], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        assert "saved" in res.output
+
+    return shared(tmp_path_factory, "model", make) / "acc"
 
 
 @pytest.fixture(scope="session")
@@ -86,8 +107,9 @@ def scores_csv(tmp_path_factory, model_dir) -> Path:
 
     from autobuild.cli import cli
 
-    out = tmp_path_factory.mktemp("scores") / "scores.csv"
-    res = CliRunner().invoke(cli, ["score", str(model_dir), "--out", str(out), "--quiet", "--show", "0"],
-                             catch_exceptions=False)
-    assert res.exit_code == 0, res.output
-    return out
+    def make(folder: Path) -> None:
+        res = CliRunner().invoke(cli, ["score", str(model_dir), "--out", str(folder / "scores.csv"), "--quiet",
+                                       "--show", "0"], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+
+    return shared(tmp_path_factory, "scores", make) / "scores.csv"

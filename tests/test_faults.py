@@ -91,46 +91,51 @@ def _temporaries(parent: Path) -> list[str]:
     return sorted(p.name for p in parent.iterdir() if p.name.startswith(".") and p.name.endswith((".tmp", ".old")))
 
 
-def _kill_at_random_points(args: list, tmp_path: Path, ref: Path, out: Path, seed: int, check) -> None:
-    """Run ``args --out ref`` to the end (timing it), then ``args --out out`` killed twice at random
-    points (``check(out)`` after each kill: never a partial output, no orphan), then to the end here."""
+def _kill_at_random_points(args: list, tmp_path: Path, out: Path, seed: int, check) -> None:
+    """Run ``args --out out`` twice as a process and SIGKILL it: the first time the moment its
+    output's temporary appears (mid-write, the most delicate point), the second at a random point of
+    the run up to then; after each kill ``check(out)`` (never a partial output) and no orphan. Then
+    the same command in this process must finish the work and clear the dead runs' temporaries."""
     rng = random.Random(seed)
     t0 = time.monotonic()
-    p = _spawn([*args, "--out", ref], uuid.uuid4().hex, tmp_path)
-    assert p.wait(timeout=300) == 0, p.stderr.read().decode()
-    duration = time.monotonic() - t0
-    for _ in range(2):
-        mark = uuid.uuid4().hex
-        killed = _kill_after(_spawn([*args, "--out", out], mark, tmp_path), rng.uniform(0.2, 0.97) * duration)
-        _assert_no_orphans(mark)
-        if out.exists():
-            check(out)
-        if not killed:
-            break
-    # The rerun that must finish the work and clear the dead runs' temporaries (in this process: a
-    # third interpreter start would only add seconds).
+    mark = uuid.uuid4().hex
+    p = _spawn([*args, "--out", out], mark, tmp_path)
+    prefix = f".{out.name}.ab"
+    while p.poll() is None and not any(q.name.startswith(prefix) for q in tmp_path.iterdir()):
+        time.sleep(0.005)
+    writing_at = time.monotonic() - t0
+    assert _kill_after(p, 0), p.stderr.read().decode()  # still running: it was caught writing
+    _assert_no_orphans(mark)
+    assert any(q.name.startswith(prefix) for q in tmp_path.iterdir()) and not out.exists(), "killed mid-write"
+    mark = uuid.uuid4().hex
+    _kill_after(_spawn([*args, "--out", out], mark, tmp_path), rng.uniform(0.2, 1.0) * writing_at)
+    _assert_no_orphans(mark)
+    if out.exists():
+        check(out)
     fin = invoke(*args, "--out", out)
     assert fin.exit_code == 0, fin.output
     assert _temporaries(tmp_path) == [], f"stale temporaries left (seed {SEED})"
 
 
-def test_kill_train_at_random_points(tmp_path, small_data):
+def test_kill_train_at_random_points(tmp_path, small_data, model_dir):
     from autobuild.models.artifact import load_model
 
-    args = ["train", "--space", "ofa-mbv3", "--data", small_data, "--epochs", "3", "--quiet", "--overwrite"]
-    out, ref = tmp_path / "m", tmp_path / "ref"
-    _kill_at_random_points(args, tmp_path, ref, out, SEED, load_model)  # what is there loads, checksums and all
-    assert _digest(out / "model.safetensors") == _digest(ref / "model.safetensors"), f"seed {SEED}"
+    # The arguments of the model_dir fixture: the finished run must give the very same weights.
+    args = ["train", "--space", "ofa-mbv3", "--data", small_data, "--target", "acc", "--epochs", "3", "--quiet",
+            "--overwrite"]
+    out = tmp_path / "m"
+    _kill_at_random_points(args, tmp_path, out, SEED, load_model)  # what is there loads, checksums and all
+    assert _digest(out / "model.safetensors") == _digest(model_dir / "model.safetensors"), f"seed {SEED}"
 
 
-def test_kill_score_at_random_points(tmp_path, model_dir):
-    args = ["score", model_dir, "--runtime", "onnx", "--quiet", "--show", "0"]
-    out, ref = tmp_path / "s.csv", tmp_path / "ref.csv"
+def test_kill_score_at_random_points(tmp_path, model_dir, scores_csv):
+    args = ["score", model_dir, "--quiet", "--show", "0"]  # the scores_csv fixture's arguments
 
     def whole(p: Path) -> None:
-        assert p.read_bytes() == ref.read_bytes(), f"a partial scores file (seed {SEED})"
+        assert p.read_bytes() == scores_csv.read_bytes(), f"a partial scores file (seed {SEED})"
 
-    _kill_at_random_points(args, tmp_path, ref, out, SEED + 1, whole)
+    out = tmp_path / "s.csv"
+    _kill_at_random_points(args, tmp_path, out, SEED + 1, whole)
     whole(out)
 
 

@@ -62,9 +62,9 @@ def resolve_provider(name: str, warn: bool = True) -> list[str]:
 class OnnxPredictor:
     """ONNX Runtime session over a predictor export: ``predict(codes)`` in large batches.
 
-    The session runs single-threaded: ONNX Runtime 1.32's multi-threaded CPU kernels for the
-    exported scatter reductions race (the same input gave outputs up to 68 % apart over 200 runs
-    with 2 intra-op threads; identical with 1). Parallelism comes from running independent chunks
+    The session runs single-threaded: ONNX Runtime's multi-threaded CPU kernels for the exported
+    scatter reductions race (the same input can give different outputs with 2 intra-op threads,
+    never with 1). Parallelism comes from running independent chunks
     on several sessions instead (:class:`~autobuild.models.evaluators.OnnxEvaluator`)."""
 
     def __init__(self, path: str | Path, provider: str = "cpu") -> None:

@@ -76,8 +76,8 @@ class _GraphConv(GraphConv):
     sum written as one ``index_add``: the same parameters (``lin_rel`` with the bias, ``lin_root``)
     and the same function, ``x'_i = W_1 x_i + W_2 sum_{j -> i} x_j + b``. PyG's ``scatter_add``
     exports to an ONNX ``ScatterElements`` over an index expanded to ``[E, hidden]``, which ONNX
-    Runtime runs element by element (72 % of the inference time at 4096 archs per batch);
-    ``index_add`` becomes a ``ScatterND`` of whole rows, ~20x faster."""
+    Runtime runs element by element; ``index_add`` becomes a ``ScatterND`` of whole rows, many
+    times faster (``benchmarks/latency_predictor.py``)."""
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         agg = torch.zeros_like(x).index_add(0, edge_index[1], x.index_select(0, edge_index[0]))
@@ -204,8 +204,7 @@ class KGNNConfig:
     FE-MLP must stay interpretable) with a light ``weight_decay = 1e-4``, and a cosine decay of the
     rate to 0 over the run: the MAE term's gradient does not shrink near the optimum, so at a
     constant rate the weights keep jittering at the rate's scale, and the decay lets the last epochs
-    settle - what the +-10 % accuracy measures (OFA-PN CPU latency, 30 epochs: test MAE 3.8 vs 4.5 ms,
-    within +-10 % 96 vs 91 % at a constant rate; weight decay 1e-2 or 1e-1 changed nothing)."""
+    settle, which is what the +-10 % accuracy measures (README, *Efficiency predictors*)."""
 
     epochs: int = 500
     batch_size: int = 32
