@@ -35,6 +35,19 @@ def _index_add_symbolic(g: Any, self: Any, dim: Any, index: Any, source: Any, al
     return g.op("ScatterND", self, idx, source, reduction_s="add")
 
 
+def _index_reduce_symbolic(g: Any, self: Any, dim: Any, index: Any, source: Any, reduce: Any,
+                           include_self: Any = None) -> Any:
+    """``index_reduce`` along dim 0 (``amax`` / ``amin`` / ``prod``) as one ``ScatterND`` of rows,
+    combining with ``self`` (the ``include_self=True`` semantics; :mod:`.gatv2` starts from -inf)."""
+    from torch.onnx import symbolic_helper as sh
+
+    how = {"amax": "max", "amin": "min", "prod": "mul"}.get(sh._maybe_get_const(reduce, "s"))
+    if sh._maybe_get_const(dim, "i") != 0 or how is None or sh._maybe_get_const(include_self, "b") is False:
+        return sh._unimplemented("index_reduce", "only dim 0, include_self and amax / amin / prod are exported")
+    idx = g.op("Unsqueeze", index, g.op("Constant", value_t=torch.tensor([1], dtype=torch.long)))
+    return g.op("ScatterND", self, idx, source, reduction_s=how)
+
+
 _registered = False
 
 
@@ -46,6 +59,7 @@ def _torch_export(model: torch.nn.Module, example: Any, path: str, exporter: str
     if exporter == "torchscript":
         if not _registered:
             torch.onnx.register_custom_op_symbolic("aten::index_add", _index_add_symbolic, OPSET)
+            torch.onnx.register_custom_op_symbolic("aten::index_reduce", _index_reduce_symbolic, OPSET)
             _registered = True
         kw["dynamo"] = False
     else:
@@ -74,6 +88,12 @@ def export_onnx(model: torch.nn.Module, space: Any, path: str | Path, atol: floa
             raise AutobuildError(f"unknown ONNX exporter {exporter!r} ({', '.join(EXPORTERS)})")
         try:
             _torch_export(model, example, str(path), exporter)
+            proto = onnx.load(str(path))
+            # The tracer annotates intermediates with the example's shapes where it cannot see they
+            # vary; ONNX Runtime would warn on every run with other sizes. Shapes of intermediates
+            # are optional: drop them (inputs and outputs keep their dynamic axes).
+            del proto.graph.value_info[:]
+            onnx.save(proto, str(path))
             onnx.checker.check_model(str(path))
         except Exception as e:  # noqa: BLE001 - an exporter that cannot trace this model: try the next
             failures.append(f"{exporter}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")

@@ -8,18 +8,14 @@ norm of ``h_G^m`` is the mean of the node norms ``||h_v^m||_1`` - the node / sub
 
 from __future__ import annotations
 
-import warnings
 from typing import Sequence
 
 import torch
 from torch import nn
 
-with warnings.catch_warnings():  # torch-geometric 2.8 scripts a helper with the deprecated torch.jit.script
-    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
-    from torch_geometric.nn import GATv2Conv
-
 from ..spaces.macro import FeatureCategory
 from .fe_mlp import FEMLP
+from .gatv2 import GATv2Conv
 
 
 class AutoBuildPredictor(nn.Module):
