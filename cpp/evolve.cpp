@@ -145,7 +145,7 @@ struct Layout {
   std::vector<int32_t> g_var;            // the group's variable-depth stage, or -1
 };
 
-// Per-stage depths of a module of `depth` layers of group g (scoring/modules.py `_stage_depths`).
+// Per-stage depths of a module of `depth` layers of group g (the rule of MacroSpace.stage_depths).
 inline int32_t stage_share(const Layout& lay, const MutationSpace& sp, int32_t g, int32_t s, int32_t depth) {
   if (s != lay.g_var[g]) return sp.min_depth[s];
   return depth - (lay.g_min[g] - sp.min_depth[s]);

@@ -533,4 +533,9 @@ def test_dispatch_exports():
         assert fn in core.FUNCTIONS and fn in core.__all__
         for b in BACKENDS:
             assert callable(getattr(core.get_backend(b), fn))
-    assert core.MUTATION_KINDS == {"stage-full": 0, "stage-table": 1, "layer": 2}
+    # Every registered strategy names a mutation kind of the core (one table of kinds).
+    from autobuild.search.strategies import STRATEGIES, make_strategy
+
+    sp = get_space("ofa-mbv3")
+    for name in set(STRATEGIES) - {"autobuild"}:
+        assert make_strategy(name, sp, device="gpu").kind in core.MUTATION_KINDS

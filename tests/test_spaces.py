@@ -171,3 +171,29 @@ def test_bad_space_definitions(patch, message):
 def test_unknown_space():
     with pytest.raises(AutobuildError, match="unknown space 'nope'"):
         get_space("nope")
+
+
+def test_space_types_rebuild_from_their_dict():
+    """Stored space definitions name their type; an unknown type is one clear error, a registered
+    one is rebuilt by its own function (how a U-Net space will load back from a model)."""
+    from autobuild.spaces import registry, space_from_dict
+
+    sp = get_space("ofa-pn")
+    assert space_from_dict(sp.to_dict()).fingerprint() == sp.fingerprint()
+    assert space_from_dict({**sp.to_dict(), "type": "macro"}).fingerprint() == sp.fingerprint()
+    with pytest.raises(AutobuildError, match="model.json: unknown space type 'unet' \\(known: macro"):
+        space_from_dict({"type": "unet", "name": "x"}, "model.json")
+    registry.register_space_type("test-pn", "test_spaces:_rebuild")
+    try:
+        assert space_from_dict({"type": "test-pn", "seen": 1}, "here").name == "ofa-pn"
+        assert _REBUILT == [({"type": "test-pn", "seen": 1}, "here")]
+    finally:
+        del registry.SPACE_TYPES["test-pn"]
+
+
+_REBUILT: list = []
+
+
+def _rebuild(d, source):
+    _REBUILT.append((d, source))
+    return get_space("ofa-pn")

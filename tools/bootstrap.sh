@@ -32,7 +32,7 @@ pip_in "$VENV/bin/python" install -q --force-reinstall --no-deps "$wheel"
 pip_in "$VENV/bin/python" install -q "$wheel[ml,test]"
 
 step "compile the Numba twins of the C++ core into Numba's cache"
-"$VENV/bin/python" -m autobuild.core.warm
+"$VENV/bin/python" -m autobuild.warm
 
 step "optional: torchsort (reference soft rank, built CPU-only)"
 # Its setup.py builds the CUDA extension whenever `nvcc` runs; hide every PATH entry holding one.

@@ -17,7 +17,8 @@ import numpy as np
 
 from . import __version__, limits
 from .errors import AutobuildError
-from .cli_options import OVERWRITE, PAD, QUIET, REDUCED_OUT, SPACE, seed_option, warn
+from .cli_options import OVERWRITE, PAD, QUIET, REDUCED_OUT, SPACE, check_outputs, seed_option, warn
+from .data.builtin import resolve_data
 from .models.inference import RUNTIMES
 from .models.kinds import KINDS
 
@@ -138,16 +139,6 @@ def _space(name: str):  # noqa: ANN202
     return get_space(name)
 
 
-def check_outputs(*pairs: tuple[str | None, str]) -> None:
-    """Refuse unknown output extensions before any work is done: (path, kind) with kind one of
-    ``table``, ``figure``, ``scores``, ``reduced space``."""
-    from .io_utils import OUTPUT_FORMATS, output_format
-
-    for path, kind in pairs:
-        if path is not None:
-            output_format(path, OUTPUT_FORMATS[kind], kind)
-
-
 def _warn_models(models: Any, purpose: str) -> None:
     from .models.quality import poor_model_warning
 
@@ -156,12 +147,6 @@ def _warn_models(models: Any, purpose: str) -> None:
         if w:
             warn(w)
 
-
-def resolve_data(spec: str) -> Path:
-    """``builtin:ofa-mbv3`` -> the embedded demo CSV; anything else is a path."""
-    from .data.builtin import resolve_data as resolve
-
-    return resolve(spec)
 
 
 def _fmt(v: float) -> str:

@@ -32,3 +32,13 @@ def seed_option(help_: str = "Random seed.") -> Any:
 def warn(msg: str) -> None:
     """A warning the user must not miss (stderr, one line)."""
     click.echo(f"autobuild: WARNING: {msg}", err=True)
+
+
+def check_outputs(*pairs: tuple[str | None, str]) -> None:
+    """Refuse unknown output extensions before any work is done: (path, kind) with kind one of
+    ``table``, ``figure``, ``scores``, ``reduced space``."""
+    from .io_utils import OUTPUT_FORMATS, output_format
+
+    for path, kind in pairs:
+        if path is not None:
+            output_format(path, OUTPUT_FORMATS[kind], kind)

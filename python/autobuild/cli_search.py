@@ -31,7 +31,7 @@ def _parse_ref(text: str | None, names: list[str]) -> dict[str, float] | None:
 
 
 def _auto_reduced(space_name, reduced, objectives, p, data, k, epochs, work, seed):  # noqa: ANN001, ANN202
-    from .cli import resolve_data
+    from .data.builtin import resolve_data
     from .data.table import read_labelled
     from .search.auto_space import build_auto_reduced
     from .search.objectives import parse_objectives
@@ -114,7 +114,7 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
         if not quiet:
             click.echo(msg, err=True)
 
-    from .cli import check_outputs
+    from .cli_options import check_outputs
 
     check_outputs((out, "table"), (plot_path, "figure"))
     if resume and journal and Path(resume) != Path(journal):

@@ -271,7 +271,7 @@ def plot_importance(artifact: Any, out: str | Path) -> Path:
     """FE-MLP 0-hop feature importance (Sec. 4.3; paper Figs. 9/10): one panel per feature category
     with more than one value, one bar ``|f_c(v)|`` per value in the category's value order."""
     if getattr(artifact, "kind", "autobuild") != "autobuild":
-        artifact.require_kind("autobuild", "this figure (FE-MLP / hop norms)")
+        artifact.require("ranks_hops", "this figure (FE-MLP / hop norms)")
     plt = _plt()
     imp = artifact.report.get("fe_importance") or {}
     cats = [(name, d) for name, d in imp.items() if len(d.get("values", [])) > 1]
@@ -342,7 +342,7 @@ def plot_arch(artifact: Any, arch: dict, out: str | Path, provider: str = "cpu")
     is its embedding norm standardised by the model's hop moments, ``(||h_v^m||_1 - mu_m) / sigma_m``
     (Sec. 4.2), i.e. how the ``m``-hop subgraph ending at that layer compares with the training data."""
     if getattr(artifact, "kind", "autobuild") != "autobuild":
-        artifact.require_kind("autobuild", "this figure (FE-MLP / hop norms)")
+        artifact.require("ranks_hops", "this figure (FE-MLP / hop norms)")
     import numpy as np
 
     plt = _plt()

@@ -18,7 +18,7 @@ def model_dir_for(work: str | Path, equation: str, prefix: str = "eq") -> Path:
 
 
 def train_score_select(space: Any, table: Any, equation: str, k: int, cfg: Any, model_dir: str | Path,
-                       constrained: bool = False, runtime: str = "torch",
+                       constrained: bool = False, runtime: str = "onnx",
                        log: Callable[[str], None] | None = None) -> tuple[Any, Any, dict]:
     """Train (or reuse) the predictor of one target equation, score every module (Eq. 5) and keep the
     top-``k`` per stage. Returns ``(model artifact, ModuleScores, selection)``."""
@@ -37,7 +37,7 @@ def train_score_select(space: Any, table: Any, equation: str, k: int, cfg: Any, 
 
 
 def build_from_equations(space: Any, table: Any, equations: Sequence[str], k: int, cfg: Any, work: str | Path,
-                         constrained: bool = False, runtime: str = "torch", prefix: str = "eq",
+                         constrained: bool = False, runtime: str = "onnx", prefix: str = "eq",
                          log: Callable[[str], None] | None = None) -> tuple[ReducedSpace, list[Any]]:
     """The reduced space united from the top-``k`` modules of one predictor per equation (Sec. 7.2)."""
     selections, names, models = [], [], []

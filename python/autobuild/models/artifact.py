@@ -82,10 +82,15 @@ class ModelArtifact:
     def hops(self) -> int:
         return int(self.config["hyperparameters"]["layers"]) + 1
 
-    def require_kind(self, kind: str, purpose: str) -> None:
-        """One-line error unless this model is of ``kind`` (e.g. module scoring needs "autobuild")."""
-        if self.kind != kind:
-            raise AutobuildError(f"{self.path}: is a {self.kind!r} model; {purpose} needs a {kind!r} model")
+    def require(self, capability: str, purpose: str) -> None:
+        """One-line error unless this model's kind has ``capability`` (a flag of
+        :class:`~autobuild.models.kinds.Kind`, e.g. ``ranks_hops`` for module scoring)."""
+        from .kinds import KINDS
+
+        if not getattr(KINDS.get(self.kind), capability, False):
+            able = [k for k, v in KINDS.items() if getattr(v, capability, False)]
+            raise AutobuildError(f"{self.path}: is a {self.kind!r} model; {purpose} needs a model of kind "
+                                 f"{' or '.join(repr(k) for k in able)}")
 
     def torch_model(self):  # noqa: ANN201
         """The PyTorch predictor with its weights (safetensors, no pickle)."""

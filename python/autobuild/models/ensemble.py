@@ -204,8 +204,8 @@ class EnsembleView:
     def kind(self) -> str:
         return self.members[0].kind
 
-    def require_kind(self, kind: str, purpose: str) -> None:
-        self.members[0].require_kind(kind, purpose)
+    def require(self, capability: str, purpose: str) -> None:
+        self.members[0].require(capability, purpose)
 
     @property
     def report(self) -> dict:

@@ -7,11 +7,10 @@ on one space.
 
 Throughput (CPU): the archs are encoded and run in chunks of ``run_size`` (256) archs, each ORT run
 single-threaded, spread over ``workers`` Python threads (ONNX Runtime releases the GIL and a session
-may be run concurrently). Measured on the 2-core development VM with the k-GNN (hidden 128): one
-4096-arch run with ORT's own 2 intra-op threads ~12k archs/s, 256-arch chunks on 2 workers ~30k
-archs/s - the small chunks keep the activations (nodes x 128 floats) in cache, and whole ops run in
-parallel instead of ORT splitting each op (ScatterND, the reductions) into tiny tasks. On other
-execution providers (GPUs) the whole ``batch_size`` goes to one run.
+may be run concurrently): the small chunks keep the activations (nodes x hidden floats) in cache,
+and whole ops run in parallel instead of ORT splitting each op (ScatterND, the reductions) into tiny
+tasks (``benchmarks/latency_predictor.py`` measures it). On other execution providers (GPUs) the
+whole ``batch_size`` goes to one run.
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ Protocol a kind implements:
   whose report has ``test`` (``srcc_pred``, ``srcc_hop``, ``mae``, ``n``), ``hop_moments`` and
   ``label_moments``;
 * ``summary``: ``summary(report) -> str``, the line ``autobuild train`` prints after training;
-* ``ensembles``: whether ``train --folds/--seeds`` may build ensembles of the kind (Sec. 5.3).
+* ``ensembles``: whether ``train --folds/--seeds`` may build ensembles of the kind (Sec. 5.3);
+* ``ranks_hops``: whether its per-hop embedding norms are trained to rank (Eq. 4), so that held-out
+  SRCC per hop is a quality the user must see and modules can be scored from them.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Kind:
     summary: str
     description: str = ""
     ensembles: bool = False
+    ranks_hops: bool = False
 
     def load(self, what: str) -> Any:
         mod, _, attr = getattr(self, what).partition(":")
@@ -56,6 +59,6 @@ def get_kind(name: str) -> Kind:
 
 register_kind(Kind("autobuild", "predictor:AutoBuildPredictor", "trainer:TrainConfig", "trainer:train_predictor",
                    "trainer:summary", "the interpretable predictor: FE-MLP + GATv2, hop-level ranking loss (Eq. 4)",
-                   ensembles=True))
+                   ensembles=True, ranks_hops=True))
 register_kind(Kind("kgnn", "kgnn:KGNNPredictor", "kgnn:KGNNConfig", "kgnn:train_kgnn", "kgnn:summary",
                    "the k-GNN efficiency predictor (supp. Sec. 7.4): GraphConv, MAE + (1 - SRCC)"))

@@ -76,8 +76,8 @@ def export_onnx(model: torch.nn.Module, space: Any, path: str | Path, atol: floa
 
     The prediction must agree within ``atol`` in standardised units (``|d pred| / y_std``) and every
     output within ``rtol`` of its largest magnitude. Exporters are tried in order: the TorchScript
-    tracer (about 0.3 s) and, should it fail or miss parity (a future torch may drop it), the
-    ``torch.export`` based one (about 4 s on these graphs)."""
+    tracer (fast) and, should it fail or miss parity (a future torch may drop it), the
+    ``torch.export`` based one (many times slower on these graphs; README, *Model directory*)."""
     import onnx
 
     model.eval()

@@ -17,7 +17,10 @@ def weak_spots(report: dict) -> list[str]:
     pred = t.get("srcc_pred", t.get("srcc"))
     if pred is not None and pred < LOW_SRCC:
         out.append(f"prediction {pred:.2f}")
-    if report.get("kind") != "kgnn":  # the k-GNN's per-layer norms are a diagnostic only
+    from .kinds import KINDS
+
+    kind = KINDS.get(str(report.get("kind", "autobuild")))
+    if kind is None or kind.ranks_hops:  # other kinds' per-layer norms are a diagnostic only
         for m, v in enumerate(t.get("srcc_hop") or []):
             if v < LOW_SRCC:
                 out.append(f"hop {m} {v:.2f}")

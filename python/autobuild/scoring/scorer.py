@@ -136,8 +136,8 @@ def _cell_moments(report: dict, g: int, lo: int, hi: int, min_count: int) -> tup
 
 
 class _TorchRunner:
-    """The model's PyTorch module (CPU): several times faster than ONNX Runtime here, whose
-    ScatterElements kernels dominate the GATv2 graph."""
+    """The model's PyTorch module (CPU), for a process that has no ONNX export at hand or wants
+    PyTorch's numbers (``benchmarks/score_speed.py`` compares the two runtimes)."""
 
     def __init__(self, artifact: Any) -> None:
         self.model = artifact.torch_model()
@@ -185,14 +185,13 @@ def score_modules(
     """Score every module of the models' space (one model, or an ensemble of one target).
 
     ``runtime`` is an explicit choice, never guessed: ``"onnx"`` (default; ONNX Runtime on
-    ``provider``, no torch import needed) or ``"torch"`` (the PyTorch module on the CPU, about 3x
-    faster on this kind of graph when torch is loaded anyway). Both give the same norms to the
-    export's parity tolerance (1e-4), which can reorder near-ties."""
+    ``provider``, no torch import needed) or ``"torch"`` (the PyTorch module on the CPU). Both give
+    the same norms to the export's parity tolerance (1e-4), which can reorder near-ties."""
 
     if not models:
         raise AutobuildError("no model to score with")
     for m in models:
-        m.require_kind("autobuild", "module scoring (Eq. 5)")
+        m.require("ranks_hops", "module scoring (Eq. 5)")
     space = models[0].space
     require(space, "modules", "module scoring")
     for m in models[1:]:

@@ -45,11 +45,23 @@ def _feature(d: Any, where: str) -> Feature:
     return Feature(str(d["name"]), tuple(d["values"]), key=str(d.get("key", "")), numeric=bool(d.get("numeric", False)))
 
 
-def space_from_dict(d: Any, source: str = "space") -> MacroSpace:
-    """Build a :class:`MacroSpace` from its dict definition (see module docstring)."""
+def space_from_dict(d: Any, source: str = "space") -> Any:
+    """Build a space from the dict its ``to_dict`` wrote (models, reduced spaces and journals store
+    it): a :class:`MacroSpace` (see module docstring) unless ``type`` names another space type of
+    :mod:`~autobuild.spaces.registry`."""
+    kind = d.get("type", "macro") if isinstance(d, dict) else "macro"
+    if kind != "macro":
+        from .registry import space_type
+
+        return space_type(str(kind), source)(d, source)
+    return _macro_from_dict(d, source)
+
+
+def _macro_from_dict(d: Any, source: str) -> MacroSpace:
     try:
         if not isinstance(d, dict):
             raise AutobuildError("a space definition must be a mapping")
+        d = {k: v for k, v in d.items() if k != "type"}
         unknown = set(d) - _TOP_KEYS
         if unknown:
             raise AutobuildError(f"unknown field(s) {sorted(unknown)} (allowed: {sorted(_TOP_KEYS)})")

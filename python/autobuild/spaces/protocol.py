@@ -18,7 +18,9 @@ Representations (see :mod:`autobuild.spaces.macro` for the chain case):
 Protocol (capability ``"modules"``: scoring and construction; ``"mutate"``: the evolutionary search):
 
 ``name``, ``description``, ``fingerprint() -> str``, ``to_dict() -> dict``
-    identity; a model, scores file or reduced space of one space refuses another.
+    identity; a model, scores file or reduced space of one space refuses another. ``to_dict``
+    is stored in models, reduced spaces and journals: a space that is not a ``MacroSpace`` puts
+    its ``"type"`` in it and registers the inverse (:func:`~.registry.register_space_type`).
 ``code_len``, ``global_features``, ``encode(archs)``, ``decode(codes, pad)``, ``validate(arch)``,
 ``canonical_codes(codes)``, ``sample_codes(n, seed, unique)``, ``cardinality(include_globals)``
     archs and codes; errors are :class:`~autobuild.errors.AutobuildError` naming the field.
