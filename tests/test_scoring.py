@@ -62,6 +62,8 @@ def test_module_sets_and_merged_group():
         assert len(layers) == d and set(layers[0]) == {"k", "e"}
         mod = sp.parse_module(4, layers)
         assert mod == mods[int(r)] and list(mod.choices) == mods.choices[r, :d].tolist()
+    texts = sp.module_texts(4, mods.depths[rows], mods.choices[rows])
+    assert [json.loads(t) for t in texts] == [sp.module_layers(4, mods[int(r)]) for r in rows]
     x = encode_codes(sp, codes).x
     assert x[-1, 0] == 5 and x[-1, 1] == 0  # the merged group's last layer is stage 6, layer 1
     with pytest.raises(AutobuildError, match="is not a layer choice"):

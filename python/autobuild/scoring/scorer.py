@@ -327,18 +327,12 @@ def write_scores(path: str | Path, scores: ModuleScores) -> None:
 
 
 def _module_texts(scores: ModuleScores) -> list[str]:
-    """Compact JSON of every module's layers (cached per distinct module: scores files are large)."""
-    sp = scores.space
-    cache: dict[tuple, str] = {}
-    out = []
-    for g, d, row in zip(scores.group.tolist(), scores.depth.tolist(), scores.choices.tolist()):
-        key = (g, tuple(row[:d]))
-        text = cache.get(key)
-        if text is None:
-            text = json.dumps(sp.module_layers(g, Module(g, key[1])), separators=(",", ":"))
-            cache[key] = text
-        out.append(text)
-    return out
+    """Compact JSON of every module's layers, in row order (the space builds them per group)."""
+    out = np.empty(len(scores), dtype=object)
+    for g in range(scores.space.n_groups):
+        rows = scores.group_rows(g)
+        out[rows] = scores.space.module_texts(g, scores.depth[rows], scores.choices[rows])
+    return list(out)
 
 
 def read_scores(path: str | Path, space: SearchSpace | None = None) -> ModuleScores:

@@ -313,6 +313,20 @@ class MacroSpace:
         return [dict(zip(names, self._stage_choices[s][c]))
                 for s, c in zip(self.module_stages(g, module.depth), module.choices)]
 
+    def module_texts(self, g: int, depths: np.ndarray, choices: np.ndarray) -> list[str]:
+        """Compact JSON of :meth:`module_layers` for many modules of group ``g`` (scores files hold
+        every module: built from one fragment per (stage, layer choice))."""
+        frag = [[json.dumps(dict(zip((f.name for f in self.layer_features), tup)), separators=(",", ":"))
+                 for tup in self._stage_choices[s]] for s in range(self.n_stages)]
+        seqs: dict[int, list[int]] = {}
+        out = []
+        for d, row in zip(np.asarray(depths).tolist(), np.asarray(choices).tolist()):
+            seq = seqs.get(d)
+            if seq is None:
+                seq = seqs[d] = self.module_stages(g, d)
+            out.append("[" + ",".join(frag[s][c] for s, c in zip(seq, row)) + "]")
+        return out
+
     def parse_module(self, g: int, layers: Any) -> Module:
         """Inverse of :meth:`module_layers`, with clear errors for an invalid module."""
         lo, hi = self.group_depths(g)

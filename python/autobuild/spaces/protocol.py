@@ -36,8 +36,10 @@ Protocol (capability ``"modules"``: scoring and construction; ``"mutate"``: the 
 ``empty_codes(n, global_idx)``, ``place_modules(codes, g, depths, choices)``
     codes holding only the globals, then modules written into group ``g``: scoring places one module
     alone; construction places one module per group to assemble an arch.
-``module_layers(g, module) -> list``, ``parse_module(g, layers) -> Module``
-    a module as JSON-able layers and back (scores CSV, reduced-space files).
+``module_layers(g, module) -> list``, ``parse_module(g, layers) -> Module``,
+``module_texts(g, depths, choices) -> list[str]``
+    a module as JSON-able layers and back (scores CSV, reduced-space files); ``module_texts`` is
+    the compact JSON of many modules' layers at once.
 ``compatible(modules: Sequence[ModuleSet], combos: int64[N, n_groups]) -> bool[N]``
     which combinations (row ``combos[i, g]`` of ``modules[g]``) satisfy the constraints between
     groups (a U-Net's input stage and its output twin share a multiplier); chains: all.
@@ -95,6 +97,7 @@ class SearchSpace(Protocol):
     def place_modules(self, codes: np.ndarray, g: int, depths: np.ndarray, choices: np.ndarray) -> None: ...
     def module_layers(self, g: int, module: Module) -> list: ...
     def parse_module(self, g: int, layers: Any) -> Module: ...
+    def module_texts(self, g: int, depths: np.ndarray, choices: np.ndarray) -> list[str]: ...
     def compatible(self, modules: Sequence[ModuleSet], combos: np.ndarray) -> np.ndarray: ...
 
 
