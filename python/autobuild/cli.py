@@ -149,10 +149,6 @@ def _warn_models(models: Any, purpose: str) -> None:
 
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
 # --------------------------------------------------------------------------- space / sample
 @cli.command("space", short_help="Describe a search space and its size.")
 @click.argument("name", required=False)
@@ -390,31 +386,10 @@ def info_cmd(model_dir: str, as_json: bool) -> None:
         out["report"] = {k: v for k, v in rep.items() if k not in ("split", "loss_history")}
         click.echo(json.dumps(out, indent=1))
         return
-    t = rep["test"]
-    if art.kind == "kgnn":
-        _info_kgnn(art)
-        return
-    click.echo(f"model: {art.path}")
-    click.echo(f"space: {art.space.name} (fingerprint {cfg['space_fingerprint']})   target: {art.target}")
-    click.echo(f"data: {cfg['data'].get('source')} ({cfg['data'].get('n')} archs; {rep['n_train']} train / {t['n']} test)")
-    hp = cfg["hyperparameters"]
-    click.echo(
-        f"training: {hp['epochs']} epochs, batch {hp['batch_size']}, lr {hp['lr']}, seed {hp['seed']}; "
-        f"{rep['train_seconds']:.1f} s ({rep['seconds_per_epoch']:.3f} s/epoch)"
-    )
-    click.echo("\ntest metrics (SRCC of graph-embedding L1 norm per hop, Fig. 2):")
-    click.echo("  " + "  ".join(f"h{m}={v:.3f}" for m, v in enumerate(t["srcc_hop"])) + f"  pred={t['srcc_pred']:.3f}  MAE={t['mae']:.4g}")
-    click.echo("\nhop moments N(mu_m, sigma_m) of node-embedding norms (Sec. 4.2):")
-    click.echo("  " + "  ".join(f"m={h['hop']}: N({h['mean']:.3f}, {h['std']:.3f})" for h in rep["hop_moments"]))
-    click.echo("\nlabel moments N(mu_ul, sigma_ul) per (stage u, depth l) (Table 2):")
-    for lm in rep["label_moments"]:
-        u = art.space.group_label(int(lm["group"]))
-        stat = "n/a" if lm["mean"] is None else f"N({_fmt(lm['mean'])}, {_fmt(lm['std']) if lm['std'] is not None else 'n/a'})"
-        click.echo(f"  u={u:<4} l={lm['depth']}: {stat}  (n={lm['n']})")
-    click.echo("\nFE-MLP importance |f_c(v)| per feature value (Sec. 4.3; higher = more of the target):")
-    for name, d in rep["fe_importance"].items():
-        pairs = sorted(zip(d["values"], d["score"]), key=lambda p: -p[1])
-        click.echo(f"  {name:<6} " + "  ".join(f"{v}: {s:.3f}" for v, s in pairs))
+    from .models.kinds import get_kind
+
+    for line in get_kind(art.kind).load("describe")(art):
+        click.echo(line)
 
 
 def _info_ensemble(ens: Any, as_json: bool) -> None:
@@ -438,25 +413,6 @@ def _info_ensemble(ens: Any, as_json: bool) -> None:
         for name, d in rep["fe_importance"].items():
             pairs = sorted(zip(d["values"], d["score"], d["score_std"]), key=lambda p: -p[1])
             click.echo(f"  {name:<6} " + "  ".join(f"{v}: {s:.3f}+-{e:.3f}" for v, s, e in pairs))
-
-
-def _info_kgnn(art: Any) -> None:
-    cfg, rep = art.config, art.config["report"]
-    t, hp = rep["test"], cfg["hyperparameters"]
-    click.echo(f"model: {art.path} (k-GNN efficiency predictor, supp. Sec. 7.4)")
-    click.echo(f"space: {art.space.name} (fingerprint {cfg['space_fingerprint']})   target: {art.target}")
-    click.echo(f"data: {cfg['data'].get('source')} ({cfg['data'].get('n')} archs; {rep['n_train']} train / {t['n']} test)")
-    click.echo(f"training: {hp['epochs']} epochs, batch {hp['batch_size']}, lr {hp['lr']} ({hp.get('schedule', 'constant')}), "
-               f"weight decay {hp['weight_decay']}, seed {hp['seed']}; {rep['train_seconds']:.1f} s "
-               f"({rep['seconds_per_epoch']:.3f} s/epoch)")
-    for split in ("test", "train"):
-        m = rep.get(split)
-        if m and "mae" in m and "mape" in m:
-            click.echo(f"{split:>5}: MAE {m['mae']:.4g}  MAPE {m['mape']:.2f} %  SRCC {m['srcc']:.3f}  "
-                       f"within +-10 % {m['within10']:.1f} %" + (f"  (n={m['n']})" if "n" in m else ""))
-    if t.get("srcc_hop"):
-        click.echo("SRCC of the per-layer graph L1 norm (diagnostic): "
-                   + "  ".join(f"h{i}={v:.3f}" for i, v in enumerate(t["srcc_hop"])))
 
 
 # --------------------------------------------------------------------------- predict

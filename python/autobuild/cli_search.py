@@ -102,9 +102,8 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
     from .construction import load_reduced, reduced_from_dict
     from .search import SearchConfig, make_strategy, run_search
     from .search.executors import make_executor
-    from .search.journal import Journal
     from .search.objectives import parse_objectives
-    from .search.setup import budget_iterations, check_evaluator, resumed_config
+    from .search.setup import budget_iterations, check_evaluator, open_journal, resume_journal
     from .spaces import get_space, space_from_dict
 
     def given(name: str) -> bool:
@@ -122,37 +121,23 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
     jpath = resume or journal
     jr = None
     if resume:
-        if not Path(resume).is_file():
-            raise AutobuildError(f"{resume}: no such journal to resume")
         for opt, name in zip(_AUTO_OPTIONS, ("auto_p", "data", "k", "epochs", "work")):
             if given(name):
                 raise AutobuildError(f"{opt} is not used with --resume: the journal holds the run's reduced space")
-        jr = Journal(resume)  # takes the journal's lock: one writer at a time
-        try:
-            stored = jr.get_config()
-            if stored is None:
-                raise AutobuildError(f"{resume}: journal holds no search configuration")
-            cfg0 = SearchConfig.from_dict(stored, f"{resume}: stored search configuration")
-            asked: dict = {}
-            for opt, name, value in (("--strategy", "strategy", strategy), ("--device", "device", device),
-                                     ("--objectives", "objectives", objectives), ("--evaluator", "evaluator", evaluator),
-                                     ("--initial", "initial", initial), ("--per-iteration", "per_iteration", per_iteration),
-                                     ("--seed", "seed", seed)):
-                if given(name):
-                    asked[opt] = value
-            if given("space_name"):
-                asked["--space"] = get_space(space_name).to_dict()
-            if given("reduced"):
-                asked["--reduced"] = load_reduced(reduced).to_dict()
-            cfg = resumed_config(cfg0, asked, budget)
-            sp = space_from_dict(cfg.space, "search space")
-            check_evaluator(cfg.evaluator, sp, [o.metric for o in parse_objectives(cfg.objectives)], warn)
-            if cfg != cfg0:
-                jr.set_config(cfg.to_dict())
-                note(f"extending the run to a budget of {cfg.budget}")
-        except BaseException:
-            jr.close()
-            raise
+        asked: dict = {}
+        for opt, name, value in (("--strategy", "strategy", strategy), ("--device", "device", device),
+                                 ("--objectives", "objectives", objectives), ("--evaluator", "evaluator", evaluator),
+                                 ("--initial", "initial", initial), ("--per-iteration", "per_iteration", per_iteration),
+                                 ("--seed", "seed", seed)):
+            if given(name):
+                asked[opt] = value
+        if given("space_name"):
+            asked["--space"] = get_space(space_name).to_dict()
+        if given("reduced"):
+            asked["--reduced"] = load_reduced(reduced).to_dict()
+        jr, cfg, extended = resume_journal(resume, asked, budget, warn)
+        if extended:
+            note(f"extending the run to a budget of {cfg.budget}")
         note(f"resuming {resume}: {jr.count()} evaluations journaled")
     else:
         if not objectives or not evaluator:
@@ -177,17 +162,7 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
         cfg = SearchConfig(sp.to_dict(), strategy, evaluator, objectives, initial, iterations, per_iteration, seed,
                            device, rs.to_dict() if rs is not None else None)
         if journal:
-            jr = Journal(journal)
-            try:
-                stored = jr.get_config()
-                if stored is not None and stored != cfg.to_dict():
-                    raise AutobuildError(f"{journal}: holds a search with other settings; use --resume {journal} "
-                                         "or another journal")
-                if stored is None:
-                    jr.set_config(cfg.to_dict())
-            except BaseException:
-                jr.close()
-                raise
+            jr = open_journal(journal, cfg)
     if jpath:
         ctx.meta["autobuild.resume"] = f"autobuild search --resume {jpath}" + (f" --out {out}" if out else "")
     sp = space_from_dict(cfg.space, "search space")

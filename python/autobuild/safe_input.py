@@ -143,7 +143,8 @@ def parse_json(text: str, what: str = "JSON") -> Any:
         raise AutobuildError(f"{what}: JSON nested too deeply") from None
     except ValueError as e:  # e.g. an integer with more than 4300 digits
         raise AutobuildError(f"{what}: {_value_error(e)}") from None
-    if not _depth_ok(obj, limits.MAX_JSON_DEPTH):
+    # Every level costs at least its two brackets: a shorter text cannot be nested too deeply.
+    if len(text) > 2 * limits.MAX_JSON_DEPTH and not _depth_ok(obj, limits.MAX_JSON_DEPTH):
         raise AutobuildError(f"{what}: JSON nested deeper than {limits.MAX_JSON_DEPTH} levels")
     return obj
 

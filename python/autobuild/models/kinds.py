@@ -14,6 +14,8 @@ Protocol a kind implements:
   whose report has ``test`` (``srcc_pred``, ``srcc_hop``, ``mae``, ``n``), ``hop_moments`` and
   ``label_moments``;
 * ``summary``: ``summary(report) -> str``, the line ``autobuild train`` prints after training;
+* ``describe``: ``describe(artifact) -> list[str]``, what ``autobuild info`` prints (a module that
+  needs no torch: :mod:`.describe`);
 * ``ensembles``: whether ``train --folds/--seeds`` may build ensembles of the kind (Sec. 5.3);
 * ``ranks_hops``: whether its per-hop embedding norms are trained to rank (Eq. 4), so that held-out
   SRCC per hop is a quality the user must see and modules can be scored from them.
@@ -35,6 +37,7 @@ class Kind:
     config: str
     train: str
     summary: str
+    describe: str
     description: str = ""
     ensembles: bool = False
     ranks_hops: bool = False
@@ -58,7 +61,8 @@ def get_kind(name: str) -> Kind:
 
 
 register_kind(Kind("autobuild", "predictor:AutoBuildPredictor", "trainer:TrainConfig", "trainer:train_predictor",
-                   "trainer:summary", "the interpretable predictor: FE-MLP + GATv2, hop-level ranking loss (Eq. 4)",
+                   "trainer:summary", "describe:autobuild",
+                   "the interpretable predictor: FE-MLP + GATv2, hop-level ranking loss (Eq. 4)",
                    ensembles=True, ranks_hops=True))
-register_kind(Kind("kgnn", "kgnn:KGNNPredictor", "kgnn:KGNNConfig", "kgnn:train_kgnn", "kgnn:summary",
+register_kind(Kind("kgnn", "kgnn:KGNNPredictor", "kgnn:KGNNConfig", "kgnn:train_kgnn", "kgnn:summary", "describe:kgnn",
                    "the k-GNN efficiency predictor (supp. Sec. 7.4): GraphConv, MAE + (1 - SRCC)"))

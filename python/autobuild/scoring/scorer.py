@@ -378,7 +378,17 @@ def read_scores(path: str | Path, space: SearchSpace | None = None) -> ModuleSco
     raw, score, srcc, spread = np.zeros(n), np.zeros(n), np.full(n, np.nan), np.full(n, np.nan)
     cal = np.empty(n, dtype=object)
     glob: dict[str, Any] = {}
+    gvalues = {f.name: {str(x): x for x in f.values} for f in space.global_features}
     seen: set[tuple] = set()
+    # A whole scores file: look each module's text up among the texts write_scores gives every
+    # module of the space (a dictionary lookup instead of a JSON parse and a check per row).
+    written: list[dict[str, tuple[int, tuple[int, ...]]]] = []
+    if n >= 1000 and module_count(space) <= 4 * n:
+        for g in range(space.n_groups):
+            ms = space.enumerate_modules(g)
+            texts = space.module_texts(g, ms.depths, ms.choices)
+            written.append({t: (int(d), tuple(int(c) for c in ch[:d]))
+                            for t, d, ch in zip(texts, ms.depths.tolist(), ms.choices.tolist())})
     for i, r in enumerate(rows):
         where = f"{p}: row {i + 1}"
         if len(r) != len(header):
@@ -389,9 +399,12 @@ def read_scores(path: str | Path, space: SearchSpace | None = None) -> ModuleSco
         if g is None:
             raise AutobuildError(f"{where}: unknown stage {r[0]!r} (stages: {', '.join(labels)})")
         try:
-            layers = parse_json(r[2], "module")
-            mod = space.parse_module(g, layers)
-            d, row = mod.depth, mod.choices
+            known = written[g].get(r[2]) if written else None
+            if known is None:  # not as write_scores writes it: parse and check it
+                mod = space.parse_module(g, parse_json(r[2], "module"))
+                d, row = mod.depth, mod.choices
+            else:
+                d, row = known
             s = float(r[5])
             rn = float(r[3]) if r[3] else np.nan
             sr = float(r[7]) if r[7] else np.nan
@@ -419,10 +432,8 @@ def read_scores(path: str | Path, space: SearchSpace | None = None) -> ModuleSco
         choices[i, : len(row)] = row
         for k, name in enumerate(gnames):
             v = r[len(COLUMNS) + k]
-            f = next(f for f in space.global_features if f.name == name)
-            match = [x for x in f.values if str(x) == v]
-            if not match:
-                raise AutobuildError(f"{where}: {name} = {v!r} is not one of {list(f.values)}")
-            if glob.setdefault(name, match[0]) != match[0]:
+            if v not in gvalues[name]:
+                raise AutobuildError(f"{where}: {name} = {v!r} is not one of {list(gvalues[name].values())}")
+            if glob.setdefault(name, gvalues[name][v]) != gvalues[name][v]:
                 raise AutobuildError(f"{where}: {name} differs between rows")
     return ModuleScores(space, target, model, glob, group, depth, choices, raw, hop, score, cal, srcc, spread)

@@ -68,3 +68,51 @@ def resumed_config(stored: SearchConfig, given: Mapping[str, Any], budget: int |
         raise AutobuildError(f"--budget {budget} is smaller than the journaled run's {stored.budget}; a resume can "
                              "extend a search, not shorten it")
     return replace(stored, iterations=budget_iterations(budget, stored.initial, stored.per_iteration))
+
+
+def resume_journal(path: str, asked: Mapping[str, Any], budget: int | None,
+                   warn: Callable[[str], None]) -> tuple[Any, SearchConfig, bool]:
+    """Open the journal of an interrupted run (taking its lock: one writer at a time) and the
+    configuration to continue with (:func:`resumed_config`; its evaluator checked); a larger
+    ``budget`` is written back. Returns ``(journal, config, extended)``; the journal is closed
+    again on any error."""
+    from pathlib import Path
+
+    from ..spaces import space_from_dict
+    from .journal import Journal
+    from .objectives import parse_objectives
+
+    if not Path(path).is_file():
+        raise AutobuildError(f"{path}: no such journal to resume")
+    jr = Journal(path)
+    try:
+        stored = jr.get_config()
+        if stored is None:
+            raise AutobuildError(f"{path}: journal holds no search configuration")
+        cfg0 = SearchConfig.from_dict(stored, f"{path}: stored search configuration")
+        cfg = resumed_config(cfg0, asked, budget)
+        sp = space_from_dict(cfg.space, "search space")
+        check_evaluator(cfg.evaluator, sp, [o.metric for o in parse_objectives(cfg.objectives)], warn)
+        if cfg != cfg0:
+            jr.set_config(cfg.to_dict())
+        return jr, cfg, cfg != cfg0
+    except BaseException:
+        jr.close()
+        raise
+
+
+def open_journal(path: str, cfg: SearchConfig) -> Any:
+    """Open (or create) the journal of a new run: one holding another run's settings is refused."""
+    from .journal import Journal
+
+    jr = Journal(path)
+    try:
+        stored = jr.get_config()
+        if stored is not None and stored != cfg.to_dict():
+            raise AutobuildError(f"{path}: holds a search with other settings; use --resume {path} or another journal")
+        if stored is None:
+            jr.set_config(cfg.to_dict())
+        return jr
+    except BaseException:
+        jr.close()
+        raise

@@ -334,9 +334,10 @@ class MacroSpace:
         if not isinstance(layers, list) or not lo <= len(layers) <= hi:
             raise AutobuildError(f"stage {label}: a module is a list of {lo}..{hi} layers, got {str(layers)[:60]}")
         names = [f.name for f in self.layer_features]
+        keys = set(names)
         row = []
         for pos, (s, layer) in enumerate(zip(self.module_stages(g, len(layers)), layers)):
-            if not isinstance(layer, dict) or sorted(layer) != sorted(names):
+            if not isinstance(layer, dict) or len(layer) != len(keys) or layer.keys() != keys:
                 raise AutobuildError(f"stage {label}: layer {pos + 1} must be an object with keys {names}, got {layer!r}")
             try:
                 c = self._choice_index[s].get(tuple(layer[n] for n in names))
