@@ -152,8 +152,9 @@ def test_sigkill_and_resume_gives_the_same_front(tmp_path):
     """SIGKILL the search at random points (after 10..100 of 120 evaluations), resume, and get
     the same front as an uninterrupted run of the same seed; the journal holds each arch once."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    ref = subprocess.run(_cli_args(tmp_path / "a.db", tmp_path / "a.csv"), capture_output=True, text=True, env=env, cwd=HERE)
-    assert ref.returncode == 0, ref.stderr
+    # The uninterrupted reference and the final resume run here; the killed runs are processes.
+    ref = CliRunner().invoke(cli, _cli_args(tmp_path / "a.db", tmp_path / "a.csv")[3:], catch_exceptions=False)
+    assert ref.exit_code == 0, ref.output
     slow = {**env, "AUTOBUILD_TOY_DELAY": "0.01"}
     db = tmp_path / "b.db"
     args = _cli_args(db, tmp_path / "b.csv")
@@ -172,8 +173,8 @@ def test_sigkill_and_resume_gives_the_same_front(tmp_path):
             kills += 1
     assert kills >= 1
     assert _journal_count(db) < 120
-    done = subprocess.run(resume, capture_output=True, text=True, env=env, cwd=HERE)
-    assert done.returncode == 0, done.stderr
+    done = CliRunner().invoke(cli, [a for a in resume[3:] if a != "--quiet"], catch_exceptions=False)
+    assert done.exit_code == 0, done.output
     assert "from the journal" in done.stderr
     with Journal(db) as j:
         assert j.count() == 120

@@ -4,6 +4,7 @@ The public API (imported lazily, so ``import autobuild`` is instant and needs no
 
 * :class:`Predictor` - train / predict / save / load a predictor (``kind="autobuild"`` or ``"kgnn"``);
 * :func:`get_space` - a built-in search space by name, or a YAML/JSON space file;
+  :class:`SearchSpace` (the protocol every space implements) and :class:`Module` (one module);
 * :class:`TargetEquation`, :func:`read_labelled` - target equations and labelled data;
 * :func:`score_modules`, :func:`read_scores`, :func:`write_scores` - module scores (Eq. 5);
 * :func:`select_modules`, :func:`unite`, :func:`load_reduced` - building reduced spaces;
@@ -23,6 +24,8 @@ __version__ = "0.2.0"
 _EXPORTS = {
     "Predictor": "estimator",
     "get_space": "spaces",
+    "SearchSpace": "spaces",
+    "Module": "spaces",
     "TargetEquation": "data.equation",
     "read_labelled": "data.table",
     "score_modules": "scoring",

@@ -25,7 +25,8 @@ from ..errors import AutobuildError
 from ..io_utils import atomic_dir, check_output_dir, read_format_json
 from ..manifest import owned_files, verify, write_manifest
 from .kinds import KINDS, get_kind
-from ..spaces import MacroSpace, space_from_dict
+from ..spaces import space_from_dict
+from ..spaces.protocol import SearchSpace
 
 FORMAT = "autobuild-predictor"
 FORMAT_VERSION = 2  # 2: files hashed in manifest.json (config included)
@@ -61,7 +62,7 @@ class ModelArtifact:
 
     path: Path
     config: dict
-    space: MacroSpace
+    space: SearchSpace
     target: TargetEquation
     _torch: Any = field(default=None, repr=False)
 
@@ -126,7 +127,7 @@ def model_dir_files(path: str | Path) -> set[str] | None:
     return owned
 
 
-def save_model(path: str | Path, result: Any, space: MacroSpace, target: TargetEquation, data_info: dict,
+def save_model(path: str | Path, result: Any, space: SearchSpace, target: TargetEquation, data_info: dict,
                overwrite: bool = False) -> Path:
     """Write a trained :class:`~autobuild.models.trainer.TrainResult` as a model directory, atomically.
 
@@ -170,7 +171,7 @@ def save_model(path: str | Path, result: Any, space: MacroSpace, target: TargetE
     return path
 
 
-def load_model(path: str | Path, space: MacroSpace | None = None) -> ModelArtifact:
+def load_model(path: str | Path, space: SearchSpace | None = None) -> ModelArtifact:
     """Load and validate a model directory; ``space`` (optional) must be the model's space."""
     p = Path(path)
     if not p.is_dir():

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AutobuildError
-from ..spaces.macro import MacroSpace
+from ..spaces.protocol import SearchSpace
 
 #: What runs a model: ONNX Runtime (on a provider) or PyTorch (CPU); always an explicit choice.
 RUNTIMES = ("onnx", "torch")
@@ -83,7 +83,7 @@ class OnnxPredictor:
         pred, node_norms, graph_norms = self.session.run(["pred", "node_norms", "graph_norms"], feed)
         return pred, node_norms, graph_norms
 
-    def predict(self, space: MacroSpace, codes: np.ndarray, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    def predict(self, space: SearchSpace, codes: np.ndarray, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
         """Predictions (label units) and graph-embedding L1 norms per hop for arch codes."""
         preds, norms = [], []
         for i in range(0, len(codes), batch_size):

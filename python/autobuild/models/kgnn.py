@@ -51,7 +51,8 @@ with warnings.catch_warnings():  # torch-geometric 2.8 scripts a helper with the
 
 from ..errors import AutobuildError
 from ..metrics import regression_report
-from ..spaces.macro import FeatureCategory, MacroSpace
+from ..spaces.macro import FeatureCategory
+from ..spaces.protocol import SearchSpace
 from .softrank import spearman as soft_spearman
 from .fitting import (
     TrainResult,
@@ -240,7 +241,7 @@ def latency_loss(pred: torch.Tensor, y: torch.Tensor, rank_weight: float = 1.0, 
     return mae + rank_weight * (1.0 - soft_spearman(z, y, regularization_strength=eps))
 
 
-def _check_inputs(space: MacroSpace, codes: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_inputs(space: SearchSpace, codes: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     codes = np.asarray(codes)
     if codes.ndim != 2 or codes.shape[1] != space.code_len:
         raise AutobuildError(f"codes must be an int array [n, {space.code_len}] of space {space.name!r}, "
@@ -267,7 +268,7 @@ def _check_inputs(space: MacroSpace, codes: np.ndarray, y: np.ndarray) -> tuple[
 
 
 def train_kgnn(
-    space: MacroSpace,
+    space: SearchSpace,
     codes: np.ndarray,
     y: np.ndarray,
     config: KGNNConfig | None = None,
@@ -287,7 +288,7 @@ def train_kgnn(
         return _train(space, codes, y, cfg, tr, te, mu, sd, progress)
 
 
-def _train(space: MacroSpace, codes: np.ndarray, y: np.ndarray, cfg: KGNNConfig, tr: np.ndarray, te: np.ndarray,
+def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: KGNNConfig, tr: np.ndarray, te: np.ndarray,
            mu: float, sd: float, progress: Callable[[int, float], None] | None) -> TrainResult:
     torch.manual_seed(cfg.seed)
     model = KGNNPredictor(space.feature_categories, hidden=cfg.hidden, layers=cfg.layers)
@@ -314,7 +315,7 @@ def _train(space: MacroSpace, codes: np.ndarray, y: np.ndarray, cfg: KGNNConfig,
     return TrainResult(model, cfg, report, kind=KIND)
 
 
-def evaluate_kgnn(model: KGNNPredictor, space: MacroSpace, codes: np.ndarray, y: np.ndarray, tr: np.ndarray,
+def evaluate_kgnn(model: KGNNPredictor, space: SearchSpace, codes: np.ndarray, y: np.ndarray, tr: np.ndarray,
                   te: np.ndarray) -> dict:
     """Regression metrics of the test (and train) split plus the fields ``autobuild info`` reads.
 

@@ -11,7 +11,7 @@ import torch
 
 from ..errors import AutobuildError
 from ..metrics import spearman
-from ..spaces.macro import MacroSpace
+from ..spaces.protocol import SearchSpace
 from .fitting import (
     TrainResult,
     ValidationMonitor,
@@ -68,7 +68,7 @@ def hop_loss(graph_norms: list[torch.Tensor], y: torch.Tensor, eps: float) -> to
 
 
 def train_predictor(
-    space: MacroSpace,
+    space: SearchSpace,
     codes: np.ndarray,
     y: np.ndarray,
     config: TrainConfig | None = None,
@@ -91,7 +91,7 @@ def train_predictor(
         return _train(space, codes, y, cfg, tr, te, mu, sd, progress)
 
 
-def _train(space: MacroSpace, codes: np.ndarray, y: np.ndarray, cfg: TrainConfig, tr: np.ndarray, te: np.ndarray,
+def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: TrainConfig, tr: np.ndarray, te: np.ndarray,
            mu: float, sd: float, progress: Callable[[int, float], None] | None) -> TrainResult:
     torch.manual_seed(cfg.seed)
     model = AutoBuildPredictor(
@@ -115,7 +115,7 @@ def _train(space: MacroSpace, codes: np.ndarray, y: np.ndarray, cfg: TrainConfig
     return TrainResult(model, cfg, report)
 
 
-def evaluate(model: AutoBuildPredictor, space: MacroSpace, codes: np.ndarray, y: np.ndarray, tr: np.ndarray, te: np.ndarray) -> dict:
+def evaluate(model: AutoBuildPredictor, space: SearchSpace, codes: np.ndarray, y: np.ndarray, tr: np.ndarray, te: np.ndarray) -> dict:
     """Test metrics (Fig. 2), hop moments over training nodes, label moments, FE-MLP importance."""
     p_te, g_te, _, _ = run_model(model, space, codes[te])
     _, _, n_tr, _ = run_model(model, space, codes[tr])

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import core
 from ..errors import AutobuildError
-from ..spaces.macro import MacroSpace
+from ..spaces.protocol import SearchSpace
 from .journal import Journal, metrics_row
 from .objectives import Objective, minimisation_matrix, parse_objectives
 
@@ -75,7 +75,7 @@ class SearchConfig:
 
 @dataclass
 class SearchResult:
-    space: MacroSpace
+    space: SearchSpace
     objectives: list[Objective]
     codes: np.ndarray
     metrics: dict[str, np.ndarray]
@@ -111,7 +111,7 @@ def _seed(*parts: int) -> int:
 
 
 def run_search(
-    cfg: SearchConfig, space: MacroSpace, strategy: Any, executor: Any, journal: Journal | None = None,
+    cfg: SearchConfig, space: SearchSpace, strategy: Any, executor: Any, journal: Journal | None = None,
     progress: Callable[[int, dict], None] | None = None,
 ) -> SearchResult:
     """Run (or resume, when ``journal`` holds evaluations of this config) the evolutionary search."""
