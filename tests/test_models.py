@@ -171,3 +171,28 @@ def test_gatv2_is_pyg_gatv2_and_exports_without_warnings(tmp_path):
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "VerifyOutputSizes" not in res.stderr and "[W:" not in res.stderr, res.stderr[:500]
+
+
+def test_training_is_sized_to_the_data(monkeypatch):
+    """Without --epochs a run makes about the paper's number of optimiser steps: 200 epochs on its
+    2,700 training archs, more on less data, at most 1,000 (the paper's full-batch U-Net setting)."""
+    from autobuild.models.fitting import SIZED_EPOCHS, planned_epochs, sized_epochs
+
+    assert sized_epochs(2700, 128) == 200
+    assert sized_epochs(720, 128) == 700  # 800 labelled archs, 90 % for training
+    assert sized_epochs(61, 128) == SIZED_EPOCHS[1] == 1000  # 68 U-Nets, full batch
+    assert sized_epochs(100_000, 128) == SIZED_EPOCHS[0]
+    assert planned_epochs(TrainConfig(), 3000) == 200 and planned_epochs(TrainConfig(epochs=7), 3000) == 7
+    # The run trains what it planned (smaller constants here, to keep the test short).
+    from autobuild.models import fitting
+
+    monkeypatch.setattr(fitting, "SIZED_STEPS", 60)
+    monkeypatch.setattr(fitting, "SIZED_EPOCHS", (5, 40))
+    sp = get_space("ofa-pn")
+    t = read_labelled(builtin_data_path("ofa-pn"), validate=sp.validate)
+    codes, y = sp.encode(t.archs[:40]), t.metrics["acc"][:40]
+    res = train_predictor(sp, codes, y, TrainConfig(batch_size=16, hidden=8, layers=2))  # 3 batches: 20 epochs
+    assert res.config.epochs == 20 and len(res.report["loss_history"]) == 20
+    assert res.report["epochs_rule"].startswith("sized to the data: 36 training archs")
+    res = train_predictor(sp, codes, y, TrainConfig(epochs=3, hidden=8, layers=2))
+    assert res.config.epochs == 3 and res.report["epochs_rule"] == "given (3)"

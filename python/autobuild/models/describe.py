@@ -26,6 +26,8 @@ def autobuild(art: Any) -> list[str]:
     out = _header(art)
     out.append(f"training: {hp['epochs']} epochs, batch {hp['batch_size']}, lr {hp['lr']}, seed {hp['seed']}; "
                f"{rep['train_seconds']:.1f} s ({rep['seconds_per_epoch']:.3f} s/epoch)")
+    if rep.get("epochs_rule"):
+        out.append(f"epochs: {rep['epochs_rule']}")
     out += ["", "test metrics (SRCC of graph-embedding L1 norm per hop, Fig. 2):",
             "  " + "  ".join(f"h{m}={v:.3f}" for m, v in enumerate(t["srcc_hop"]))
             + f"  pred={t['srcc_pred']:.3f}  MAE={t['mae']:.4g}",

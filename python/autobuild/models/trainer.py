@@ -3,7 +3,7 @@ that module scoring needs (Sec. 4.2 / 7.3: hop moments and per-(stage, depth) la
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -13,11 +13,14 @@ from ..errors import AutobuildError
 from ..metrics import spearman
 from ..spaces.protocol import SearchSpace
 from .fitting import (
+    SIZED_EPOCHS,
+    SIZED_STEPS,
     TrainResult,
     ValidationMonitor,
     adamw,
     fit,
     label_moments,
+    planned_epochs,
     run_model,
     split_and_moments,
     split_indices,
@@ -30,9 +33,11 @@ from .softrank import spearman as soft_spearman
 
 @dataclass
 class TrainConfig:
-    """Hyper-parameters; defaults follow the paper's Sec. 7.1 (OFA spaces)."""
+    """Hyper-parameters; defaults follow the paper's Sec. 7.1 (OFA spaces). ``epochs=None`` (the
+    default) sizes the run to the data (:func:`~.fitting.sized_epochs`: 200 epochs on 2,700 archs as
+    in the paper, more on less data); an integer trains exactly that many."""
 
-    epochs: int = 200
+    epochs: int | None = None
     batch_size: int = 128
     lr: float = 1e-4
     weight_decay: float = 1e-5
@@ -86,9 +91,14 @@ def train_predictor(
     if not np.all(np.isfinite(y)):
         raise AutobuildError("labels contain NaN or infinite values")
     tr, te, mu, sd = split_and_moments(y, cfg, split_indices)
-
+    rule = (f"given ({cfg.epochs})" if cfg.epochs is not None else
+            f"sized to the data: {len(tr)} training archs, about {SIZED_STEPS} optimiser steps, "
+            f"within {SIZED_EPOCHS[0]}..{SIZED_EPOCHS[1]} epochs")
+    cfg = replace(cfg, epochs=planned_epochs(cfg, len(y)))
     with torch_threads(cfg.threads):
-        return _train(space, codes, y, cfg, tr, te, mu, sd, progress)
+        result = _train(space, codes, y, cfg, tr, te, mu, sd, progress)
+    result.report["epochs_rule"] = rule
+    return result
 
 
 def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: TrainConfig, tr: np.ndarray, te: np.ndarray,
