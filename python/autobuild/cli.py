@@ -308,11 +308,9 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
     cfg = cfg_cls(**given, layers=layers, test_fraction=test_fraction, seed=seed, threads=threads)
     cfg.validate()
     data_info = {"source": data, "n": len(table)}
-    epochs = cfg.epochs
-    if kind_.name == "autobuild":  # None: sized to the data (the epochs of each member's split)
-        from .models.fitting import planned_epochs
+    from .models.fitting import planned_epochs  # epochs=None: sized to the data (each member's split)
 
-        epochs = planned_epochs(cfg if folds * seeds == 1 else dataclasses.replace(cfg, folds=folds), len(y))
+    epochs = planned_epochs(cfg if folds * seeds == 1 else dataclasses.replace(cfg, folds=folds), len(y))
     bar = tqdm(total=epochs, desc=f"train {kind_.name} {sp.name} [{eq}]", unit="epoch", disable=quiet or None,
                file=sys.stderr)
 
