@@ -23,6 +23,12 @@ OPSET = 18
 EXPORTERS = ("torchscript", "dynamo")
 
 
+def _scatter_rows(g: Any, self: Any, index: Any, source: Any, reduction: str) -> Any:
+    """``self`` with row ``index[i]`` combined with ``source[i]`` for every ``i``: one ``ScatterND``."""
+    idx = g.op("Unsqueeze", index, g.op("Constant", value_t=torch.tensor([1], dtype=torch.long)))
+    return g.op("ScatterND", self, idx, source, reduction_s=reduction)
+
+
 def _index_add_symbolic(g: Any, self: Any, dim: Any, index: Any, source: Any, alpha: Any = None) -> Any:
     """``index_add`` along dim 0 as one ``ScatterND(reduction="add")`` of whole rows. The TorchScript
     exporter's own symbolic scatters without a reduction, so repeated indices (every node of a graph
@@ -31,8 +37,7 @@ def _index_add_symbolic(g: Any, self: Any, dim: Any, index: Any, source: Any, al
 
     if sh._maybe_get_const(dim, "i") != 0 or (alpha is not None and sh._maybe_get_const(alpha, "f") not in (1, 1.0)):
         return sh._unimplemented("index_add", "only dim 0 and alpha 1 are exported")
-    idx = g.op("Unsqueeze", index, g.op("Constant", value_t=torch.tensor([1], dtype=torch.long)))
-    return g.op("ScatterND", self, idx, source, reduction_s="add")
+    return _scatter_rows(g, self, index, source, "add")
 
 
 def _index_reduce_symbolic(g: Any, self: Any, dim: Any, index: Any, source: Any, reduce: Any,
@@ -44,8 +49,7 @@ def _index_reduce_symbolic(g: Any, self: Any, dim: Any, index: Any, source: Any,
     how = {"amax": "max", "amin": "min", "prod": "mul"}.get(sh._maybe_get_const(reduce, "s"))
     if sh._maybe_get_const(dim, "i") != 0 or how is None or sh._maybe_get_const(include_self, "b") is False:
         return sh._unimplemented("index_reduce", "only dim 0, include_self and amax / amin / prod are exported")
-    idx = g.op("Unsqueeze", index, g.op("Constant", value_t=torch.tensor([1], dtype=torch.long)))
-    return g.op("ScatterND", self, idx, source, reduction_s=how)
+    return _scatter_rows(g, self, index, source, how)
 
 
 _registered = False
@@ -93,8 +97,8 @@ def export_onnx(model: torch.nn.Module, space: Any, path: str | Path, atol: floa
             # vary; ONNX Runtime would warn on every run with other sizes. Shapes of intermediates
             # are optional: drop them (inputs and outputs keep their dynamic axes).
             del proto.graph.value_info[:]
+            onnx.checker.check_model(proto)
             onnx.save(proto, str(path))
-            onnx.checker.check_model(str(path))
         except Exception as e:  # noqa: BLE001 - an exporter that cannot trace this model: try the next
             failures.append(f"{exporter}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
             continue
