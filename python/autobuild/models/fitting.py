@@ -58,9 +58,14 @@ def planned_epochs(cfg: Any, n: int) -> int:
     :func:`sized_epochs` of its training split."""
     if cfg.epochs is not None:
         return int(cfg.epochs)
+    return sized_epochs(len(config_split(cfg, n)[0]), cfg.batch_size)
+
+
+def config_split(cfg: Any, n: int, split_fn: Any = split_indices) -> tuple[np.ndarray, np.ndarray]:
+    """Train / test indices of ``n`` archs under ``cfg`` (seeded by ``cfg.split_seed`` or ``cfg.seed``;
+    k-fold when ``cfg.folds >= 2``)."""
     split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
-    tr, _ = split_indices(n, cfg.test_fraction, split_seed, getattr(cfg, "folds", 0), getattr(cfg, "fold", 0))
-    return sized_epochs(len(tr), cfg.batch_size)
+    return split_fn(n, cfg.test_fraction, split_seed, getattr(cfg, "folds", 0), getattr(cfg, "fold", 0))
 
 
 @torch.no_grad()
@@ -98,8 +103,7 @@ def label_moments(space: Any, codes: np.ndarray, y: np.ndarray) -> list[dict]:
 def split_and_moments(y: np.ndarray, cfg: Any, split_fn: Any) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Train / test indices (seeded, ``cfg.split_seed`` or ``cfg.seed``) and the train-split label
     mean and std used to standardise the targets (Sec. 7.1)."""
-    split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
-    tr, te = split_fn(len(y), cfg.test_fraction, split_seed, getattr(cfg, "folds", 0), getattr(cfg, "fold", 0))
+    tr, te = config_split(cfg, len(y), split_fn)
     mu, sd = float(y[tr].mean()), float(y[tr].std())
     if not sd > 0:
         raise AutobuildError("all training labels are equal: nothing to learn")

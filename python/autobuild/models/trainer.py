@@ -20,8 +20,8 @@ from .fitting import (
     adamw,
     fit,
     label_moments,
-    planned_epochs,
     run_model,
+    sized_epochs,
     split_and_moments,
     split_indices,
     torch_threads,
@@ -94,7 +94,7 @@ def train_predictor(
     rule = (f"given ({cfg.epochs})" if cfg.epochs is not None else
             f"sized to the data: {len(tr)} training archs, about {SIZED_STEPS} optimiser steps, "
             f"within {SIZED_EPOCHS[0]}..{SIZED_EPOCHS[1]} epochs")
-    cfg = replace(cfg, epochs=planned_epochs(cfg, len(y)))
+    cfg = replace(cfg, epochs=cfg.epochs if cfg.epochs is not None else sized_epochs(len(tr), cfg.batch_size))
     with torch_threads(cfg.threads):
         result = _train(space, codes, y, cfg, tr, te, mu, sd, progress)
     result.report["epochs_rule"] = rule
