@@ -295,18 +295,14 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
     from .models.kinds import get_kind
 
     kind_ = get_kind(kind)
-    cfg_cls = kind_.load("config")
-    fields = {f.name for f in dataclasses.fields(cfg_cls)}
     given = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                                     hidden=hidden, fe_grad_scale=fe_grad_scale).items() if v is not None}
-    for name in given:
-        if name not in fields:
-            raise AutobuildError(f"--{name.replace('_', '-')} does not apply to --kind {kind}")
     if folds * seeds > 1 and not kind_.ensembles:
         raise AutobuildError(f"--folds/--seeds ensembles are not made of --kind {kind} predictors "
                              f"(kinds with ensembles: {', '.join(k for k, v in KINDS.items() if v.ensembles)})")
-    cfg = cfg_cls(**given, layers=layers, test_fraction=test_fraction, seed=seed, threads=threads)
-    cfg.validate()
+    cfg = kind_.make_config({**given, "layers": layers, "test_fraction": test_fraction, "seed": seed,
+                             "threads": threads},
+                            lambda name, _: f"--{name.replace('_', '-')} does not apply to --kind {kind}")
     data_info = {"source": data, "n": len(table)}
     from .models.fitting import planned_epochs  # epochs=None: sized to the data (each member's split)
 

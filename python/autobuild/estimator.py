@@ -14,7 +14,6 @@ in this process is exported to ONNX on first use with ``runtime="onnx"``.
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -51,15 +50,9 @@ class Predictor:
     def _make_config(self) -> Any:
         from .models.kinds import get_kind
 
-        cls = get_kind(self.kind).load("config")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(self.hyper) - names)
-        if unknown:
-            raise AutobuildError(f"{self.kind!r} predictors have no hyper-parameter {unknown[0]!r} "
-                                 f"(they have: {', '.join(sorted(names))})")
-        cfg = cls(**self.hyper)
-        cfg.validate()
-        return cfg
+        return get_kind(self.kind).make_config(
+            self.hyper, lambda name, names: f"{self.kind!r} predictors have no hyper-parameter {name!r} "
+                                            f"(they have: {', '.join(names)})")
 
     def fit(self, data: Any, y: Sequence[float] | None = None,
             progress: Callable[[int, float], None] | None = None) -> "Predictor":

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import AutobuildError
 
@@ -45,6 +45,20 @@ class Kind:
     def load(self, what: str) -> Any:
         mod, _, attr = getattr(self, what).partition(":")
         return getattr(importlib.import_module(f"autobuild.models.{mod}"), attr)
+
+    def make_config(self, hyper: dict[str, Any], unknown: Callable[[str, list[str]], str]) -> Any:
+        """The kind's config from ``hyper``, validated; a hyper-parameter the kind lacks is an error
+        whose text ``unknown(name, known names)`` gives (the API names arguments, the CLI options)."""
+        import dataclasses
+
+        cls = self.load("config")
+        names = sorted(f.name for f in dataclasses.fields(cls))
+        for name in hyper:
+            if name not in names:
+                raise AutobuildError(unknown(name, names))
+        cfg = cls(**hyper)
+        cfg.validate()
+        return cfg
 
 
 KINDS: dict[str, Kind] = {}
