@@ -181,10 +181,56 @@ py::array_t<int32_t> mutate(I32 parents, int64_t n_children, const py::object& s
   return to_array(std::move(out), {static_cast<py::ssize_t>(n_children), parents.shape(1)});
 }
 
+using F32 = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using U8 = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+
+void check_chain(const F32& xl, const F32& xr, const F32& att, const U8& has_pred) {
+  if (xl.ndim() != 3 || xr.ndim() != 3 || xr.shape(0) != xl.shape(0) || xr.shape(1) != xl.shape(1) ||
+      xr.shape(2) != xl.shape(2))
+    throw std::invalid_argument("gat_chain: xl and xr must be float32[N, H, C] of equal shape");
+  if (att.ndim() != 2 || att.shape(0) != xl.shape(1) || att.shape(1) != xl.shape(2))
+    throw std::invalid_argument("gat_chain: att must be float32[H, C]");
+  if (has_pred.ndim() != 1 || has_pred.shape(0) != xl.shape(0))
+    throw std::invalid_argument("gat_chain: has_pred must be uint8[N]");
+  if (xl.shape(0) && has_pred.data()[0]) throw std::invalid_argument("gat_chain: node 0 cannot have a predecessor");
+}
+
+py::tuple gat_chain_forward(F32 xl, F32 xr, F32 att, U8 has_pred, float slope) {
+  check_chain(xl, xr, att, has_pred);
+  const py::ssize_t n = xl.shape(0), h = xl.shape(1), c = xl.shape(2);
+  std::vector<float> out(static_cast<size_t>(n * h * c)), a_prev(static_cast<size_t>(n * h)),
+      a_self(static_cast<size_t>(n * h));
+  {
+    py::gil_scoped_release release;
+    autobuild::gat_chain_forward(xl.data(), xr.data(), att.data(), has_pred.data(), n, h, c, slope, out.data(),
+                                 a_prev.data(), a_self.data());
+  }
+  return py::make_tuple(to_array(std::move(out), {n, h, c}), to_array(std::move(a_prev), {n, h}),
+                        to_array(std::move(a_self), {n, h}));
+}
+
+py::tuple gat_chain_backward(F32 grad, F32 xl, F32 xr, F32 att, U8 has_pred, float slope, F32 a_prev, F32 a_self) {
+  check_chain(xl, xr, att, has_pred);
+  const py::ssize_t n = xl.shape(0), h = xl.shape(1), c = xl.shape(2);
+  if (grad.ndim() != 3 || grad.shape(0) != n || grad.shape(1) != h || grad.shape(2) != c || a_prev.ndim() != 2 ||
+      a_prev.shape(0) != n || a_prev.shape(1) != h || a_self.ndim() != 2 || a_self.shape(0) != n ||
+      a_self.shape(1) != h)
+    throw std::invalid_argument("gat_chain_backward: grad [N, H, C], a_prev and a_self [N, H] expected");
+  std::vector<float> dxl(static_cast<size_t>(n * h * c)), dxr(static_cast<size_t>(n * h * c)),
+      datt(static_cast<size_t>(h * c));
+  {
+    py::gil_scoped_release release;
+    autobuild::gat_chain_backward(grad.data(), xl.data(), xr.data(), att.data(), has_pred.data(), n, h, c, slope,
+                                  a_prev.data(), a_self.data(), dxl.data(), dxr.data(), datt.data());
+  }
+  return py::make_tuple(to_array(std::move(dxl), {n, h, c}), to_array(std::move(dxr), {n, h, c}),
+                        to_array(std::move(datt), {h, c}));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
-  m.doc() = "autobuild C++ core (module enumeration, batch graph encoding, Eq. 5 calibration, evolutionary search)";
+  m.doc() = "autobuild C++ core (module enumeration, batch graph encoding, Eq. 5 calibration, evolutionary search, GATv2 chain attention)";
   m.def("enumerate_modules", &enumerate_modules, py::arg("min_depth"), py::arg("max_depth"), py::arg("n_choices"),
         "All stage subgraphs with min_depth..max_depth layers over n_choices layer choices (paper Sec. 7.2).\n"
         "Returns (depths int32[N], choices int32[N, max_depth] padded with -1).");
@@ -208,4 +254,10 @@ PYBIND11_MODULE(_core, m) {
         py::arg("table_choices") = py::none(), py::arg("slot_width") = py::none(),
         "EA mutation (paper Sec. 7.5): n_children canonical codes, each one mutation of a uniform parent; "
         "kind 0 stage-full, 1 stage-table, 2 layer. See autobuild.core for the exact semantics.");
+  m.def("gat_chain_forward", &gat_chain_forward, py::arg("xl"), py::arg("xr"), py::arg("att"), py::arg("has_pred"),
+        py::arg("negative_slope"),
+        "GATv2 attention on chains with self loops: (out float32[N, H, C], a_prev, a_self float32[N, H]).");
+  m.def("gat_chain_backward", &gat_chain_backward, py::arg("grad"), py::arg("xl"), py::arg("xr"), py::arg("att"),
+        py::arg("has_pred"), py::arg("negative_slope"), py::arg("a_prev"), py::arg("a_self"),
+        "Vector-Jacobian product of gat_chain_forward: (dxl, dxr float32[N, H, C], datt float32[H, C]).");
 }

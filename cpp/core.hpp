@@ -120,3 +120,17 @@ std::vector<int32_t> mutate(const int32_t* parents, int64_t n_parents, int64_t c
                             uint64_t seed, int32_t kind, const MutationSpace& space);
 
 }  // namespace autobuild
+
+namespace autobuild {
+
+// GATv2 attention on chains with self loops (autobuild.models.gatv2, dense training path):
+// xl, xr [n, heads, ch]; att [heads, ch]; has_pred[i]: node i - 1 precedes node i.
+// out [n, heads, ch], a_prev / a_self [n, heads] (softmax weights of predecessor and self).
+void gat_chain_forward(const float* xl, const float* xr, const float* att, const uint8_t* has_pred, int64_t n,
+                       int64_t heads, int64_t ch, float slope, float* out, float* a_prev, float* a_self);
+// Vector-Jacobian product for g = d loss / d out: dxl, dxr [n, heads, ch], datt [heads, ch].
+void gat_chain_backward(const float* g, const float* xl, const float* xr, const float* att, const uint8_t* has_pred,
+                        int64_t n, int64_t heads, int64_t ch, float slope, const float* a_prev, const float* a_self,
+                        float* dxl, float* dxr, float* datt);
+
+}  // namespace autobuild

@@ -74,16 +74,65 @@ def test_training_is_deterministic(mbv3):
 
 
 def test_gradient_scale_keeps_forward_values(mbv3):
+    """The FE-MLP gradient scale changes gradients only: forward values equal those of scale 1."""
     sp, codes, _ = mbv3
     g = encode_codes(sp, codes[:50])
-    torch.manual_seed(0)
-    m = AutoBuildPredictor(sp.feature_categories, fe_grad_scale=0.1)
-    m.train()
-    out_train = m(*g.torch())
-    m.eval()
-    out_eval = m(*g.torch())
-    for a, b in zip(out_train, out_eval):
+    outs = []
+    for scale in (0.1, 1.0):
+        torch.manual_seed(0)
+        outs.append(AutoBuildPredictor(sp.feature_categories, fe_grad_scale=scale).train()(*g.torch()))
+    for a, b in zip(*outs):
         torch.testing.assert_close(a, b)
+
+
+def _chain_runs(sp, codes, monkeypatch):
+    """Prediction, node norms and parameter gradients of one model on the edge path, the torch
+    dense chain path and the fused core kernels (each available backend)."""
+    import autobuild.models.gatv2 as gatv2
+    import autobuild.models.predictor as predictor
+    from autobuild import core
+
+    g = encode_codes(sp, codes).torch()
+    torch.manual_seed(0)
+    m = AutoBuildPredictor(sp.feature_categories, heads=1).train()
+    weights = torch.randn(len(codes))
+    links, fused = predictor.chain_links, gatv2._fused
+    runs = {}
+    modes = ["edge", "dense"] + [f"fused-{b}" for b in core.available_backends()]
+    for mode in modes:
+        monkeypatch.setattr(predictor, "chain_links", links if mode != "edge" else (lambda ei, n: None))
+        monkeypatch.setattr(gatv2, "_fused", fused if mode.startswith("fused") else (lambda a, b: False))
+        if mode.startswith("fused"):
+            monkeypatch.setenv("AUTOBUILD_BACKEND", mode.split("-")[1])
+        m.zero_grad()
+        pred, node_norms, graph_norms = m(*g)
+        ((pred * weights).sum() + (graph_norms * torch.arange(1.0, 6.0)).sum()).backward()
+        runs[mode] = (pred.detach(), node_norms.detach(), {k: p.grad.clone() for k, p in m.named_parameters()})
+    return runs
+
+
+@pytest.mark.parametrize("name", ["ofa-mbv3", "ofa-pn"])
+def test_chain_path_is_the_edge_path(name, monkeypatch):
+    """On sequence graphs GATv2 takes the dense chain path (torch ops, or the core's fused kernels
+    on the CPU); it computes what PyG's edge path computes, values and gradients, to 1e-5."""
+    from autobuild.models.gatv2 import chain_links
+
+    sp = get_space(name)
+    codes = sp.sample_codes(128, seed=4)
+    ei = torch.from_numpy(encode_codes(sp, codes).edge_index)
+    has_pred = chain_links(ei, int(ei.max()) + 1)
+    assert has_pred is not None and int(has_pred.sum()) == ei.shape[1] and not has_pred[0]
+    dag = torch.cat([ei, torch.tensor([[0], [2]])], dim=1)  # a skip edge: not a chain
+    assert chain_links(dag, int(ei.max()) + 1) is None
+    runs = _chain_runs(sp, codes, monkeypatch)
+    ref = runs.pop("edge")
+    assert len(runs) >= 2
+    scale = max(v.abs().max().item() for v in ref[2].values())
+    for mode, (pred, norms, grads) in runs.items():
+        torch.testing.assert_close(pred, ref[0], rtol=1e-5, atol=1e-5, msg=mode)
+        torch.testing.assert_close(norms, ref[1], rtol=1e-5, atol=1e-5, msg=mode)
+        for k, v in grads.items():
+            assert (v - ref[2][k]).abs().max().item() <= 1e-5 * scale, (mode, k)
 
 
 def test_bad_training_input(mbv3):

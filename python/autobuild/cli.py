@@ -242,7 +242,15 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
 @click.option("--batch-size", type=click.IntRange(2, limits.MAX_BATCH), default=None,
               help="Archs per optimiser step [default: 128 autobuild, 32 kgnn].")
 @click.option("--lr", type=click.FloatRange(min=0, max=10, min_open=True), default=None,
-              help="AdamW learning rate [default: 1e-4 autobuild, 1e-3 kgnn].")
+              help="AdamW learning rate [default: 1e-3, decayed by --schedule].")
+@click.option("--schedule", type=click.Choice(["cosine", "constant"]), default=None,
+              help="Learning-rate schedule: cosine decay to 0 over the run, or constant [default: cosine].")
+@click.option("--norm", type=click.Choice(["batch", "none"]), default=None,
+              help="Normalisation after each message-passing layer [default: batch; AutoBuild predictors only].")
+@click.option("--hop-loss", type=click.Choice(["pearson", "spearman"]), default=None,
+              help="Form of the hop-ranking term: pearson (label vs soft ranks of the norms, as the authors' "
+                   "code) or spearman (soft rank correlation, autobuild 0.2) [default: pearson; AutoBuild "
+                   "predictors only].")
 @click.option("--weight-decay", type=click.FloatRange(min=0, max=10), default=None,
               help="AdamW weight decay [default: 1e-5 autobuild, 1e-4 kgnn].")
 @click.option("--hidden", type=click.IntRange(1, limits.MAX_HIDDEN), default=None,
@@ -263,7 +271,8 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
 @OVERWRITE
 @QUIET
 def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epochs: int | None, batch_size: int | None,
-              lr: float | None, weight_decay: float | None, hidden: int | None, layers: int, test_fraction: float,
+              lr: float | None, schedule: str | None, norm: str | None, hop_loss: str | None,
+              weight_decay: float | None, hidden: int | None, layers: int, test_fraction: float,
               seed: int, fe_grad_scale: float | None, threads: int, folds: int, seeds: int, overwrite: bool,
               quiet: bool) -> None:
     """Train an AutoBuild predictor with the hop-level ranking loss (Eq. 4) and save it.
@@ -295,8 +304,9 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
     from .models.kinds import get_kind
 
     kind_ = get_kind(kind)
-    given = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                                    hidden=hidden, fe_grad_scale=fe_grad_scale).items() if v is not None}
+    given = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule, norm=norm,
+                                    hop_loss=hop_loss, weight_decay=weight_decay, hidden=hidden,
+                                    fe_grad_scale=fe_grad_scale).items() if v is not None}
     if folds * seeds > 1 and not kind_.ensembles:
         raise AutobuildError(f"--folds/--seeds ensembles are not made of --kind {kind} predictors "
                              f"(kinds with ensembles: {', '.join(k for k, v in KINDS.items() if v.ensembles)})")

@@ -16,6 +16,17 @@ Functions (same signature in both backends):
 ``calibrate_scores(norms, hops, cells, hop_mean, hop_std, cell_mean, cell_std) -> float64[N]``
     Eq. 5 (Sec. 4.2): hop-``m`` norms shifted to the label distribution of their (stage, depth) cell.
 
+``gat_chain_forward(xl, xr, att, has_pred, negative_slope) -> (out, a_prev, a_self)``
+    GATv2 attention (Brody et al. 2022) on a batch of chains with self loops, the training hot loop
+    of :mod:`autobuild.models.gatv2`: ``xl``, ``xr`` float32[N, H, C] (the two linear maps of the
+    node features), ``att`` float32[H, C], ``has_pred`` uint8[N] (1: node ``i - 1`` precedes node
+    ``i``; 0 for node 0). Per node and head, logits ``e_self = att . lrelu(xl[i] + xr[i])`` and
+    ``e_prev = att . lrelu(xl[i-1] + xr[i])`` (``-inf`` without a predecessor), softmax weights
+    ``w / (w_prev + w_self + 1e-16)`` shifted by their maximum as torch-geometric's ``softmax``, and
+    ``out[i] = a_prev * xl[i-1] + a_self * xl[i]``; ``a_prev``, ``a_self`` float32[N, H].
+``gat_chain_backward(grad, xl, xr, att, has_pred, negative_slope, a_prev, a_self) -> (dxl, dxr, datt)``
+    its vector-Jacobian product for ``grad`` = d loss / d out (float32, the shapes of the inputs).
+
 Evolutionary search (paper Sec. 5.2, 7.5):
 
 ``hash_codes(codes int32[N, L]) -> uint64[N]``
@@ -81,7 +92,7 @@ from ..errors import AutobuildError
 BACKENDS = ("cpp", "numba")
 FUNCTIONS = (
     "enumerate_modules", "encode_batch", "calibrate_scores", "hash_codes", "non_dominated_rank", "hypervolume_2d",
-    "mutate",
+    "mutate", "gat_chain_forward", "gat_chain_backward",
 )
 #: ``kind`` argument of :func:`mutate` for each mutation operator of the EA (paper Sec. 5.2, 7.5).
 MUTATION_KINDS = {"stage-full": 0, "stage-table": 1, "layer": 2}
@@ -147,8 +158,16 @@ hash_codes = _dispatch("hash_codes")
 non_dominated_rank = _dispatch("non_dominated_rank")
 hypervolume_2d = _dispatch("hypervolume_2d")
 mutate = _dispatch("mutate")
+gat_chain_forward = _dispatch("gat_chain_forward")
+gat_chain_backward = _dispatch("gat_chain_backward")
+
+
+def kernel(fn: str) -> Any:
+    """The active backend's raw ``fn`` (no per-call dispatch: for loops that call it thousands of
+    times, such as training; its ``ValueError`` is not rewritten)."""
+    return getattr(get_backend(backend_name()), fn)
 
 __all__ = [
     "BACKENDS", "MUTATION_KINDS", "available_backends", "backend_name", "calibrate_scores", "encode_batch",
-    "enumerate_modules", "get_backend", "hash_codes", "hypervolume_2d", "mutate", "non_dominated_rank",
+    "enumerate_modules", "gat_chain_backward", "gat_chain_forward", "get_backend", "kernel", "hash_codes", "hypervolume_2d", "mutate", "non_dominated_rank",
 ]

@@ -758,3 +758,116 @@ def mutate(
     if err:
         raise ValueError("mutate: " + _MUTATE_ERRORS[err])
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# GATv2 attention on chains (the dense training path of autobuild.models.gatv2).
+
+
+def _check_chain(xl: np.ndarray, xr: np.ndarray, att: np.ndarray, has_pred: np.ndarray) -> None:
+    if xl.ndim != 3 or xr.shape != xl.shape:
+        raise ValueError("gat_chain: xl and xr must be float32[N, H, C] of equal shape")
+    if att.shape != xl.shape[1:]:
+        raise ValueError("gat_chain: att must be float32[H, C]")
+    if has_pred.shape != (xl.shape[0],):
+        raise ValueError("gat_chain: has_pred must be uint8[N]")
+    if xl.shape[0] and has_pred[0]:
+        raise ValueError("gat_chain: node 0 cannot have a predecessor")
+
+
+@njit(cache=True, fastmath=True)
+def _gat_chain_fwd(xl, xr, att, has_pred, slope, out, a_prev, a_self):  # noqa: ANN001, ANN202
+    # Branch-free inner loops: without a predecessor, node i stands in for it with weight 0.
+    n, heads, ch = xl.shape
+    for i in range(n):
+        p = has_pred[i] != 0
+        j = i - 1 if p else i
+        for h in range(heads):
+            e_s = np.float32(0.0)
+            e_p = np.float32(0.0)
+            for c in range(ch):
+                u = xl[i, h, c] + xr[i, h, c]
+                v = xl[j, h, c] + xr[i, h, c]
+                e_s += att[h, c] * max(u, u * slope)
+                e_p += att[h, c] * max(v, v * slope)
+            top = max(e_s, e_p) if p else e_s
+            w_s = np.exp(e_s - top)
+            w_p = np.exp(e_p - top) if p else np.float32(0.0)
+            tot = (w_p + w_s) + np.float32(1e-16)
+            a_p = w_p / tot
+            a_s = w_s / tot
+            a_prev[i, h] = a_p
+            a_self[i, h] = a_s
+            for c in range(ch):
+                out[i, h, c] = xl[j, h, c] * a_p + xl[i, h, c] * a_s
+
+
+def gat_chain_forward(xl: np.ndarray, xr: np.ndarray, att: np.ndarray, has_pred: np.ndarray,
+                      negative_slope: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    xl, xr, att = (np.ascontiguousarray(a, dtype=np.float32) for a in (xl, xr, att))
+    has_pred = np.ascontiguousarray(has_pred, dtype=np.uint8)
+    _check_chain(xl, xr, att, has_pred)
+    out = np.empty_like(xl)
+    a_prev = np.empty(xl.shape[:2], np.float32)
+    a_self = np.empty(xl.shape[:2], np.float32)
+    _gat_chain_fwd(xl, xr, att, has_pred, np.float32(negative_slope), out, a_prev, a_self)
+    return out, a_prev, a_self
+
+
+@njit(cache=True, fastmath=True)
+def _gat_chain_bwd(g, xl, xr, att, has_pred, slope, a_prev, a_self, s_self, s_prev, dxl, dxr, datt):  # noqa: ANN001, ANN202
+    n, heads, ch = xl.shape
+    # Pass 1: d loss / d logit of every node and head (softmax backward).
+    for i in range(n):
+        j = i - 1 if has_pred[i] != 0 else i
+        for h in range(heads):
+            d_s = np.float32(0.0)
+            d_p = np.float32(0.0)
+            for c in range(ch):
+                d_s += g[i, h, c] * xl[i, h, c]
+                d_p += g[i, h, c] * xl[j, h, c]
+            a_s = a_self[i, h]
+            a_p = a_prev[i, h]
+            dot = a_s * d_s + a_p * d_p
+            s_self[i, h] = a_s * (d_s - dot)
+            s_prev[i, h] = a_p * (d_p - dot)  # 0 without a predecessor (a_p = 0)
+    # Pass 2: node i receives its own terms and, as the predecessor of i + 1, that node's.
+    for i in range(n):
+        j = i - 1 if has_pred[i] != 0 else i
+        k = i + 1 if i + 1 < n else i
+        nxt = np.float32(1.0) if (i + 1 < n and has_pred[k] != 0) else np.float32(0.0)
+        for h in range(heads):
+            a_s = a_self[i, h]
+            ss = s_self[i, h]
+            sp = s_prev[i, h]
+            a_n = a_prev[k, h] * nxt
+            sn = s_prev[k, h] * nxt
+            for c in range(ch):
+                u = xl[i, h, c] + xr[i, h, c]
+                v = xl[j, h, c] + xr[i, h, c]
+                w = xl[i, h, c] + xr[k, h, c]
+                t_s = ss * att[h, c] * (np.float32(1.0) if u > 0 else slope)
+                t_p = sp * att[h, c] * (np.float32(1.0) if v > 0 else slope)
+                t_n = sn * att[h, c] * (np.float32(1.0) if w > 0 else slope)
+                dxr[i, h, c] = t_s + t_p
+                dxl[i, h, c] = a_s * g[i, h, c] + t_s + a_n * g[k, h, c] + t_n
+                datt[h, c] += ss * max(u, u * slope) + sp * max(v, v * slope)
+
+
+def gat_chain_backward(grad: np.ndarray, xl: np.ndarray, xr: np.ndarray, att: np.ndarray, has_pred: np.ndarray,
+                       negative_slope: float, a_prev: np.ndarray,
+                       a_self: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    grad, xl, xr, att, a_prev, a_self = (np.ascontiguousarray(a, dtype=np.float32)
+                                         for a in (grad, xl, xr, att, a_prev, a_self))
+    has_pred = np.ascontiguousarray(has_pred, dtype=np.uint8)
+    _check_chain(xl, xr, att, has_pred)
+    if grad.shape != xl.shape or a_prev.shape != xl.shape[:2] or a_self.shape != xl.shape[:2]:
+        raise ValueError("gat_chain_backward: grad [N, H, C], a_prev and a_self [N, H] expected")
+    dxl = np.empty_like(xl)
+    dxr = np.empty_like(xl)
+    datt = np.zeros(att.shape, np.float32)
+    s_self = np.empty_like(a_self)
+    s_prev = np.empty_like(a_self)
+    _gat_chain_bwd(grad, xl, xr, att, has_pred, np.float32(negative_slope), a_prev, a_self, s_self, s_prev, dxl, dxr,
+                   datt)
+    return dxl, dxr, datt

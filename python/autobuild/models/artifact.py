@@ -101,7 +101,7 @@ class ModelArtifact:
             hp = self.config["hyperparameters"]
             try:
                 cls = get_kind(self.kind).load("model")
-                model = cls(self.space.feature_categories, hidden=int(hp["hidden"]), layers=int(hp["layers"]))
+                model = cls.from_hyperparameters(self.space.feature_categories, hp)
             except (KeyError, TypeError, ValueError) as e:
                 raise AutobuildError(f"{self.path / CONFIG}: bad hyperparameters: {e}") from None
             try:

@@ -24,8 +24,11 @@ def autobuild(art: Any) -> list[str]:
     cfg, rep = art.config, art.config["report"]
     t, hp = rep["test"], cfg["hyperparameters"]
     out = _header(art)
-    out.append(f"training: {hp['epochs']} epochs, batch {hp['batch_size']}, lr {hp['lr']}, seed {hp['seed']}; "
+    out.append(f"training: {hp['epochs']} epochs, batch {hp['batch_size']}, lr {hp['lr']} "
+               f"({hp.get('schedule', 'constant')}), seed {hp['seed']}; "
                f"{rep['train_seconds']:.1f} s ({rep['seconds_per_epoch']:.3f} s/epoch)")
+    out.append(f"predictor: {hp['layers']} GATv2 hops x {hp['hidden']}, norm {hp.get('norm', 'none')}, "
+               f"hop loss {hp.get('hop_loss', 'spearman')}, FE-MLP gradient scale {hp.get('fe_grad_scale', 0.03)}")
     if rep.get("epochs_rule"):
         out.append(f"epochs: {rep['epochs_rule']}")
     out += ["", "test metrics (SRCC of graph-embedding L1 norm per hop, Fig. 2):",

@@ -130,6 +130,26 @@ def adamw(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim
         return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
 
 
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Optimiser steps of one epoch of :func:`fit` (a last batch of one arch is skipped)."""
+    return sum(1 for i in range(0, n_train, batch_size) if n_train - i >= 2)
+
+
+def lr_schedule(opt: torch.optim.Optimizer, schedule: str, total_steps: int) -> Any:
+    """``"cosine"``: the rate decays from its value to 0 over ``total_steps`` optimiser steps (one
+    half cosine), so that the last epochs settle instead of jittering at the rate's scale;
+    ``"constant"``: None (no scheduler)."""
+    import math
+
+    if schedule == "constant":
+        return None
+    total = max(1, int(total_steps))
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1.0 + math.cos(math.pi * min(s, total) / total)))
+
+
+SCHEDULES = ("cosine", "constant")
+
+
 def fit(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor, tr: np.ndarray, epochs: int,
         batch_size: int, seed: int, loss_fn: Any, opt: torch.optim.Optimizer, sched: Any = None,
         progress: Any = None, monitor: Any = None) -> tuple[list[float], float]:
@@ -182,6 +202,8 @@ def validate_common(cfg: Any) -> None:
         raise AutobuildError(f"weight decay must be >= 0, got {cfg.weight_decay}")
     if cfg.threads < 0:
         raise AutobuildError(f"threads must be >= 0 (0 = torch default), got {cfg.threads}")
+    if getattr(cfg, "schedule", "constant") not in SCHEDULES:
+        raise AutobuildError(f"schedule must be one of {', '.join(SCHEDULES)}, got {cfg.schedule!r}")
 
 
 class ValidationMonitor:

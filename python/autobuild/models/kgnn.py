@@ -59,10 +59,12 @@ from .fitting import (
     ValidationMonitor,
     adamw,
     fit,
+    lr_schedule,
     label_moments,
     run_model,
     split_and_moments,
     split_indices,
+    steps_per_epoch,
     torch_threads,
     validate_common,
 )
@@ -102,6 +104,11 @@ class KGNNPredictor(nn.Module):
     """
 
     kind = KIND
+
+    @classmethod
+    def from_hyperparameters(cls, categories: Sequence[FeatureCategory], hp: dict) -> "KGNNPredictor":
+        """The model a stored ``config.json["hyperparameters"]`` describes."""
+        return cls(categories, hidden=int(hp["hidden"]), layers=int(hp["layers"]))
 
     def __init__(self, categories: Sequence[FeatureCategory], hidden: int = 128, layers: int = 4,
                  negative_slope: float = 0.01, max_type_table: int = MAX_TYPE_TABLE) -> None:
@@ -223,8 +230,6 @@ class KGNNConfig:
 
     def validate(self) -> None:
         validate_common(self)
-        if self.schedule not in ("cosine", "constant"):
-            raise AutobuildError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
         if not self.rank_weight >= 0 or not self.rank_eps > 0:
             raise AutobuildError("rank_weight must be >= 0 and rank_eps > 0")
 
@@ -295,12 +300,7 @@ def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: KGNNConfig
     model.y_mean.fill_(mu)
     model.y_std.fill_(sd)
     opt = adamw(model, cfg.lr, cfg.weight_decay)
-    steps_per_epoch = sum(1 for i in range(0, len(tr), cfg.batch_size) if len(tr) - i >= 2)
-    total_steps = max(1, steps_per_epoch * cfg.epochs)
-    sched = None
-    if cfg.schedule == "cosine":  # per step, from lr to 0 over the whole run
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: 0.5 * (1.0 + math.cos(math.pi * min(s, total_steps) / total_steps)))
+    sched = lr_schedule(opt, cfg.schedule, steps_per_epoch(len(tr), cfg.batch_size) * cfg.epochs)
     ys = torch.from_numpy(((y - mu) / sd).astype(np.float32))
 
     def loss_fn(m: KGNNPredictor, g: tuple, yb: torch.Tensor) -> torch.Tensor:

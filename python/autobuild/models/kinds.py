@@ -7,8 +7,9 @@ Protocol a kind implements:
 
 * ``config``: a dataclass of hyper-parameters with ``validate()``, ``seed``, ``threads``, ``epochs``,
   ``test_fraction``, ``hidden``, ``layers`` (stored as ``config.json["hyperparameters"]``);
-* ``model``: a ``torch.nn.Module`` built as ``model(space.feature_categories, hidden=, layers=)``,
-  with a ``kind`` attribute, ``forward(x, edge_index, batch, counts) -> (pred, node_norms,
+* ``model``: a ``torch.nn.Module`` built as ``model(space.feature_categories, hidden=, layers=)``
+  (and from a stored config by ``model.from_hyperparameters(categories, hyperparameters)``), with a
+  ``kind`` attribute, ``forward(x, edge_index, batch, counts) -> (pred, node_norms,
   graph_norms)`` in label units and the buffers ``y_mean``, ``y_std``;
 * ``train``: ``train(space, codes, y, config, progress=None) -> TrainResult`` (:mod:`.fitting`),
   whose report has ``test`` (``srcc_pred``, ``srcc_hop``, ``mae``, ``n``), ``hop_moments`` and

@@ -1,7 +1,7 @@
 """The AutoBuild GNN predictor (paper Sec. 3.2, 4.1, supp. 7.1).
 
-``h^0 = FE-MLP(x)``; hop ``m = 1..M``: ``h^m = ReLU(GATv2(h^{m-1})) (+ h^{m-1} for m >= 2)``
-(residual skips between hops). Graph embedding at every hop by mean aggregation (Eq. 2); the
+``h^0 = FE-MLP(x)``; hop ``m = 1..M``: ``h^m = ReLU(BN(GATv2(h^{m-1}))) (+ h^{m-1} for m >= 2)``
+(batch normalisation of every node as in the authors' encoder, residual skips between hops). Graph embedding at every hop by mean aggregation (Eq. 2); the
 prediction is an MLP of ``h_G^M``. All embeddings are non-negative (``abs`` then ReLU), so the L1
 norm of ``h_G^m`` is the mean of the node norms ``||h_v^m||_1`` - the node / subgraph scores.
 """
@@ -15,7 +15,11 @@ from torch import nn
 
 from ..spaces.macro import FeatureCategory
 from .fe_mlp import FEMLP
-from .gatv2 import GATv2Conv
+from .gatv2 import GATv2Conv, chain_links
+
+#: Normalisation after each GATv2 layer: ``"batch"`` (default; README, *The predictor*, has the
+#: measurements) or ``"none"`` (every model trained before the option existed).
+NORMS = ("batch", "none")
 
 
 class AutoBuildPredictor(nn.Module):
@@ -35,17 +39,29 @@ class AutoBuildPredictor(nn.Module):
         fe_dim: int = 8,
         heads: int = 1,
         fe_grad_scale: float = 0.03,
+        norm: str = "batch",
     ) -> None:
         super().__init__()
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
         self.fe_grad_scale = float(fe_grad_scale)
         self.fe_mlp = FEMLP(categories, fe_dim)
         dims = [self.fe_mlp.out_dim] + [hidden] * layers
         self.convs = nn.ModuleList(
-            GATv2Conv(dims[i], hidden, heads=heads, concat=heads == 1, add_self_loops=False) for i in range(layers)
+            # No bias before a batch norm: the norm's shift subsumes it (one op less each way).
+            GATv2Conv(dims[i], hidden, heads=heads, concat=heads == 1, add_self_loops=False, bias=norm != "batch")
+            for i in range(layers)
         )
+        self.norms = nn.ModuleList(nn.BatchNorm1d(hidden) if norm == "batch" else nn.Identity() for _ in range(layers))
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
         self.register_buffer("y_mean", torch.zeros(()))
         self.register_buffer("y_std", torch.ones(()))
+
+    @classmethod
+    def from_hyperparameters(cls, categories: Sequence[FeatureCategory], hp: dict) -> "AutoBuildPredictor":
+        """The model a stored ``config.json["hyperparameters"]`` describes (configs without ``norm``
+        predate it and had none)."""
+        return cls(categories, hidden=int(hp["hidden"]), layers=int(hp["layers"]), norm=str(hp.get("norm", "none")))
 
     @property
     def hops(self) -> int:
@@ -56,6 +72,7 @@ class AutoBuildPredictor(nn.Module):
         """Node embeddings ``[h^0, ..., h^M]``."""
         h = self.fe_mlp(x)
         hs = [h]
+        chain = chain_links(edge_index, x.shape[0])  # sequence graphs: the dense GATv2 path
         # Self loops once for all hops (GATv2 attends over the node itself and its predecessors).
         loops = torch.arange(x.shape[0], device=x.device, dtype=edge_index.dtype).unsqueeze(0).expand(2, -1)
         edge_index = torch.cat([edge_index, loops], dim=1)
@@ -65,8 +82,8 @@ class AutoBuildPredictor(nn.Module):
             # hops' (README, *The predictor*, has the measurements behind the default 0.03).
             a = self.fe_grad_scale
             h = h * a + h.detach() * (1.0 - a)
-        for m, conv in enumerate(self.convs):
-            out = torch.relu(conv(h, edge_index))
+        for m, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            out = torch.relu(norm(conv(h, edge_index, chain)))
             h = out + h if m > 0 else out
             hs.append(h)
         return hs

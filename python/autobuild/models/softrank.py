@@ -209,4 +209,17 @@ def spearman(
     return (_unit_rows(rp) * _unit_rows(rt)).sum(-1).to(pred.dtype)
 
 
-__all__ = ["BACKENDS", "HAVE_NUMBA", "HAVE_TORCHSORT", "soft_rank", "spearman"]
+def pearson_of_ranks(pred: torch.Tensor, target: torch.Tensor, regularization_strength: float = 1.0,
+                     backend: str = "auto") -> torch.Tensor:
+    """Pearson correlation of each row's soft ranks (``pred`` [H, B] or [B]) with the values of
+    ``target`` [B] (not ranked): the correlation term of the AutoBuild authors' loss
+    (``ge_utils/diff_srcc.py``), which keeps the target's spacing and so weighs the archs far
+    from the mean more than a rank correlation does."""
+    if target.dim() != 1 or pred.shape[-1] != target.shape[0]:
+        raise AutobuildError(f"pearson_of_ranks: pred [B] or [H, B] against target [B], got "
+                             f"{tuple(pred.shape)} and {tuple(target.shape)}")
+    rp = soft_rank(pred, regularization_strength, backend).to(torch.float64)
+    return (_unit_rows(rp) * _unit_rows(target.detach().to(torch.float64))).sum(-1).to(pred.dtype)
+
+
+__all__ = ["BACKENDS", "HAVE_NUMBA", "HAVE_TORCHSORT", "pearson_of_ranks", "soft_rank", "spearman"]
