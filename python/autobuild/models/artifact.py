@@ -40,12 +40,17 @@ MODEL_FILES = (CONFIG, WEIGHTS, ONNX)
 
 
 def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
     import numpy
     import torch
-    import torch_geometric
 
     out = {"autobuild": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
-           "torch": torch.__version__, "torch_geometric": torch_geometric.__version__}
+           "torch": torch.__version__}
+    try:  # its version without its import (1.6 s): training does not use it (models.gatv2)
+        out["torch_geometric"] = version("torch_geometric")
+    except PackageNotFoundError:  # pragma: no cover
+        pass
     try:
         import onnx
         import onnxruntime

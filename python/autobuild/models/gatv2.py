@@ -1,8 +1,10 @@
 """torch-geometric's ``GATv2Conv`` with its neighbourhood reductions written as ``index_*`` row ops.
 
-Same parameters (``lin_l``, ``lin_r``, ``att``, ``bias``) and the same function as
+Same parameters (``lin_l``, ``lin_r``, ``att``, ``bias``; a state dict of one loads into the
+other), the same initialisation (Glorot weights and attention, zero bias) and the same function as
 ``torch_geometric.nn.GATv2Conv`` (Brody et al. 2022) for node-feature tensors without edge
-features, bit for bit on the CPU (``tests/test_models.py``):
+features, bit for bit on the CPU (``tests/test_models.py``). It is written out rather than
+subclassed so that training does not import torch-geometric (1.6 s of every run's start):
 ``e_ji = att . LeakyReLU(W_l x_j + W_r x_i)``, ``alpha_ji = softmax_j(e_ji)`` (shifted by the
 per-node maximum, detached, as PyG's ``softmax``), ``x'_i = sum_j alpha_ji W_l x_j + b``.
 
@@ -32,9 +34,7 @@ from torch.autograd.function import once_differentiable
 
 from .. import core
 
-with warnings.catch_warnings():  # torch-geometric 2.8 scripts a helper with the deprecated torch.jit.script
-    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
-    from torch_geometric.nn import GATv2Conv as _PygGATv2Conv
+from torch import nn
 
 
 def chain_links(edge_index: torch.Tensor, n: int) -> torch.Tensor | None:
@@ -75,11 +75,46 @@ def _fused(x_l: torch.Tensor, x_r: torch.Tensor) -> bool:
     return x_l.device.type == "cpu" and x_l.dtype == torch.float32 and x_r.dtype == torch.float32
 
 
-class GATv2Conv(_PygGATv2Conv):
+def _glorot(t: torch.Tensor) -> None:
+    """torch-geometric's ``glorot``: U(-a, a), ``a = sqrt(6 / (rows + cols))`` of the last two dims."""
+    a = (6.0 / (t.size(-2) + t.size(-1))) ** 0.5
+    with torch.no_grad():
+        t.uniform_(-a, a)
+
+
+class GATv2Conv(nn.Module):
     """``forward(x [N, F], edge_index [2, E]) -> [N, heads * out]`` (or the heads' mean).
 
     ``edge_index`` holds the self loops (the model adds them once for all hops); ``chain``, the
-    ``has_pred`` mask of :func:`chain_links`, selects the dense path (``edge_index`` unused)."""
+    ``has_pred`` mask of :func:`chain_links`, selects the dense path (``edge_index`` unused).
+    Arguments as torch-geometric's (``add_self_loops`` must be False; no edge features)."""
+
+    def __init__(self, in_channels: int, out_channels: int, heads: int = 1, concat: bool = True,
+                 negative_slope: float = 0.2, dropout: float = 0.0, add_self_loops: bool = False, bias: bool = True,
+                 share_weights: bool = False) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels, self.heads, self.concat = in_channels, out_channels, heads, concat
+        self.negative_slope, self.dropout = negative_slope, dropout
+        self.add_self_loops, self.share_weights = add_self_loops, share_weights
+        self.lin_edge = self.res = None
+        self.lin_l = nn.Linear(in_channels, heads * out_channels, bias=bias)
+        self.lin_r = self.lin_l if share_weights else nn.Linear(in_channels, heads * out_channels, bias=bias)
+        self.att = nn.Parameter(torch.empty(1, heads, out_channels))
+        self.bias = nn.Parameter(torch.empty(out_channels * (heads if concat else 1))) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """torch-geometric's: Glorot ``lin_l``, ``lin_r`` and ``att``; their biases U(+-1/sqrt(in)); zero bias."""
+        for lin in (self.lin_l, self.lin_r):
+            _glorot(lin.weight)
+            if lin.bias is not None:
+                b = 1.0 / self.in_channels ** 0.5
+                with torch.no_grad():
+                    lin.bias.uniform_(-b, b)
+        _glorot(self.att)
+        if self.bias is not None:
+            with torch.no_grad():
+                self.bias.zero_()
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor,  # type: ignore[override]
                 chain: torch.Tensor | None = None) -> torch.Tensor:
