@@ -84,10 +84,10 @@ class TrainConfig:
 HOP_LOSSES = ("pearson", "spearman")
 
 
-def hop_loss(graph_norms: list[torch.Tensor], y: torch.Tensor, eps: float, form: str = "spearman") -> torch.Tensor:
-    """Mean over hops of ``1 - corr(y, soft rank ||h_G^m||_1)`` (second term of Eq. 4),
-    differentiable; ``form`` one of :data:`HOP_LOSSES` (``eps`` is the strength of ``"spearman"``)."""
-    n = torch.stack([g.abs().sum(1) for g in graph_norms])  # [H, B]
+def hop_loss(n: torch.Tensor, y: torch.Tensor, eps: float, form: str = "spearman") -> torch.Tensor:
+    """Mean over hops of ``1 - corr(y, soft rank ||h_G^m||_1)`` (second term of Eq. 4) for graph
+    norms ``n`` [H, B], differentiable; ``form`` one of :data:`HOP_LOSSES` (``eps`` is the strength
+    of ``"spearman"``)."""
     if form == "pearson":
         return (1.0 - pearson_of_ranks(n, y)).mean()
     n = (n - n.mean(1, keepdim=True)) / (n.std(1, keepdim=True) + 1e-8)
@@ -136,8 +136,8 @@ def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: TrainConfi
     ys = torch.from_numpy(((y - mu) / sd).astype(np.float32))
 
     def loss_fn(m: AutoBuildPredictor, g: tuple, yb: torch.Tensor) -> torch.Tensor:  # Eq. 4
-        pred, _, gs = m.forward_std(*g)
-        return torch.nn.functional.mse_loss(pred, yb) + cfg.rank_weight * hop_loss(gs, yb, cfg.rank_eps, cfg.hop_loss)
+        pred, norms = m.forward_train(*g)
+        return torch.nn.functional.mse_loss(pred, yb) + cfg.rank_weight * hop_loss(norms, yb, cfg.rank_eps, cfg.hop_loss)
 
     monitor = ValidationMonitor(model, space, codes, y, te, cfg.epochs)
     history, train_seconds = fit(model, space, codes, ys, tr, cfg.epochs, cfg.batch_size, cfg.seed, loss_fn, opt,
