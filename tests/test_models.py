@@ -245,3 +245,16 @@ def test_training_is_sized_to_the_data(monkeypatch):
     assert res.report["epochs_rule"].startswith("sized to the data: 36 training archs")
     res = train_predictor(sp, codes, y, TrainConfig(epochs=3, hidden=8, layers=2))
     assert res.config.epochs == 3 and res.report["epochs_rule"] == "given (3)"
+
+
+def test_configs_before_norm_build_the_0_2_predictor():
+    """A stored config without ``norm`` (autobuild 0.2) rebuilds the predictor without batch norm,
+    with the GATv2 biases, so its weights load strictly; the 0.3 default has norms and no biases."""
+    sp = get_space("ofa-mbv3")
+    old = AutoBuildPredictor.from_hyperparameters(sp.feature_categories, {"hidden": 16, "layers": 2})
+    assert all(isinstance(n, torch.nn.Identity) for n in old.norms) and old.convs[0].bias is not None
+    old.load_state_dict(AutoBuildPredictor(sp.feature_categories, hidden=16, layers=2, norm="none").state_dict())
+    new = AutoBuildPredictor.from_hyperparameters(sp.feature_categories, {"hidden": 16, "layers": 2, "norm": "batch"})
+    assert isinstance(new.norms[0], torch.nn.BatchNorm1d) and new.convs[0].bias is None
+    with pytest.raises(AutobuildError, match="norm must be one of"):
+        TrainConfig(norm="layer").validate()
