@@ -5,7 +5,8 @@
 #   bash tools/bootstrap.sh demo   # venv + install + train on the embedded data + info + predict
 #
 # Environment: PYTHON (default python3), VENV (default .venv), TORCH_SPEC (default torch==2.14.1,
-# the release this project is tested with), AUTOBUILD_DEMO_EPOCHS (default 200).
+# the release this project is tested with), TORCHVISION_SPEC (default torchvision==0.29.1, its match;
+# the `ofa` package needs it), AUTOBUILD_DEMO_EPOCHS (default 200).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-test}
@@ -13,6 +14,7 @@ case "$mode" in test|demo) ;; *) echo "usage: bash tools/bootstrap.sh test|demo"
 PY=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.14.1}
+TORCHVISION_SPEC=${TORCHVISION_SPEC:-torchvision==0.29.1}
 
 step() { printf '\n== %s\n' "$*"; }
 # pip, quiet, without the noise of this machine's unused local index locations.
@@ -21,7 +23,7 @@ pip_in() { local py=$1; shift; "$py" -m pip "$@" 2>&1 | { grep -v "^WARNING: Loc
 step "virtual environment $VENV"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 pip_in "$VENV/bin/python" install -q --upgrade pip
-pip_in "$VENV/bin/python" install -q "$TORCH_SPEC"
+pip_in "$VENV/bin/python" install -q "$TORCH_SPEC" "$TORCHVISION_SPEC"
 
 step "build the wheel (compiles the C++ core with scikit-build-core)"
 rm -rf dist
@@ -29,7 +31,7 @@ pip_in "$VENV/bin/python" install -q "scikit-build-core>=0.10" "pybind11>=2.12"
 pip_in "$VENV/bin/python" wheel -q --no-deps --no-build-isolation -w dist .
 wheel=$(ls dist/autobuild-*.whl)
 pip_in "$VENV/bin/python" install -q --force-reinstall --no-deps "$wheel"
-pip_in "$VENV/bin/python" install -q "$wheel[ml,test]"
+pip_in "$VENV/bin/python" install -q "$wheel[ml,nets,test]"
 
 step "compile the Numba twins of the C++ core into Numba's cache"
 "$VENV/bin/python" -m autobuild.warm

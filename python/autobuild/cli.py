@@ -292,7 +292,7 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
         check_output_dir(out, overwrite, model_dir_files)
     path = resolve_data(data)
     table = read_labelled(path, validate=sp.validate)
-    y = _evaluate(eq, table, path)
+    y = _evaluate(eq, table, path, sp)
     codes = sp.encode(table.archs)
 
     import dataclasses
@@ -369,9 +369,12 @@ def _training_notes(out: str, report: dict) -> None:
         warn(w)
 
 
-def _evaluate(eq: Any, table: Any, path: Path) -> np.ndarray:
+def _evaluate(eq: Any, table: Any, path: Path, space: Any = None) -> np.ndarray:
+    """The target of every row; ``macs`` / ``params`` of OFA archs are counted when the data lacks them."""
+    from .networks.ofa_counts import with_counts
+
     try:
-        return eq.evaluate(table.metrics)
+        return eq.evaluate(with_counts(space, table.archs, table.metrics, eq.metrics))
     except AutobuildError as e:
         raise AutobuildError(f"{path}: {e}") from None
 
@@ -482,6 +485,36 @@ def _compare_with_labels(records: Any, target: Any, pred: np.ndarray) -> None:
     r = regression_report(y, pred)
     click.echo(f"against the input's labels ({target}, {len(y)} archs): SRCC {r['srcc']:.3f}, MAE {r['mae']:.4g}, "
                f"within +-10 % {r['within10']:.1f} %", err=True)
+
+
+@cli.command("count", short_help="Exact MACs and parameters of OFA archs.")
+@SPACE
+@click.option("--data", "data", required=True, help="CSV/JSONL with an arch column (other columns are not copied).")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output CSV/JSONL: arch, macs, params.")
+@QUIET
+def count_cmd(space_name: str | None, data: str, out: str, quiet: bool) -> None:
+    """Multiply-accumulates and parameters of every arch's subnet, counted analytically as the OFA
+    authors' flops counter counts them (Conv2d and Linear at batch 1); ofa-mbv3 and ofa-pn.
+
+    The same counts are the metrics macs and params of target equations (`train --target
+    "acc*100 - macs/1e7"`) when the data has no such columns."""
+    from .data.table import Records, read_records, write_records
+    from .networks.ofa_counts import count_codes, network
+
+    if not space_name:
+        raise click.UsageError("--space is required (ofa-mbv3 or ofa-pn)")
+    check_outputs((out, "table"))
+    sp = _space(space_name)
+    network(sp.name)  # one line for spaces without counts, before reading the data
+    path = resolve_data(data)
+    records = read_records(path, validate=sp.validate)
+    macs, params = count_codes(sp, sp.encode(records.archs))
+    only_arch = Records(["arch"], [{"arch": r["arch"]} for r in records.rows], records.archs, records.jsonl,
+                        records.source)
+    write_records(out, only_arch, {"macs": macs, "params": params})
+    if not quiet:
+        click.echo(f"wrote MACs and parameters of {len(macs)} {sp.name} archs to {out} (MACs {macs.min():,}.."
+                   f"{macs.max():,}, params {params.min():,}..{params.max():,})", err=True)
 
 
 @cli.command("providers")

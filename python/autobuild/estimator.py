@@ -72,7 +72,9 @@ class Predictor:
 
                 table = read_labelled(resolve_data(str(data)), validate=self.space.validate)
             archs = table.archs
-            yy = self.target.evaluate(table.metrics)
+            from .networks.ofa_counts import with_counts
+
+            yy = self.target.evaluate(with_counts(self.space, archs, table.metrics, self.target.metrics))
             source = {"source": str(data if not isinstance(data, LabelledTable) else table.source), "n": len(table)}
         codes = self.space.encode(archs)
         cfg = self._make_config()

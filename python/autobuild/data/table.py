@@ -273,11 +273,14 @@ def read_records(path: str | Path, validate: Validator | None = None) -> Records
 
 def write_records(path: str | Path, records: Records, columns: Mapping[str, Any]) -> Path:
     """Write ``records`` as given plus new numeric ``columns`` (CSV, or JSONL by the name's
-    extension; ``.gz`` gzips). An input column with the name of a new one is an error."""
+    extension; ``.gz`` gzips); integer columns stay integers. An input column with the name of a
+    new one is an error."""
     path = Path(path)
     jsonl_out = output_format(path, TABLE_FORMATS, "table") == "jsonl"
     n = len(records)
+    ints = {k for k, v in columns.items() if np.issubdtype(np.asarray(v).dtype, np.integer)}
     cols = _columns(columns, n)
+    num = {k: (int if k in ints else float) for k in cols}
     clash = [c for c in cols if c in records.header]
     if clash:
         raise AutobuildError(f"{records.source}: has a column {clash[0]!r} already; rename it so that the new one "
@@ -288,14 +291,14 @@ def write_records(path: str | Path, records: Records, columns: Mapping[str, Any]
             rec = dict(row)
             if not records.jsonl:  # CSV cells: the arch as its JSON object, the rest as text
                 rec[ARCH] = parse_json(row[ARCH], ARCH)
-            rec.update({k: float(c[i]) for k, c in cols.items()})
+            rec.update({k: num[k](c[i]) for k, c in cols.items()})
             buf.write(json.dumps(rec, separators=(",", ":"), allow_nan=False) + "\n")
     else:
         w = csv.writer(buf, lineterminator="\n")
         w.writerow([*records.header, *cols])
         for i, row in enumerate(records.rows):
             cells = [row.get(h, "") if not records.jsonl else _cell_text(row.get(h, "")) for h in records.header]
-            w.writerow([*cells, *(repr(float(c[i])) for c in cols.values())])
+            w.writerow([*cells, *(repr(num[k](c[i])) for k, c in cols.items())])
     _write_text(path, buf.getvalue())
     return path
 

@@ -1,7 +1,8 @@
 """Pluggable evaluators of the search, named by a spec string so that worker processes can rebuild them:
 
 * ``SCHEME:ARGS`` for a registered scheme - ``onnx:METRIC=MODEL_DIR,...`` is the built-in ONNX Runtime
-  predictor evaluator (:class:`autobuild.models.evaluators.OnnxEvaluator`);
+  predictor evaluator (:class:`autobuild.models.evaluators.OnnxEvaluator`), ``count:SPACE`` the exact
+  ``macs`` and ``params`` of OFA archs (:mod:`autobuild.networks.evaluator`);
 * ``module:function`` or ``path/to/file.py:function`` - the user's function.
 
 An evaluator is a callable taking a list of canonical arch dicts and returning ``{metric: array}``
@@ -32,6 +33,7 @@ def register_scheme(scheme: str, factory: str) -> None:
 
 
 register_scheme("onnx", "autobuild.models.evaluators:from_spec")
+register_scheme("count", "autobuild.networks.evaluator:from_spec")
 
 
 def load_evaluator(spec: str) -> Evaluator:

@@ -1,0 +1,128 @@
+"""Exact MACs and parameter counts of OFA subnets (issue 14 sec. 1): analytic, vectorised, equal to
+the instantiated ``ofa`` subnets; the `count` command, the macs/params metrics and the evaluator."""
+
+from __future__ import annotations
+
+import csv
+import json
+import warnings
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from autobuild.cli import cli
+from autobuild.data import TargetEquation
+from autobuild.networks.ofa_counts import count_arch, count_codes, make_divisible, with_counts
+from autobuild.search.evaluators import load_evaluator
+from autobuild.spaces import get_space
+
+
+def _extremes(sp):
+    """The smallest and the largest subnet at the smallest and the largest resolution."""
+    small = {"ks": [3] * sp.n_slots, "e": [3] * sp.n_slots, "d": [int(d) for d in sp.min_depth], "r": 192}
+    big = {"ks": [7] * sp.n_slots, "e": [6] * sp.n_slots, "d": [int(d) for d in sp.max_depth], "r": 224}
+    return [sp.decode(sp.encode([a]))[0] for a in (small, big)]
+
+
+def test_make_divisible_is_ofas():
+    # ofa.utils.make_divisible on the widths of the two supernets (x1.2, x1.3)
+    assert [make_divisible(b * 1.2) for b in (16, 24, 40, 80, 112, 160, 960, 1280)] == [24, 32, 48, 96, 136, 192,
+                                                                                       1152, 1536]
+    assert [make_divisible(b * 1.3) for b in (32, 16, 24, 40, 80, 96, 192, 320, 1280)] == [40, 24, 32, 56, 104, 128,
+                                                                                          248, 416, 1664]
+
+
+@pytest.mark.parametrize("name", ["ofa-mbv3", "ofa-pn"])
+def test_vectorised_counts_are_the_layer_by_layer_counts(name):
+    sp = get_space(name)
+    codes = sp.sample_codes(300, seed=5)
+    macs, params = count_codes(sp, codes)
+    assert macs.dtype == np.int64 and params.dtype == np.int64
+    ref = [count_arch(name, a) for a in sp.decode(codes)]
+    assert macs.tolist() == [m for m, _ in ref] and params.tolist() == [p for _, p in ref]
+    lo, hi = (count_arch(name, a) for a in _extremes(sp))
+    assert lo[0] < macs.min() <= macs.max() < hi[0] and lo[1] < params.min() <= params.max() < hi[1]
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("name", ["ofa-mbv3", "ofa-pn"])
+def test_counts_equal_the_instantiated_subnets(name):
+    """MACs = torch.utils.flop_counter FLOPs / 2 of the ofa subnet at batch 1; params = sum(numel)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("ofa")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from ofa.imagenet_classification.elastic_nn.networks import OFAMobileNetV3, OFAProxylessNASNets
+    sup = (OFAMobileNetV3(width_mult=1.2, ks_list=[3, 5, 7], expand_ratio_list=[3, 4, 6], depth_list=[2, 3, 4])
+           if name == "ofa-mbv3" else
+           OFAProxylessNASNets(width_mult=1.3, ks_list=[3, 5, 7], expand_ratio_list=[3, 4, 6], depth_list=[2, 3, 4]))
+    sp = get_space(name)
+    archs = _extremes(sp) + sp.decode(sp.sample_codes(3, seed=11))
+    macs, params = count_codes(sp, sp.encode(archs))
+    for a, m, p in zip(archs, macs, params):
+        sup.set_active_subnet(ks=a["ks"], e=a["e"], d=a["d"][:5])
+        sub = sup.get_active_subnet(preserve_weight=False).eval()
+        with FlopCounterMode(display=False) as fc, torch.no_grad():
+            sub(torch.zeros(1, 3, a["r"], a["r"]))
+        assert fc.get_total_flops() // 2 == m, a
+        assert sum(t.numel() for t in sub.parameters()) == p, a
+
+
+def test_count_command(tmp_path):
+    sp = get_space("ofa-pn")
+    archs = sp.decode(sp.sample_codes(7, seed=2))
+    data = tmp_path / "archs.csv"
+    with data.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "arch"])
+        w.writerows([[i, json.dumps(a)] for i, a in enumerate(archs)])
+    out = tmp_path / "counts.csv"
+    res = CliRunner().invoke(cli, ["count", "--space", "ofa-pn", "--data", str(data), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["arch", "macs", "params"]
+    macs, params = count_codes(sp, sp.encode(archs))
+    assert [int(r["macs"]) for r in rows] == macs.tolist() and [int(r["params"]) for r in rows] == params.tolist()
+    # wrong space, missing --space, a space without counts: one line, exit 2, nothing written
+    for args, text in ((["--space", "ofa-mbv3"], "looks like an ofa-pn arch"), ([], "--space is required")):
+        res = CliRunner().invoke(cli, ["count", *args, "--data", str(data), "--out", str(tmp_path / "x.csv")])
+        assert res.exit_code == 2 and text in res.output, res.output
+        assert not (tmp_path / "x.csv").exists()
+
+
+def test_macs_and_params_are_metrics_and_an_evaluator():
+    sp = get_space("ofa-mbv3")
+    archs = sp.decode(sp.sample_codes(20, seed=3))
+    macs, params = count_codes(sp, sp.encode(archs))
+    eq = TargetEquation("sqrt(acc) - sqrt(macs) / 1e5")
+    metrics = with_counts(sp, archs, {"acc": np.full(20, 0.75)}, eq.metrics)
+    np.testing.assert_array_equal(metrics["macs"], macs)
+    assert "params" not in metrics
+    np.testing.assert_allclose(eq.evaluate(metrics), np.sqrt(0.75) - np.sqrt(macs) / 1e5)
+    given = {"acc": np.ones(20), "macs": np.arange(20.0)}  # a column in the data wins
+    assert with_counts(sp, archs, given, eq.metrics) is given
+    ev = load_evaluator("count:ofa-mbv3")(archs)
+    np.testing.assert_array_equal(ev["macs"], macs)
+    np.testing.assert_array_equal(ev["params"], params)
+
+
+@pytest.mark.heavy
+def test_train_on_a_macs_equation(small_data, tmp_path):
+    """`train --target` may use macs / params of OFA archs without such columns (Sec. 5.2 equations)."""
+    pytest.importorskip("torch")
+    out = tmp_path / "m"
+    res = CliRunner().invoke(cli, ["train", "--space", "ofa-mbv3", "--data", str(small_data), "--target",
+                                   "acc*100 - macs/1e8", "--epochs", "2", "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    from autobuild.models.artifact import load_model
+
+    rep = load_model(out).config["report"]
+    sp = get_space("ofa-mbv3")
+    from autobuild.data import read_labelled
+
+    t = read_labelled(small_data, validate=sp.validate)
+    y = t.metrics["acc"] * 100 - count_codes(sp, sp.encode(t.archs))[0] / 1e8
+    assert rep["label_range"][0] >= y.min() - 1e-9 and rep["label_range"][1] <= y.max() + 1e-9
