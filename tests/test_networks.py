@@ -126,3 +126,45 @@ def test_train_on_a_macs_equation(small_data, tmp_path):
     t = read_labelled(small_data, validate=sp.validate)
     y = t.metrics["acc"] * 100 - count_codes(sp, sp.encode(t.archs))[0] / 1e8
     assert rep["label_range"][0] >= y.min() - 1e-9 and rep["label_range"][1] <= y.max() + 1e-9
+
+
+@pytest.mark.heavy
+def test_export_writes_a_checked_onnx_subnet(tmp_path):
+    """`export` builds the ofa subnet (ofa's image_size convention accepted) and writes ONNX that
+    ONNX Runtime runs at the arch's resolution; a supernet weight file is loaded without pickle."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("ofa")
+    import onnx
+    import onnxruntime as ort
+
+    from autobuild.networks.ofa_build import build_subnet, supernet
+
+    sp = get_space("ofa-pn")
+    arch = sp.decode(sp.sample_codes(1, seed=8))[0]
+    arch["image_size"] = arch.pop("r")
+    out = tmp_path / "m.onnx"
+    res = CliRunner().invoke(cli, ["export", "--space", "ofa-pn", "--arch", json.dumps(arch), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "M MACs" in res.output
+    onnx.checker.check_model(onnx.load(str(out)))
+    r = arch["image_size"]
+    y = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(
+        None, {"image": np.zeros((1, 3, r, r), np.float32)})[0]
+    assert y.shape == (1, 1000)
+    res = CliRunner().invoke(cli, ["export", "--space", "ofa-pn", "--arch", json.dumps(arch), "--out", str(out)])
+    assert res.exit_code == 2 and "--overwrite" in res.output  # never replaced unasked
+    # weights: a supernet state dict (safetensors) gives the same subnet as the supernet it came from
+    from safetensors.torch import save_file
+
+    ref = supernet("ofa-pn", seed=5)
+    save_file({k: v.contiguous() for k, v in ref.state_dict().items()}, str(tmp_path / "w.safetensors"))
+    a = {k: v for k, v in arch.items() if k != "image_size"} | {"r": r}
+    x = torch.randn(1, 3, r, r)
+    with torch.no_grad():
+        want = build_subnet(sp, a, seed=5)(x)
+        got = build_subnet(sp, a, weights=tmp_path / "w.safetensors")(x)
+    torch.testing.assert_close(got, want)
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    res = CliRunner().invoke(cli, ["export", "--space", "ofa-pn", "--arch", json.dumps(a), "--weights",
+                                   str(tmp_path / "bad.pt"), "--out", str(tmp_path / "n.onnx")])
+    assert res.exit_code == 2 and "cannot read weights" in res.output and not (tmp_path / "n.onnx").exists()
