@@ -168,3 +168,73 @@ def test_export_writes_a_checked_onnx_subnet(tmp_path):
     res = CliRunner().invoke(cli, ["export", "--space", "ofa-pn", "--arch", json.dumps(a), "--weights",
                                    str(tmp_path / "bad.pt"), "--out", str(tmp_path / "n.onnx")])
     assert res.exit_code == 2 and "cannot read weights" in res.output and not (tmp_path / "n.onnx").exists()
+
+
+def _arch_file(tmp_path, sp, n, seed):
+    archs = sp.decode(sp.sample_codes(n, seed=seed))
+    p = tmp_path / f"archs{seed}.csv"
+    with p.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["arch"])
+        w.writerows([[json.dumps(a)] for a in archs])
+    return p, archs
+
+
+def test_profile_resumes_records_failures_and_picks_the_label(tmp_path, monkeypatch):
+    """Resumable (measured archs are skipped, failures retried), a failing arch is recorded and not
+    fatal, the repeat pass decides the label, and another setup refuses the file."""
+    import autobuild.networks.profile as prof
+
+    sp = get_space("ofa-mbv3")
+    data, archs = _arch_file(tmp_path, sp, 6, 1)
+    calls = []
+    noise = {"n": 0}
+
+    def fake(space, arch, provider, batch, threads, runs, warmup, seed):
+        calls.append(json.dumps(arch, separators=(",", ":")))
+        if arch["r"] == -1 or (arch == archs[2] and not noise.get("fixed")):
+            raise RuntimeError("out of memory")
+        base = float(sum(arch["d"]))
+        noise["n"] += 1
+        jitter = 5.0 * ((noise["n"] * 7919) % 13) / 13  # the medians are noisy, the minimums are not
+        return {"median_ms": base + jitter, "min_ms": base, "p10_ms": base + 0.1, "p90_ms": base + 9}
+
+    monkeypatch.setattr(prof, "measure", fake)
+    out = tmp_path / "lat.csv"
+    args = ["profile", "--space", "ofa-mbv3", "--archs", str(data), "--runs", "5", "--warmup", "0", "--out", str(out)]
+    res = CliRunner().invoke(cli, [*args, "--repeat-pass", "4"])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 5 and list(rows[0]) == ["arch", "median_ms", "min_ms", "p10_ms", "p90_ms", "label"]
+    meta = json.loads((tmp_path / "lat.csv.json").read_text())
+    assert [f["row"] for f in meta["failures"]] == [3] and "out of memory" in meta["failures"][0]["error"]
+    assert len(meta["repeat"]) == 4 and meta["recommendation"]["label"] == "min_ms"
+    assert all(r["label"] == r["min_ms"] for r in rows)
+    assert {"provider", "threads", "batch", "cpu"} <= set(meta["environment"])
+    n = len(calls)
+    noise["fixed"] = True
+    res = CliRunner().invoke(cli, [*args, "--repeat-pass", "4"])
+    assert res.exit_code == 0, res.output
+    assert len(calls) == n + 1  # only the failed arch again
+    assert len(list(csv.DictReader(out.open()))) == 6
+    res = CliRunner().invoke(cli, [*args, "--threads", "2"])
+    assert res.exit_code == 2 and "another setup" in res.output
+    (tmp_path / "mine.csv").write_text("arch,x\n")
+    res = CliRunner().invoke(cli, [*args[:-1], str(tmp_path / "mine.csv")])
+    assert res.exit_code == 2 and "not written by `autobuild profile`" in res.output
+    assert (tmp_path / "mine.csv").read_text() == "arch,x\n"
+
+
+@pytest.mark.heavy
+def test_profile_times_real_subnets(tmp_path):
+    pytest.importorskip("ofa")
+    sp = get_space("ofa-pn")
+    data, _ = _arch_file(tmp_path, sp, 2, 4)
+    out = tmp_path / "lat.csv"
+    res = CliRunner().invoke(cli, ["profile", "--space", "ofa-pn", "--archs", str(data), "--runs", "3", "--warmup", "1",
+                                   "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 2
+    for r in rows:
+        assert 0 < float(r["min_ms"]) <= float(r["p10_ms"]) <= float(r["median_ms"]) <= float(r["p90_ms"])

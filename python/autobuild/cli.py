@@ -717,9 +717,11 @@ def _warn_scores(paths: tuple[str, ...], selections: list) -> None:
 
 def _register() -> None:
     from .cli_plot import plot
+    from .cli_profile import profile
     from .cli_search import search
 
     cli.add_command(plot)
+    cli.add_command(profile)
     cli.add_command(search)
 
 
