@@ -281,3 +281,43 @@ def test_exporters_agree_and_the_fallback_is_used(tmp_path, monkeypatch):
     assert info["exporter"] == "dynamo" and info["parity_max_rel_diff"] <= 1e-5
     with pytest.raises(AutobuildError, match="torchscript: RuntimeError: tracer gone"):
         onnx_export.export_onnx(m, sp, tmp_path / "g.onnx", exporters=("torchscript",))
+
+
+def test_linear_macs_baseline_and_early_stopping(trained, mbv3):
+    """Every k-GNN report carries the linear-MACs baseline (least squares on the training split);
+    with val_fraction the weights of the best validation epoch are kept."""
+    from autobuild.metrics import regression_report
+    from autobuild.models.kgnn import summary
+    from autobuild.networks.ofa_counts import count_codes
+
+    sp, codes, metrics, _ = mbv3
+    b = trained.report["baselines"]["linear_macs"]
+    tr, te = (np.array(trained.report["split"][k]) for k in ("train", "test"))
+    y = metrics["latency_gpu"][:600]
+    macs = count_codes(sp, codes[:600])[0] / 1e9
+    coef = np.polyfit(macs[tr], y[tr], 1)
+    want = regression_report(y[te], np.polyval(coef, macs[te]))
+    assert b["srcc"] == pytest.approx(want["srcc"]) and b["mae"] == pytest.approx(want["mae"], rel=1e-6)
+    assert "linear fit on MACs" in summary(trained.report)
+    res = train_kgnn(sp, codes[:300], y[:300], KGNNConfig(epochs=6, seed=2, val_fraction=0.2))
+    rep = res.report
+    assert rep["n_val"] == 54 and 1 <= rep["selected_epoch"] <= 6
+    best = max(rep["val_history"], key=lambda p: p[1])
+    assert rep["selected_epoch"] == best[0]
+    with pytest.raises(AutobuildError, match="val_fraction"):
+        KGNNConfig(val_fraction=0.7).validate()
+
+
+def test_noise_ceiling_from_a_profile_sidecar(tmp_path):
+    from autobuild.networks.profile import noise_ceiling
+
+    data = tmp_path / "lat.csv"
+    data.write_text("arch,min_ms\n")
+    meta = {"format": "autobuild-profile", "recommendation": {"label": "min_ms", "repeat_srcc": {"min_ms": 0.93,
+            "median_ms": 0.8}}, "repeat": [{}] * 40}
+    (tmp_path / "lat.csv.json").write_text(json.dumps(meta))
+    assert noise_ceiling(data, TargetEquation("label")) == {"statistic": "min_ms", "srcc": 0.93, "n": 40,
+                                                           "source": "lat.csv.json"}
+    assert noise_ceiling(data, TargetEquation("median_ms"))["srcc"] == 0.8
+    assert noise_ceiling(data, TargetEquation("min_ms*2")) is None  # an equation is not the measured statistic
+    assert noise_ceiling(tmp_path / "other.csv", TargetEquation("min_ms")) is None

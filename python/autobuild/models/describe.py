@@ -61,6 +61,14 @@ def kgnn(art: Any) -> list[str]:
         if m and "mae" in m and "mape" in m:
             out.append(f"{split:>5}: MAE {m['mae']:.4g}  MAPE {m['mape']:.2f} %  SRCC {m['srcc']:.3f}  "
                        f"within +-10 % {m['within10']:.1f} %" + (f"  (n={m['n']})" if "n" in m else ""))
+    b = rep.get("baselines", {}).get("linear_macs")
+    if b:
+        out.append(f"baseline, linear fit on MACs (test): MAE {b['mae']:.4g}  MAPE {b['mape']:.2f} %  SRCC {b['srcc']:.3f}  "
+                   f"within +-10 % {b['within10']:.1f} %")
+    nc = rep.get("noise_ceiling")
+    if nc:
+        out.append(f"noise ceiling: the profile's two passes agree with SRCC {nc['srcc']:.3f} on {nc['statistic']} "
+                   f"({nc['n']} archs, {nc['source']}): no predictor of these labels can rank better")
     if t.get("srcc_hop"):
         out.append("SRCC of the per-layer graph L1 norm (diagnostic): "
                    + "  ".join(f"h{i}={v:.3f}" for i, v in enumerate(t["srcc_hop"])))

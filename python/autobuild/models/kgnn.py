@@ -227,9 +227,12 @@ class KGNNConfig:
     rank_eps: float = 0.1  # soft-rank regularisation, applied to batch-standardised predictions
     threads: int = 1  # torch CPU threads while training (0 = torch default)
     split_seed: int | None = None  # seed of the split permutation (default: ``seed``)
+    val_fraction: float = 0.0  # > 0: hold this share of the training archs out and keep the best epoch
 
     def validate(self) -> None:
         validate_common(self)
+        if not 0.0 <= self.val_fraction < 0.5:
+            raise AutobuildError(f"val_fraction must be in [0, 0.5), got {self.val_fraction}")
         if not self.rank_weight >= 0 or not self.rank_eps > 0:
             raise AutobuildError("rank_weight must be >= 0 and rank_eps > 0")
 
@@ -306,13 +309,52 @@ def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: KGNNConfig
     def loss_fn(m: KGNNPredictor, g: tuple, yb: torch.Tensor) -> torch.Tensor:
         return latency_loss(m.forward_std(*g), yb, cfg.rank_weight, cfg.rank_eps)
 
-    monitor = ValidationMonitor(model, space, codes, y, te, cfg.epochs)
-    history, train_seconds = fit(model, space, codes, ys, tr, cfg.epochs, cfg.batch_size, cfg.seed, loss_fn, opt,
+    fit_idx, val = tr, None
+    if cfg.val_fraction > 0:  # early stopping: the best epoch on archs the optimiser never sees
+        perm = np.random.default_rng(cfg.seed + 7).permutation(tr)
+        n_val = max(2, int(round(len(tr) * cfg.val_fraction)))
+        val, fit_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    monitor = (BestEpoch(model, space, codes, y, val, cfg.epochs) if val is not None
+               else ValidationMonitor(model, space, codes, y, te, cfg.epochs))
+    history, train_seconds = fit(model, space, codes, ys, fit_idx, cfg.epochs, cfg.batch_size, cfg.seed, loss_fn, opt,
                                  sched, progress, monitor)
+    if val is not None:
+        monitor.restore()
     report = evaluate_kgnn(model, space, codes, y, tr, te)
     report.update(train_seconds=train_seconds, seconds_per_epoch=train_seconds / cfg.epochs, loss_history=history,
                   val_history=monitor.history)
+    if val is not None:
+        report.update(selected_epoch=monitor.best_epoch, n_val=int(len(val)))
     return TrainResult(model, cfg, report, kind=KIND)
+
+
+class BestEpoch:
+    """Validation SRCC (ties: lower MAE) at about 50 points of a run; :meth:`restore` puts the
+    best epoch's weights back (early stopping without stopping: the cosine schedule runs out)."""
+
+    def __init__(self, model: torch.nn.Module, space: SearchSpace, codes: np.ndarray, y: np.ndarray, val: np.ndarray,
+                 epochs: int, points: int = 50) -> None:
+        self.model, self.space, self.codes, self.y = model, space, codes[val], y[val]
+        self.epochs, self.every = epochs, max(1, epochs // points)
+        self.history: list[list[float]] = []
+        self.best: tuple[float, float] = (-2.0, 0.0)
+        self.best_epoch, self.state = 0, None
+
+    def __call__(self, epoch: int) -> None:
+        if epoch % self.every and epoch != self.epochs:
+            return
+        from ..metrics import spearman
+
+        pred = run_model(self.model, self.space, self.codes)[0]
+        srcc, mae = spearman(pred, self.y), float(np.mean(np.abs(pred - self.y)))
+        self.history.append([epoch, round(srcc, 6)])
+        if (srcc, -mae) > self.best:
+            self.best, self.best_epoch = (srcc, -mae), epoch
+            self.state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def restore(self) -> None:
+        if self.state is not None:
+            self.model.load_state_dict(self.state)
 
 
 def evaluate_kgnn(model: KGNNPredictor, space: SearchSpace, codes: np.ndarray, y: np.ndarray, tr: np.ndarray,
@@ -335,6 +377,7 @@ def evaluate_kgnn(model: KGNNPredictor, space: SearchSpace, codes: np.ndarray, y
                    for m in range(model.hops)]
     return {
         "kind": KIND,
+        "baselines": baselines(space, codes, y, tr, te),
         "n_train": int(len(tr)),
         "label_mean": float(y[tr].mean()),
         "label_std": float(y[tr].std()),
@@ -348,8 +391,33 @@ def evaluate_kgnn(model: KGNNPredictor, space: SearchSpace, codes: np.ndarray, y
     }
 
 
+def baselines(space: SearchSpace, codes: np.ndarray, y: np.ndarray, tr: np.ndarray, te: np.ndarray) -> dict:
+    """The obvious baseline a latency predictor must beat: a least-squares line on the exact MACs
+    (``linear_macs``, OFA spaces; :mod:`autobuild.networks.ofa_counts`), fitted on the training
+    split, with the test metrics of :func:`~autobuild.metrics.regression_report`."""
+    from ..networks.ofa_counts import NETS, count_codes
+
+    if space.name not in NETS:
+        return {}
+    macs = count_codes(space, codes)[0].astype(np.float64)
+    a = np.stack([np.ones(len(tr)), macs[tr] / 1e9], axis=1)
+    coef, *_ = np.linalg.lstsq(a, y[tr], rcond=None)
+    pred = coef[0] + coef[1] * macs[te] / 1e9
+    return {"linear_macs": {**regression_report(y[te], pred), "intercept": float(coef[0]),
+                            "per_gmac": float(coef[1])}}
+
+
 def summary(report: dict) -> str:
     """What ``autobuild train`` prints of a trained k-GNN."""
     t = report["test"]
-    return (f"test MAE {t['mae']:.4g}, MAPE {t['mape']:.2f} %, SRCC {t['srcc']:.3f}, within +-10 % {t['within10']:.1f} %; "
+    line = (f"test MAE {t['mae']:.4g}, MAPE {t['mape']:.2f} %, SRCC {t['srcc']:.3f}, within +-10 % {t['within10']:.1f} %; "
             f"{report['seconds_per_epoch']:.3f} s/epoch")
+    b = report.get("baselines", {}).get("linear_macs")
+    if b:
+        verdict = "beats" if t["srcc"] > b["srcc"] and t["mape"] < b["mape"] else "does NOT beat"
+        line += (f"\nlinear fit on MACs: SRCC {b['srcc']:.3f}, MAPE {b['mape']:.2f} %, within +-10 % "
+                 f"{b['within10']:.1f} % (the predictor {verdict} it on SRCC and MAPE)")
+    nc = report.get("noise_ceiling")
+    if nc:
+        line += f"\nnoise ceiling (repeat-pass SRCC of {nc['statistic']}, {nc['n']} archs): {nc['srcc']:.3f}"
+    return line

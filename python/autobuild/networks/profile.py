@@ -158,3 +158,25 @@ def recommend(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> di
     best = max(agree, key=lambda s: (agree[s], s == "min_ms"))
     return {"label": best, "repeat_srcc": agree,
             "reason": f"{best} agreed best between the two passes (SRCC {agree[best]:.3f} over {len(first[best])} archs)"}
+
+
+def noise_ceiling(data_path: Any, target: Any) -> dict | None:
+    """The repeat-pass SRCC of the statistic a target is (``min_ms``, ``label``, ...) when the data
+    file is an ``autobuild profile`` output with its sidecar and a repeat pass; else None."""
+    import json
+    from pathlib import Path
+
+    side = Path(str(data_path) + ".json")
+    names = list(getattr(target, "metrics", ()))
+    if len(names) != 1 or str(target) != names[0] or not side.is_file():
+        return None
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+        rec = meta["recommendation"]
+        stat = rec["label"] if names[0] == "label" else names[0]
+        srcc = rec["repeat_srcc"].get(stat)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if srcc is None or meta.get("format") != "autobuild-profile":
+        return None
+    return {"statistic": stat, "srcc": float(srcc), "n": len(meta.get("repeat", [])), "source": side.name}
