@@ -238,3 +238,56 @@ def test_profile_times_real_subnets(tmp_path):
     assert len(rows) == 2
     for r in rows:
         assert 0 < float(r["min_ms"]) <= float(r["p10_ms"]) <= float(r["median_ms"]) <= float(r["p90_ms"])
+
+
+@pytest.mark.heavy
+def test_walkthrough_profile_train_search_export(tmp_path, small_data):
+    """README *On-device search*, at toy size: profile -> latency predictor -> search with it and an
+    accuracy predictor -> export the front's best -> profile the front to confirm."""
+    pytest.importorskip("ofa")
+    run = lambda *a: CliRunner().invoke(cli, [str(x) for x in a])  # noqa: E731
+    steps = [
+        ("sample", "--space", "ofa-mbv3", "--n", 10, "--seed", 1, "--out", tmp_path / "archs.csv"),
+        ("profile", "--space", "ofa-mbv3", "--archs", tmp_path / "archs.csv", "--runs", 3, "--warmup", 1,
+         "--repeat-pass", 4, "--out", tmp_path / "lat.csv", "--quiet"),
+        ("train", "--kind", "kgnn", "--space", "ofa-mbv3", "--data", tmp_path / "lat.csv", "--target", "label",
+         "--epochs", 3, "--test-fraction", 0.2, "--out", tmp_path / "lat", "--quiet"),
+        ("train", "--space", "ofa-mbv3", "--data", small_data, "--target", "acc", "--epochs", 2,
+         "--out", tmp_path / "acc", "--quiet"),
+        ("search", "--space", "ofa-mbv3", "--evaluator", f"onnx:acc={tmp_path / 'acc'},label={tmp_path / 'lat'}",
+         "--objectives", "acc:max,label:min", "--budget", 12, "--initial", 6, "--per-iteration", 6,
+         "--out", tmp_path / "front.csv", "--quiet"),
+        ("export", "--space", "ofa-mbv3", "--arch", f"@{tmp_path / 'front.csv'}", "--row", 1,
+         "--out", tmp_path / "best.onnx", "--quiet"),
+        ("profile", "--space", "ofa-mbv3", "--archs", tmp_path / "front.csv", "--runs", 3, "--warmup", 1,
+         "--out", tmp_path / "front_lat.csv", "--quiet"),
+    ]
+    for step in steps:
+        res = run(*step)
+        assert res.exit_code == 0, (step[0], res.output)
+    from autobuild.models.artifact import load_model
+
+    rep = load_model(tmp_path / "lat").config["report"]
+    assert rep["noise_ceiling"]["n"] == 4 and "linear_macs" in rep["baselines"]
+    front = list(csv.DictReader((tmp_path / "front.csv").open()))
+    assert len(list(csv.DictReader((tmp_path / "front_lat.csv").open()))) == len({r["arch"] for r in front})
+    assert (tmp_path / "best.onnx").stat().st_size > 1e6
+
+
+def test_combined_evaluator(model_dir):
+    """`A;B` joins evaluators: predicted acc with exact MACs; objectives are checked against both."""
+    from autobuild.search.setup import check_evaluator
+
+    sp = get_space("ofa-mbv3")
+    archs = sp.decode(sp.sample_codes(9, seed=4))
+    spec = f"onnx:acc={model_dir};count:ofa-mbv3"
+    out = load_evaluator(spec)(archs)
+    assert set(out) == {"acc", "macs", "params"} and len(out["acc"]) == 9
+    np.testing.assert_array_equal(out["macs"], count_codes(sp, sp.encode(archs))[0])
+    check_evaluator(spec, sp, ["acc", "macs"], lambda m: None)
+    from autobuild import AutobuildError
+
+    with pytest.raises(AutobuildError, match="no model for objective 'latency'"):
+        check_evaluator(spec, sp, ["acc", "latency"], lambda m: None)
+    with pytest.raises(AutobuildError, match="given by two of its parts"):
+        load_evaluator("count:ofa-mbv3;count:ofa-mbv3")(archs)

@@ -62,7 +62,7 @@ _AUTO_OPTIONS = ("--auto-equations", "--data", "--k", "--epochs", "--work")
 @click.option("--objectives", default=None, help="e.g. acc:max,latency_gpu:min")
 @click.option("--evaluator", default=None,
               help="module:function, path/to/file.py:function, onnx:METRIC=MODEL_DIR,... (built-in predictors) "
-                   "or count:SPACE (exact macs and params of OFA archs).")
+                   "or count:SPACE (exact macs and params of OFA archs); A;B combines evaluators.")
 @click.option("--budget", type=click.IntRange(1, limits.MAX_ARCHS), default=None,
               help="Evaluations in all [default: 250; with --resume: the journal's, or more to extend the run].")
 @click.option("--initial", type=click.IntRange(1, limits.MAX_ARCHS), default=50, show_default=True, help="Random initial pool.")

@@ -1,6 +1,6 @@
 """The ``count:SPACE`` evaluator of the search: exact ``macs`` and ``params`` of OFA archs
-(:mod:`.ofa_counts`), e.g. ``search --evaluator count:ofa-mbv3 --objectives macs:min,params:min``;
-a user's evaluator combines them with predictions through :func:`.ofa_counts.count_codes`."""
+(:mod:`.ofa_counts`), e.g. ``search --evaluator "onnx:acc=runs/acc;count:ofa-mbv3" --objectives
+acc:max,macs:min`` to trade predicted accuracy against MACs without a latency model."""
 
 from __future__ import annotations
 
@@ -26,4 +26,5 @@ def from_spec(args: str) -> Callable[[list], dict]:
         macs, params = count_codes(space, space.encode(archs))
         return {"macs": macs.astype(np.float64), "params": params.astype(np.float64)}
 
+    evaluate.provides = ("macs", "params")  # type: ignore[attr-defined]
     return evaluate

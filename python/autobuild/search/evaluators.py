@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -37,9 +37,15 @@ register_scheme("count", "autobuild.networks.evaluator:from_spec")
 
 
 def load_evaluator(spec: str) -> Evaluator:
-    """Resolve an evaluator spec (cached per process)."""
+    """Resolve an evaluator spec (cached per process). ``A;B`` combines evaluators: each gives its
+    metrics of the same archs (e.g. ``onnx:acc=runs/acc;count:ofa-mbv3``); a metric two of them
+    give is an error."""
     if spec in _cache:
         return _cache[spec]
+    if ";" in spec:
+        fn = _combined(spec, [p.strip() for p in spec.split(";") if p.strip()])
+        _cache[spec] = fn
+        return fn
     scheme, colon, args = spec.partition(":")
     if colon and scheme in SCHEMES:
         mod, _, fn_name = SCHEMES[scheme].partition(":")
@@ -55,6 +61,37 @@ def load_evaluator(spec: str) -> Evaluator:
             raise AutobuildError(f"evaluator {spec!r}: {mod_name}.{attr} is not a function")
     _cache[spec] = fn
     return fn
+
+
+def _combined(spec: str, parts: list[str]) -> Evaluator:
+    if len(parts) < 2:
+        raise AutobuildError(f"evaluator {spec!r}: ';' joins two or more evaluator specs")
+    fns = [load_evaluator(p) for p in parts]
+
+    def evaluate(archs: list) -> dict:
+        out: dict = {}
+        for part, fn in zip(parts, fns):
+            got = fn(archs)
+            if not isinstance(got, dict):
+                raise AutobuildError(f"evaluator {part!r} must return a dict of metric arrays, got {type(got).__name__}")
+            twice = sorted(set(out) & set(got))
+            if twice:
+                raise AutobuildError(f"evaluator {spec!r}: metric {twice[0]!r} is given by two of its parts")
+            out.update(got)
+        return out
+
+    arts: dict = {}
+    provides: set = set()
+    static = True
+    for fn in fns:
+        a = getattr(fn, "artifacts", None)
+        arts.update(a if isinstance(a, Mapping) else {})
+        provides |= set(getattr(fn, "provides", ())) | set(a or ())
+        static &= isinstance(a, Mapping) or hasattr(fn, "provides")
+    evaluate.artifacts = arts  # type: ignore[attr-defined]
+    if static:
+        evaluate.provides = tuple(sorted(provides))  # type: ignore[attr-defined]
+    return evaluate
 
 
 def _import_user_module(spec: str, mod_name: str) -> Any:

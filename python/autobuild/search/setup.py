@@ -18,14 +18,17 @@ def check_evaluator(spec: str, space: Any, metrics: list[str], warn: Callable[[s
 
     fn = load_evaluator(spec)
     arts = getattr(fn, "artifacts", None)
-    if not isinstance(arts, Mapping):
-        return
+    provides = getattr(fn, "provides", None)
+    if not isinstance(arts, Mapping) and provides is None:
+        return  # a user's function: its metrics are known when it runs
     from ..models.quality import poor_model_warning
 
-    missing = [m for m in metrics if m not in arts]
+    arts = arts if isinstance(arts, Mapping) else {}
+    known = list(dict.fromkeys([*arts, *(provides or ())]))
+    missing = [m for m in metrics if m not in known]
     if missing:
         raise AutobuildError(f"--evaluator {spec}: gives no model for objective {missing[0]!r} "
-                             f"(it has: {', '.join(arts)})")
+                             f"(it has: {', '.join(known)})")
     for name, art in arts.items():
         if art.space.fingerprint() != space.fingerprint():
             raise AutobuildError(f"--evaluator: model {name!r} ({art.path}) was trained on space {art.space.name!r}, "
