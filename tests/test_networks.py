@@ -291,3 +291,20 @@ def test_combined_evaluator(model_dir):
         check_evaluator(spec, sp, ["acc", "latency"], lambda m: None)
     with pytest.raises(AutobuildError, match="given by two of its parts"):
         load_evaluator("count:ofa-mbv3;count:ofa-mbv3")(archs)
+
+
+def test_ofa_conventions(tmp_path):
+    """ofa's image_size is read as r everywhere; --resolution supplies a missing r to `count`."""
+    sp = get_space("ofa-mbv3")
+    arch = sp.decode(sp.sample_codes(1, seed=6))[0]
+    ofa_style = {k: v for k, v in arch.items() if k != "r"} | {"image_size": arch["r"]}
+    assert sp.validate(ofa_style) == sp.validate(arch)
+    data = tmp_path / "a.jsonl"
+    data.write_text(json.dumps({"arch": {k: v for k, v in arch.items() if k != "r"}}) + "\n")
+    res = CliRunner().invoke(cli, ["count", "--space", "ofa-mbv3", "--data", str(data), "--out", str(tmp_path / "c.csv")])
+    assert res.exit_code == 2 and "missing key(s) 'r'" in res.output
+    res = CliRunner().invoke(cli, ["count", "--space", "ofa-mbv3", "--data", str(data), "--resolution", "208",
+                                   "--out", str(tmp_path / "c.csv")])
+    assert res.exit_code == 0, res.output
+    row = next(csv.DictReader((tmp_path / "c.csv").open()))
+    assert int(row["macs"]) == count_arch("ofa-mbv3", {**arch, "r": 208})[0]

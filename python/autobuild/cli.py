@@ -499,8 +499,10 @@ def _compare_with_labels(records: Any, target: Any, pred: np.ndarray) -> None:
 @SPACE
 @click.option("--data", "data", required=True, help="CSV/JSONL with an arch column (other columns are not copied).")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output CSV/JSONL: arch, macs, params.")
+@click.option("--resolution", type=click.IntRange(32, 1024), default=None,
+              help="Input resolution of archs without r (ofa's image_size is read as r).")
 @QUIET
-def count_cmd(space_name: str | None, data: str, out: str, quiet: bool) -> None:
+def count_cmd(space_name: str | None, data: str, out: str, resolution: int | None, quiet: bool) -> None:
     """Multiply-accumulates and parameters of every arch's subnet, counted analytically as the OFA
     authors' flops counter counts them (Conv2d and Linear at batch 1); ofa-mbv3 and ofa-pn.
 
@@ -515,7 +517,13 @@ def count_cmd(space_name: str | None, data: str, out: str, quiet: bool) -> None:
     sp = _space(space_name)
     network(sp.name)  # one line for spaces without counts, before reading the data
     path = resolve_data(data)
-    records = read_records(path, validate=sp.validate)
+
+    def validate(a: dict) -> dict:
+        if resolution is not None and "r" not in a and "image_size" not in a:
+            a = {**a, "r": resolution}
+        return sp.validate(a)
+
+    records = read_records(path, validate=validate)
     macs, params = count_codes(sp, sp.encode(records.archs))
     only_arch = Records(["arch"], [{"arch": r["arch"]} for r in records.rows], records.archs, records.jsonl,
                         records.source)
@@ -553,9 +561,7 @@ def export_cmd(space_name: str | None, arch_spec: str, row: int | None, resoluti
     if Path(out).exists() and not overwrite:
         raise AutobuildError(f"{out}: exists; pass --overwrite to replace it")
     arch = dict(parse_arch(arch_spec, row))
-    if "r" not in arch and "image_size" in arch:
-        arch["r"] = arch.pop("image_size")
-    if "r" not in arch and resolution is not None:
+    if "r" not in arch and "image_size" not in arch and resolution is not None:
         arch["r"] = resolution
     sp.validate(arch)
     info = export_subnet(sp, arch, out, weights=weights, seed=seed)

@@ -95,9 +95,13 @@ class MacroSpace:
         depth_key: str = "d",
         module_groups: Sequence[Sequence[int]] | None = None,
         description: str = "",
+        key_aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self.description = description
+        # Other spellings of arch keys that are read as the key (e.g. ofa's ``image_size`` for
+        # ``r``); a convenience of the reader, not part of the definition (nor of its fingerprint).
+        self.key_aliases = dict(key_aliases or {})
         self.stages = tuple(stages)
         self.layer_features = tuple(layer_features)
         self.global_features = tuple(global_features)
@@ -441,6 +445,9 @@ class MacroSpace:
     def _encode_one(self, arch: Any) -> np.ndarray:
         if not isinstance(arch, Mapping):
             raise AutobuildError(f"arch must be a JSON object, got {type(arch).__name__}")
+        for alias, key in self.key_aliases.items():
+            if alias in arch and key not in arch:
+                arch = {(key if k == alias else k): v for k, v in arch.items()}
         expected = self.arch_keys
         missing = [k for k in expected if k not in arch]
         extra = [k for k in arch if k not in expected]

@@ -23,6 +23,7 @@ def ofa_mbv3() -> MacroSpace:
         layer_features=[KERNEL, EXPAND],
         global_features=[RESOLUTION],
         constants=[Feature("block", ("mbv3",))],
+        key_aliases={"image_size": "r"},
         description="OFA MobileNetV3 (w1.2): 5 stages x 2-4 MBConv layers, k in {3,5,7}, e in {3,4,6}, "
         "r in {192,208,224}",
     )
@@ -36,6 +37,7 @@ def ofa_pn() -> MacroSpace:
         global_features=[RESOLUTION],
         constants=[Feature("block", ("pn",))],
         module_groups=[[0], [1], [2], [3], [4, 5]],
+        key_aliases={"image_size": "r"},
         description="OFA ProxylessNAS (w1.3): 5 stages x 2-4 MBConv layers + a 6th stage of one layer, "
         "k in {3,5,7}, e in {3,4,6}, r in {192,208,224}",
     )
