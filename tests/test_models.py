@@ -258,3 +258,19 @@ def test_configs_before_norm_build_the_0_2_predictor():
     assert isinstance(new.norms[0], torch.nn.BatchNorm1d) and new.convs[0].bias is None
     with pytest.raises(AutobuildError, match="norm must be one of"):
         TrainConfig(norm="layer").validate()
+
+
+def test_progress_reports_the_held_out_srcc_as_it_goes():
+    """A progress callback with a ``val`` argument gets the monitor's latest held-out SRCC (the CLI
+    shows it in the training bar); a two-argument callback keeps working."""
+    sp = get_space("ofa-pn")
+    t = read_labelled(builtin_data_path("ofa-pn"), validate=sp.validate)
+    codes, y = sp.encode(t.archs[:120]), t.metrics["acc"][:120]
+    seen, plain = [], []
+    res = train_predictor(sp, codes, y, TrainConfig(epochs=4, hidden=8, layers=2),
+                          progress=lambda e, loss, val=None: seen.append((e, val)))
+    hist = dict((int(e), v) for e, v in res.report["val_history"])
+    assert [e for e, _ in seen] == [1, 2, 3, 4]
+    assert all(v == hist[e] for e, v in seen if e in hist) and seen[-1][1] == hist[4]
+    train_predictor(sp, codes, y, TrainConfig(epochs=2, hidden=8, layers=2), progress=lambda e, loss: plain.append(e))
+    assert plain == [1, 2]

@@ -300,6 +300,8 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
 
     import dataclasses
 
+    if not quiet:  # importing torch takes a few seconds: say so rather than sit silent
+        click.echo(f"read {len(y)} labelled archs from {data}; loading PyTorch...", err=True)
     import torch  # noqa: F401 - fail early with the install hint if missing
     from tqdm import tqdm
 
@@ -323,9 +325,10 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
     bar = tqdm(total=epochs, desc=f"train {kind_.name} {sp.name} [{eq}]", unit="epoch", disable=quiet or None,
                file=sys.stderr)
 
-    def progress(epoch: int, loss: float) -> None:
+    def progress(epoch: int, loss: float, val: float | None = None) -> None:
         bar.update(1)
-        bar.set_postfix(loss=f"{loss:.4f}")
+        # The held-out SRCC as it goes (the monitor's latest point): whether the model ranks yet.
+        bar.set_postfix({"loss": f"{loss:.4f}", **({"test SRCC": f"{val:.3f}"} if val is not None else {})})
 
     if folds * seeds > 1:
         from .models.ensemble import load_ensemble, train_ensemble

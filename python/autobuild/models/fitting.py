@@ -156,12 +156,14 @@ def fit(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor,
     """Mini-batch training over the train indices ``tr`` (reshuffled every epoch with ``seed + 1``).
 
     ``loss_fn(model, graph_tensors, y_batch)`` gives the batch loss; ``progress(epoch, mean_loss)``
-    after every epoch; ``monitor(epoch)`` before it (a :class:`ValidationMonitor`; it only reads
-    the model, so training is the same with or without it). Returns the per-epoch mean losses and
+    after every epoch (with ``val=`` the monitor's latest held-out SRCC when it takes that
+    argument); ``monitor(epoch)`` before it (a :class:`ValidationMonitor`; it only reads the
+    model, so training is the same with or without it). Returns the per-epoch mean losses and
     the seconds spent (monitoring included)."""
     import time
 
     rng = np.random.default_rng(seed + 1)
+    report = _progress_reporter(progress)
     t0 = time.perf_counter()
     history: list[float] = []
     for epoch in range(epochs):
@@ -183,9 +185,26 @@ def fit(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor,
         history.append(total / max(nb, 1))
         if monitor is not None:
             monitor(epoch + 1)
-        if progress:
-            progress(epoch + 1, history[-1])
+        if report:
+            val = monitor.history[-1][1] if monitor is not None and getattr(monitor, "history", None) else None
+            report(epoch + 1, history[-1], val)
     return history, time.perf_counter() - t0
+
+
+def _progress_reporter(progress: Any) -> Any:
+    """``progress(epoch, loss)``, or ``progress(epoch, loss, val=...)`` with the latest held-out
+    SRCC of the monitor (None before its first point) when the callback takes a ``val`` argument."""
+    if progress is None:
+        return None
+    import inspect
+
+    try:
+        takes_val = "val" in inspect.signature(progress).parameters
+    except (TypeError, ValueError):
+        takes_val = False
+    if takes_val:
+        return lambda e, loss, val: progress(e, loss, val=val)
+    return lambda e, loss, val: progress(e, loss)
 
 
 def validate_common(cfg: Any) -> None:
