@@ -254,3 +254,18 @@ def test_scores_carry_their_uncertainty_and_ties(mb_scores, tmp_path):
     r = read_scores(p)
     np.testing.assert_allclose(r.spread, mb_scores.spread, rtol=1e-5)
     assert [r.ties(g) for g in range(5)][0][0] == mb_scores.ties(0)[0]
+
+
+def test_codes_composition_counts_depths_and_choices():
+    """The summary `search` and `sample --reduced` print: depths per stage and choice shares."""
+    from autobuild.construction.summary import codes_composition
+    from autobuild.spaces import get_space
+
+    sp = get_space("ofa-mbv3")
+    a = {"ks": [3, 3, 7, 7] + [5] * 16, "e": [6] * 20, "d": [2, 4, 4, 4, 4], "r": 224}
+    b = {**a, "d": [4, 4, 4, 4, 4]}
+    lines = codes_composition(sp, sp.encode([a, b]), "front")
+    assert lines[0] == "front: 2 archs; per stage the depths and the share of each layer choice:"
+    # stage 1: a has layers k3 k3 (depth 2), b has k3 k3 k7 k7 (depth 4): 4 of 6 layers are k3
+    assert lines[1] == "  stage 1: depth 2 x1, 4 x1; k 3:67% 7:33%; e 6:100%"
+    assert len(lines) == 1 + sp.n_groups

@@ -225,6 +225,11 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
     write_labelled(out, archs)
     if not quiet:
         click.echo(f"wrote {len(archs)} {sp.name} architectures to {out}", err=True)
+        if reduced:  # what the reduced space gives: its depths and choices
+            from .construction.summary import codes_composition
+
+            for line in codes_composition(sp, sp.encode(archs), "sample of the reduced space"):
+                click.echo(line, err=True)
 
 
 # --------------------------------------------------------------------------- train

@@ -195,6 +195,11 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
     if ref_point and len(objs) == 2:
         msg += f"; hypervolume {res.hypervolume(ref_point):.6g}"
     click.echo(msg, err=True)
+    if not quiet and len(front):
+        from .construction.summary import codes_composition
+
+        for line in codes_composition(sp, res.codes[front], "front"):
+            click.echo(line, err=True)
     if out:
         from .data.table import write_labelled
 

@@ -88,3 +88,29 @@ def parse_evaluate(spec: str | None, space: Any) -> dict[str, Any]:
 
 
 __all__: Sequence[str] = ("build_summary", "composition", "parse_evaluate", "predicted_ranges")
+
+
+def codes_composition(space: Any, codes: np.ndarray, what: str) -> list[str]:
+    """Depths and layer choices of a set of archs per module group (a search front, a sample of a
+    reduced space): ``  stage1: depth 2 x3, 4 x5; k 3:40% 5:35% 7:25%; e ...`` after a first line
+    saying how many archs."""
+    codes = np.asarray(codes)
+    n = len(codes)
+    lines = [f"{what}: {n} archs; per stage the depths and the share of each layer choice:"]
+    keys = [f.name for f in space.layer_features]
+    for g in range(space.n_groups):
+        depth = space.module_depths(codes, g)
+        dh = ", ".join(f"{d} x{c}" for d, c in sorted(Counter(depth.tolist()).items()))
+        counts: list[Counter] = [Counter() for _ in keys]
+        for row in space.decode(codes, "zero"):
+            for s in space.module_groups[g]:
+                off, d = int(space.slot_offset[s]), int(row[space.depth_key][s])
+                for f, c in zip(space.layer_features, counts):
+                    c.update(row[f.key][off:off + d])
+        parts = []
+        for name, c in zip(keys, counts):
+            total = sum(c.values())
+            if total:
+                parts.append(f"{name} " + " ".join(f"{v}:{100 * k / total:.0f}%" for v, k in sorted(c.items())))
+        lines.append(f"  stage {space.group_label(g)}: depth {dh}" + (f"; {'; '.join(parts)}" if parts else ""))
+    return lines
