@@ -17,7 +17,7 @@ import numpy as np
 
 from . import __version__, limits
 from .errors import AutobuildError
-from .cli_options import OVERWRITE, PAD, QUIET, REDUCED_OUT, SPACE, check_outputs, seed_option, warn
+from .cli_options import OVERWRITE, PAD, QUIET, REDUCED_OUT, SPACE, check_outputs, network_space, seed_option, warn
 from .data.builtin import resolve_data
 from .models.inference import RUNTIMES
 from .models.kinds import KINDS
@@ -517,13 +517,10 @@ def count_cmd(space_name: str | None, data: str, out: str, resolution: int | Non
     The same counts are the metrics macs and params of target equations (`train --target
     "acc*100 - macs/1e7"`) when the data has no such columns."""
     from .data.table import Records, read_records, write_records
-    from .networks.ofa_counts import count_codes, network
+    from .networks.ofa_counts import count_codes
 
-    if not space_name:
-        raise click.UsageError("--space is required (ofa-mbv3 or ofa-pn)")
+    sp = network_space(space_name)  # before reading the data
     check_outputs((out, "table"))
-    sp = _space(space_name)
-    network(sp.name)  # one line for spaces without counts, before reading the data
     path = resolve_data(data)
 
     def validate(a: dict) -> dict:
@@ -563,9 +560,7 @@ def export_cmd(space_name: str | None, arch_spec: str, row: int | None, resoluti
     from .cli_plot import parse_arch
     from .networks.ofa_build import export_subnet
 
-    if not space_name:
-        raise click.UsageError("--space is required (ofa-mbv3 or ofa-pn)")
-    sp = _space(space_name)
+    sp = network_space(space_name)
     if Path(out).exists() and not overwrite:
         raise AutobuildError(f"{out}: exists; pass --overwrite to replace it")
     arch = dict(parse_arch(arch_spec, row))

@@ -13,7 +13,7 @@ import click
 import numpy as np
 
 from . import limits
-from .cli_options import QUIET, SPACE, seed_option
+from .cli_options import QUIET, SPACE, network_space, seed_option
 from .errors import AutobuildError
 
 #: Settings a resumed run must share with the file it extends (labels of one setup only).
@@ -105,31 +105,29 @@ def profile(space_name: str | None, archs_path: str, provider: str, batch: int, 
     from .data.builtin import resolve_data
     from .data.table import read_records
     from .networks.profile import STATS, TORCH_PROVIDERS, cpu_model, environment, measure, ort_provider, recommend
-    from .spaces import get_space
 
-    if not space_name:
-        raise click.UsageError("--space is required (ofa-mbv3 or ofa-pn)")
-    space = get_space(space_name)
-    from .networks.ofa_counts import network
-
-    network(space.name)
+    space = network_space(space_name)
     prov = provider if provider in TORCH_PROVIDERS else ort_provider(provider)
     out_p = Path(out)
     setup = {"space": space.name, "provider": prov, "batch": batch, "threads": threads, "runs": runs,
              "warmup": warmup, "cpu": cpu_model()}
     rows, meta = _resume(out_p, setup, space)
-    records = read_records(resolve_data(archs_path), validate=space.validate)
-    archs = [space.decode(space.encode([a]))[0] for a in records.archs]
-    done = {r["arch"] for r in rows}
-    todo = [(i, a) for i, a in enumerate(archs) if _arch_text(a) not in done]
-    todo = list({_arch_text(a): (i, a) for i, a in reversed(todo)}.values())[::-1]  # duplicates once
+    records = read_records(resolve_data(archs_path), validate=space.validate)  # canonical archs
+    seen = {r["arch"] for r in rows}  # measured already (resume), then each duplicate once
+    todo = []
+    for i, arch in enumerate(records.archs):
+        if _arch_text(arch) not in seen:
+            seen.add(_arch_text(arch))
+            todo.append((i, arch))
     env = environment(prov, batch, threads, runs, warmup)
     failures: list[dict] = []
     repeats: list[dict] = list(meta.get("repeat", []))
 
     def save(final: bool) -> None:
-        first = {s: np.array([r[s] for r in rows for q in repeats if q["arch"] == r["arch"]]) for s in STATS}
-        second = {s: np.array([q[s] for r in rows for q in repeats if q["arch"] == r["arch"]]) for s in STATS}
+        by_arch = {r["arch"]: r for r in rows}
+        pairs = [(by_arch[q["arch"]], q) for q in repeats if q["arch"] in by_arch]
+        first = {s: np.array([r[s] for r, _ in pairs]) for s in STATS}
+        second = {s: np.array([q[s] for _, q in pairs]) for s in STATS}
         rec = recommend(first, second) if repeats else {
             "label": "min_ms", "repeat_srcc": {}, "reason": "no repeat pass (--repeat-pass N measures the noise); "
             "the minimum is the usual choice: interference only adds time"}

@@ -227,13 +227,18 @@ def validate_common(cfg: Any) -> None:
 
 class ValidationMonitor:
     """Held-out prediction SRCC at about ``points`` epochs of a run (always the last), so that a
-    report can say whether the model still improved when training stopped."""
+    report can say whether the model still improved when training stopped. With ``keep_best`` it
+    also keeps the weights of the best point (SRCC, ties: lower MAE): :meth:`restore` puts them
+    back (early stopping without stopping, on a validation split)."""
 
     def __init__(self, model: torch.nn.Module, space: Any, codes: np.ndarray, y: np.ndarray, te: np.ndarray,
-                 epochs: int, points: int = 20) -> None:
+                 epochs: int, points: int = 20, keep_best: bool = False) -> None:
         self.model, self.space, self.codes, self.y, self.te = model, space, codes[te], y[te], te
         self.epochs, self.every = epochs, max(1, epochs // points)
         self.history: list[list[float]] = []
+        self.keep_best = keep_best
+        self.best: tuple[float, float] = (-2.0, 0.0)
+        self.best_epoch, self.state = 0, None
 
     def __call__(self, epoch: int) -> None:
         if epoch % self.every and epoch != self.epochs:
@@ -241,4 +246,15 @@ class ValidationMonitor:
         from ..metrics import spearman
 
         pred = run_model(self.model, self.space, self.codes)[0]
-        self.history.append([epoch, round(spearman(pred, self.y), 6)])
+        srcc = spearman(pred, self.y)
+        self.history.append([epoch, round(srcc, 6)])
+        if self.keep_best:
+            key = (srcc, -float(np.mean(np.abs(pred - self.y))))
+            if key > self.best:
+                self.best, self.best_epoch = key, epoch
+                self.state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def restore(self) -> None:
+        """The best point's weights (``keep_best``), if any point was taken."""
+        if self.state is not None:
+            self.model.load_state_dict(self.state)

@@ -30,11 +30,10 @@ import numpy as np
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.autograd.function import once_differentiable
 
 from .. import core
-
-from torch import nn
 
 
 def chain_links(edge_index: torch.Tensor, n: int) -> torch.Tensor | None:

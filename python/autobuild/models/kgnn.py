@@ -314,8 +314,8 @@ def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: KGNNConfig
         perm = np.random.default_rng(cfg.seed + 7).permutation(tr)
         n_val = max(2, int(round(len(tr) * cfg.val_fraction)))
         val, fit_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-    monitor = (BestEpoch(model, space, codes, y, val, cfg.epochs) if val is not None
-               else ValidationMonitor(model, space, codes, y, te, cfg.epochs))
+    monitor = (ValidationMonitor(model, space, codes, y, val, cfg.epochs, points=50, keep_best=True)
+               if val is not None else ValidationMonitor(model, space, codes, y, te, cfg.epochs))
     history, train_seconds = fit(model, space, codes, ys, fit_idx, cfg.epochs, cfg.batch_size, cfg.seed, loss_fn, opt,
                                  sched, progress, monitor)
     if val is not None:
@@ -326,35 +326,6 @@ def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: KGNNConfig
     if val is not None:
         report.update(selected_epoch=monitor.best_epoch, n_val=int(len(val)))
     return TrainResult(model, cfg, report, kind=KIND)
-
-
-class BestEpoch:
-    """Validation SRCC (ties: lower MAE) at about 50 points of a run; :meth:`restore` puts the
-    best epoch's weights back (early stopping without stopping: the cosine schedule runs out)."""
-
-    def __init__(self, model: torch.nn.Module, space: SearchSpace, codes: np.ndarray, y: np.ndarray, val: np.ndarray,
-                 epochs: int, points: int = 50) -> None:
-        self.model, self.space, self.codes, self.y = model, space, codes[val], y[val]
-        self.epochs, self.every = epochs, max(1, epochs // points)
-        self.history: list[list[float]] = []
-        self.best: tuple[float, float] = (-2.0, 0.0)
-        self.best_epoch, self.state = 0, None
-
-    def __call__(self, epoch: int) -> None:
-        if epoch % self.every and epoch != self.epochs:
-            return
-        from ..metrics import spearman
-
-        pred = run_model(self.model, self.space, self.codes)[0]
-        srcc, mae = spearman(pred, self.y), float(np.mean(np.abs(pred - self.y)))
-        self.history.append([epoch, round(srcc, 6)])
-        if (srcc, -mae) > self.best:
-            self.best, self.best_epoch = (srcc, -mae), epoch
-            self.state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-
-    def restore(self) -> None:
-        if self.state is not None:
-            self.model.load_state_dict(self.state)
 
 
 def evaluate_kgnn(model: KGNNPredictor, space: SearchSpace, codes: np.ndarray, y: np.ndarray, tr: np.ndarray,

@@ -76,17 +76,26 @@ def _load_weights(net: Any, path: Path) -> None:
 
 
 def build_subnet(space: Any, arch: dict, weights: str | Path | None = None, seed: int = 0) -> Any:
-    """The PyTorch subnet of a validated ``arch`` (eval mode)."""
-    sp_arch = space.decode(space.encode([arch]))[0]  # canonical: validated, padding removed
+    """The PyTorch subnet of ``arch`` (validated here; eval mode)."""
+    canon = space.validate(arch)  # every slot filled (inactive ones repeat the stage's last layer), as ofa wants
     net = supernet(space.name, weights, seed)
-    depths = sp_arch["d"][:5]  # ProxylessNAS's 6th stage (one layer) is fixed in ofa
-    net.set_active_subnet(ks=_padded(sp_arch["ks"], space), e=_padded(sp_arch["e"], space), d=depths)
+    # ProxylessNAS's 6th stage (one layer) is fixed in ofa: five depths.
+    net.set_active_subnet(ks=canon["ks"], e=canon["e"], d=canon["d"][:5])
     return net.get_active_subnet(preserve_weight=True).eval()
 
 
-def _padded(values: list, space: Any) -> list:
-    """ofa wants every slot: inactive slots (0 in the canonical arch) get any valid value."""
-    return [int(v) if v else 3 for v in values]
+def onnx_bytes(net: Any, x: Any, opset: int = 17) -> bytes:
+    """The TorchScript-traced ONNX export of a subnet at the input ``x`` (``image`` -> ``logits``)."""
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (x,), buf, input_names=["image"], output_names=["logits"], opset_version=opset,
+                          dynamo=False)
+    return buf.getvalue()
 
 
 def export_subnet(space: Any, arch: dict, path: str | Path, weights: str | Path | None = None, seed: int = 0,
@@ -100,19 +109,14 @@ def export_subnet(space: Any, arch: dict, path: str | Path, weights: str | Path 
     from ..io_utils import atomic_write_bytes
     from .ofa_counts import count_arch
 
-    net = build_subnet(space, arch, weights, seed)
-    r = int(space.decode(space.encode([arch]))[0]["r"])
+    canon = space.validate(arch)
+    net = build_subnet(space, canon, weights, seed)
+    r = int(canon["r"])
     x = torch.randn(1, 3, r, r, generator=torch.Generator().manual_seed(seed))
-    import io
-
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (x,), buf, input_names=["image"], output_names=["logits"], opset_version=opset,
-                          dynamo=False)
-    proto = onnx.load_from_string(buf.getvalue())
+    data = onnx_bytes(net, x, opset)
+    proto = onnx.load_from_string(data)
     onnx.checker.check_model(proto)
-    sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     got = sess.run(None, {"image": x.numpy()})[0]
     with torch.no_grad():
         ref = net(x).numpy()
@@ -120,7 +124,7 @@ def export_subnet(space: Any, arch: dict, path: str | Path, weights: str | Path 
     scale = max(float(np.max(np.abs(ref))), 1e-12)
     if diff > 1e-3 * scale + 1e-5:
         raise AutobuildError(f"ONNX export differs from PyTorch by {diff:.3g} (logits up to {scale:.3g})")
-    atomic_write_bytes(path, buf.getvalue())
-    macs, params = count_arch(space.name, space.decode(space.encode([arch]))[0])
+    atomic_write_bytes(path, data)
+    macs, params = count_arch(space.name, canon)
     return {"resolution": r, "opset": opset, "max_abs_diff": diff, "macs": macs, "params": params,
             "nodes": len(proto.graph.node)}

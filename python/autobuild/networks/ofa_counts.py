@@ -21,6 +21,7 @@ cost per resolution plus one table gather per layer slot (:func:`count_codes`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,7 +175,8 @@ NETS: dict[str, OfaNet] = {"ofa-mbv3": _mbv3(), "ofa-pn": _pn()}
 
 def network(space_name: str) -> OfaNet:
     if space_name not in NETS:
-        raise AutobuildError(f"MACs and parameter counts are defined for {', '.join(NETS)}, not {space_name!r}")
+        raise AutobuildError(f"real networks (MACs and parameter counts, export, profiling) are defined for "
+                             f"{', '.join(NETS)}, not {space_name!r}")
     return NETS[space_name]
 
 
@@ -184,8 +186,11 @@ def count_arch(space_name: str, arch: dict) -> tuple[int, int]:
     return sum(o.macs for o in ops), sum(o.params for o in ops)
 
 
-def _tables(net: OfaNet) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Fixed MACs per resolution, fixed params, and per-layer tables ``[stage, first, k, e, r]``."""
+@functools.lru_cache(maxsize=None)
+def _tables(space_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fixed MACs per resolution, fixed params, and per-layer tables ``[stage, first, k, e, r]``
+    (built once per space)."""
+    net = network(space_name)
     n = len(net.stages)
     macs = np.zeros((n, 2, len(KS), len(ES), len(RS)), np.int64)
     params = np.zeros((n, 2, len(KS), len(ES)), np.int64)
@@ -202,15 +207,9 @@ def _tables(net: OfaNet) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     return fixed_macs, fixed_params, macs, params
 
 
-_TABLES: dict[str, Any] = {}
-
-
 def count_codes(space: Any, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(macs int64[N], params int64[N])`` of arch codes of an OFA space (``space.encode``)."""
-    net = network(space.name)
-    if space.name not in _TABLES:
-        _TABLES[space.name] = _tables(net)
-    fixed_macs, fixed_params, t_macs, t_params = _TABLES[space.name]
+    fixed_macs, fixed_params, t_macs, t_params = _tables(space.name)
     codes = np.asarray(codes)
     if codes.ndim != 2 or codes.shape[1] != space.code_len:
         raise AutobuildError(f"codes must be [n, {space.code_len}] for space {space.name!r}, got {codes.shape}")

@@ -88,7 +88,7 @@ def _timer(space: Any, arch: dict, provider: str, batch: int, threads: int, seed
     from .ofa_build import build_subnet
 
     net = build_subnet(space, arch, seed=seed)
-    r = int(space.decode(space.encode([arch]))[0]["r"])
+    r = int(space.validate(arch)["r"])
     x = torch.randn(batch, 3, r, r, generator=torch.Generator().manual_seed(seed))
     if provider in TORCH_PROVIDERS:
         dev = "cuda" if provider == "torch-cuda" else "cpu"
@@ -109,22 +109,16 @@ def _timer(space: Any, arch: dict, provider: str, batch: int, threads: int, seed
                 return time.perf_counter() - t
 
         return run_torch
-    import io
-    import warnings
-
     import onnxruntime as ort
 
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (x,), buf, input_names=["image"], output_names=["logits"], opset_version=17,
-                          dynamo=False)
+    from .ofa_build import onnx_bytes
+
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
-    sess = ort.InferenceSession(buf.getvalue(), opts, providers=[provider])
+    sess = ort.InferenceSession(onnx_bytes(net, x), opts, providers=[provider])
     feed = {"image": x.numpy()}
 
     def run_ort() -> float:

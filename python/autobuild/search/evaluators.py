@@ -42,14 +42,12 @@ def load_evaluator(spec: str) -> Evaluator:
     give is an error."""
     if spec in _cache:
         return _cache[spec]
-    if ";" in spec:
-        fn = _combined(spec, [p.strip() for p in spec.split(";") if p.strip()])
-        _cache[spec] = fn
-        return fn
     scheme, colon, args = spec.partition(":")
-    if colon and scheme in SCHEMES:
+    if ";" in spec:
+        fn: Evaluator = _combined(spec, [p.strip() for p in spec.split(";") if p.strip()])
+    elif colon and scheme in SCHEMES:
         mod, _, fn_name = SCHEMES[scheme].partition(":")
-        fn: Evaluator = getattr(importlib.import_module(mod), fn_name)(args)
+        fn = getattr(importlib.import_module(mod), fn_name)(args)
     else:
         mod_name, colon, attr = spec.rpartition(":")
         if not colon or not mod_name or not attr:
@@ -80,14 +78,16 @@ def _combined(spec: str, parts: list[str]) -> Evaluator:
             out.update(got)
         return out
 
+    # What the parts are known to give before they run (built-in schemes): their models and metrics.
     arts: dict = {}
     provides: set = set()
     static = True
     for fn in fns:
         a = getattr(fn, "artifacts", None)
-        arts.update(a if isinstance(a, Mapping) else {})
+        a = a if isinstance(a, Mapping) else None
+        arts.update(a or {})
         provides |= set(getattr(fn, "provides", ())) | set(a or ())
-        static &= isinstance(a, Mapping) or hasattr(fn, "provides")
+        static &= a is not None or hasattr(fn, "provides")
     evaluate.artifacts = arts  # type: ignore[attr-defined]
     if static:
         evaluate.provides = tuple(sorted(provides))  # type: ignore[attr-defined]
