@@ -115,12 +115,12 @@ def authors_entry(arch: dict, space: str, metrics: dict) -> dict:
     return {"original config": [int(arch["r"]), stages], **metrics}
 
 
-def run_authors(space: str, target: str, rows: list[dict], order: list[int], authors: Path, python: str,
+def run_authors(space: str, target: str, rows: list[dict], authors: Path, python: str,
                 epochs: int, short: int, work: Path, train_std: float) -> dict:
     copy = work / "authors"
     shutil.copytree(authors, copy, ignore=shutil.ignore_patterns(".git", "cache", "saved_models"))
     (copy / "cache").mkdir(exist_ok=True)
-    data = [authors_entry(rows[i]["arch"], space, rows[i]["metrics"]) for i in order]
+    data = [authors_entry(r["arch"], space, r["metrics"]) for r in rows]  # file order: their loader shuffles
     with (copy / "cache" / f"{FAMILY[space]}_custom_cache.pkl").open("wb") as f:
         pickle.dump(data, f, protocol=4)  # their loader's format; our own data, written for their code
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
@@ -176,7 +176,7 @@ def main() -> int:
             if args.authors:
                 rows = [{"arch": json.loads(r[0]), "metrics": {k: float(v) for k, v in zip(header[1:], r[1:])}}
                         for r in body]
-                theirs = run_authors(space, args.target, rows, list(range(len(body))), args.authors,
+                theirs = run_authors(space, args.target, rows, args.authors,
                                      args.authors_python, args.epochs, args.short_epochs, work, train_std)
                 theirs["source"] = "measured"
             else:

@@ -321,3 +321,19 @@ def test_noise_ceiling_from_a_profile_sidecar(tmp_path):
     assert noise_ceiling(data, TargetEquation("median_ms"))["srcc"] == 0.8
     assert noise_ceiling(data, TargetEquation("min_ms*2")) is None  # an equation is not the measured statistic
     assert noise_ceiling(tmp_path / "other.csv", TargetEquation("min_ms")) is None
+
+
+def test_api_fit_reads_the_noise_ceiling_of_a_profile(tmp_path, mbv3):
+    """Predictor.fit on an `autobuild profile` output carries the noise ceiling, as `train` does."""
+    from autobuild import Predictor
+
+    sp, _, metrics, archs = mbv3
+    data = tmp_path / "lat.csv"
+    rows = ["arch,min_ms"] + ['"' + json.dumps(a).replace('"', '""') + f'",{v}' for a, v in
+                              zip(archs[:40], metrics["latency_gpu"][:40])]
+    data.write_text("\n".join(rows) + "\n")
+    meta = {"format": "autobuild-profile", "recommendation": {"label": "min_ms", "repeat_srcc": {"min_ms": 0.9}},
+            "repeat": [{}] * 5}
+    (tmp_path / "lat.csv.json").write_text(json.dumps(meta))
+    p = Predictor("ofa-mbv3", target="min_ms", kind="kgnn", epochs=1).fit(str(data))
+    assert p.report["noise_ceiling"]["srcc"] == 0.9

@@ -361,11 +361,9 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
                    f"hops 0..{srcc.shape[1] - 1} [{hops}]")
         return
     result = kind_.load("train")(sp, codes, y, cfg, progress=progress)
-    from .networks.profile import noise_ceiling
+    from .networks.profile import attach_noise_ceiling
 
-    ceiling = noise_ceiling(path, eq)  # labels from `autobuild profile` with a repeat pass
-    if ceiling:
-        result.report["noise_ceiling"] = ceiling
+    attach_noise_ceiling(result.report, path, eq)  # labels from `autobuild profile` with a repeat pass
     bar.close()
     if not quiet:
         click.echo("exporting ONNX and saving...", err=True)

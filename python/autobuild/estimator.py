@@ -79,6 +79,10 @@ class Predictor:
         codes = self.space.encode(archs)
         cfg = self._make_config()
         self._result = get_kind(self.kind).load("train")(self.space, codes, yy, cfg, progress=progress)
+        if y is None:  # labels read from a file: an `autobuild profile` output carries its noise ceiling
+            from .networks.profile import attach_noise_ceiling
+
+            attach_noise_ceiling(self._result.report, table.source, self.target)
         self._data_info = source
         self._artifact, self._onnx = None, None
         return self

@@ -92,17 +92,18 @@ __all__: Sequence[str] = ("build_summary", "composition", "parse_evaluate", "pre
 
 def codes_composition(space: Any, codes: np.ndarray, what: str) -> list[str]:
     """Depths and layer choices of a set of archs per module group (a search front, a sample of a
-    reduced space): ``  stage1: depth 2 x3, 4 x5; k 3:40% 5:35% 7:25%; e ...`` after a first line
+    reduced space): ``  stage 1: depth 2 x3, 4 x5; k 3:40% 5:35% 7:25%; e ...`` after a first line
     saying how many archs."""
     codes = np.asarray(codes)
     n = len(codes)
+    rows = space.decode(codes, "zero")
     lines = [f"{what}: {n} archs; per stage the depths and the share of each layer choice:"]
     keys = [f.name for f in space.layer_features]
     for g in range(space.n_groups):
         depth = space.module_depths(codes, g)
         dh = ", ".join(f"{d} x{c}" for d, c in sorted(Counter(depth.tolist()).items()))
         counts: list[Counter] = [Counter() for _ in keys]
-        for row in space.decode(codes, "zero"):
+        for row in rows:
             for s in space.module_groups[g]:
                 off, d = int(space.slot_offset[s]), int(row[space.depth_key][s])
                 for f, c in zip(space.layer_features, counts):

@@ -174,3 +174,11 @@ def noise_ceiling(data_path: Any, target: Any) -> dict | None:
     if srcc is None or meta.get("format") != "autobuild-profile":
         return None
     return {"statistic": stat, "srcc": float(srcc), "n": len(meta.get("repeat", [])), "source": side.name}
+
+
+def attach_noise_ceiling(report: dict, data_path: Any, target: Any) -> None:
+    """Put :func:`noise_ceiling` into a training report (``report["noise_ceiling"]``) when the
+    labels came from a profile with a repeat pass (``train`` and ``Predictor.fit`` both call it)."""
+    ceiling = noise_ceiling(data_path, target)
+    if ceiling:
+        report["noise_ceiling"] = ceiling
