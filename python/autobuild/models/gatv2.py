@@ -140,13 +140,11 @@ class GATv2Conv(nn.Module):
         out = torch.zeros_like(x_l).index_add(0, dst, x_j * alpha.unsqueeze(-1))
         return self._finish(out, x)
 
-    def _chain(self, x_l: torch.Tensor, x_r: torch.Tensor, has_pred: torch.Tensor, fused: bool | None = None) -> torch.Tensor:
+    def _chain(self, x_l: torch.Tensor, x_r: torch.Tensor, has_pred: torch.Tensor) -> torch.Tensor:
         """The edge path's arithmetic on a chain: predecessor term first, then the self loop (the
-        edge order), the predecessor's weight exactly 0 where there is none. ``fused``: the core's
-        kernels (default: on the CPU in float32 without dropout)."""
-        if fused is None:
-            fused = _fused(x_l, x_r) and not (self.dropout > 0.0 and self.training)
-        if fused:
+        edge order), the predecessor's weight exactly 0 where there is none; the core's fused
+        kernels on the CPU in float32 without dropout, torch ops otherwise."""
+        if _fused(x_l, x_r) and not (self.dropout > 0.0 and self.training):
             return _ChainAttention.apply(x_l, x_r, self.att.reshape(x_l.shape[1:]), has_pred, float(self.negative_slope))
         prev = torch.cat([torch.zeros_like(x_l[:1]), x_l[:-1]])  # x_l of node i - 1
         e_self = (F.leaky_relu(x_l + x_r, self.negative_slope) * self.att).sum(-1)  # [N, H]
