@@ -436,8 +436,10 @@ def _info_ensemble(ens: Any, as_json: bool) -> None:
                    + f"]  MAE={mt['mae']:.4g}  (n={mt['n']})")
     if rep["fe_importance"]:
         click.echo("\nFE-MLP importance |f_c(v)|, mean +- std over members (Sec. 4.3):")
+        from .models.trainer import seen_importance
+
         for name, d in rep["fe_importance"].items():
-            pairs = sorted(zip(d["values"], d["score"], d["score_std"]), key=lambda p: -p[1])
+            pairs = sorted(seen_importance(d), key=lambda p: -p[1])
             click.echo(f"  {name:<6} " + "  ".join(f"{v}: {s:.3f}+-{e:.3f}" for v, s, e in pairs))
 
 
@@ -731,13 +733,16 @@ def _warn_scores(paths: tuple[str, ...], selections: list) -> None:
 
 
 def _register() -> None:
+    from .cli_opgraph import opgraphs, subgraphs
     from .cli_plot import plot
     from .cli_profile import profile
     from .cli_search import search
 
+    cli.add_command(opgraphs)
     cli.add_command(plot)
     cli.add_command(profile)
     cli.add_command(search)
+    cli.add_command(subgraphs)
 
 
 _register()

@@ -29,6 +29,10 @@ MAX_STAGE_DEPTH = 256
 MAX_FEATURE_VALUES = 4096
 MAX_SLOTS = 65536
 MAX_CHOICES = 100_000  # layer choices per stage
+#: ONNX models read by ``opgraphs`` / ``subgraphs`` (the graph only: external weight files are not
+#: read), and the op nodes one op graph may have.
+MAX_ONNX_BYTES = _env_int("AUTOBUILD_MAX_ONNX_BYTES", 4 << 30)
+MAX_OP_NODES = _env_int("AUTOBUILD_MAX_OP_NODES", 50_000)
 #: Modules enumerated by ``score`` (per space).
 MAX_MODULES = _env_int("AUTOBUILD_MAX_MODULES", 50_000_000)
 

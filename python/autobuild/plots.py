@@ -274,12 +274,15 @@ def plot_importance(artifact: Any, out: str | Path) -> Path:
         artifact.require("ranks_hops", "this figure (FE-MLP / hop norms)")
     plt = _plt()
     imp = artifact.report.get("fe_importance") or {}
-    cats = [(name, d) for name, d in imp.items() if len(d.get("values", [])) > 1]
+    from .models.trainer import seen_importance
+
+    seen = {name: seen_importance(d) for name, d in imp.items()}
+    cats = [(name, d) for name, d in imp.items() if len(seen[name]) > 1]
     if not cats:
         raise AutobuildError(f"{artifact.path}: no feature category with more than one value to plot")
     ncol = len(cats) if len(cats) <= 5 else 4
     nrow = math.ceil(len(cats) / ncol)
-    col_w = [max(len(cats[i][1]["values"]) for i in range(c, len(cats), ncol)) + 1.2 for c in range(ncol)]
+    col_w = [max(len(seen[cats[i][0]]) for i in range(c, len(cats), ncol)) + 1.2 for c in range(ncol)]
     fig = plt.figure(figsize=(max(0.5 * sum(col_w) + 0.8, 6.5), 3.2 * nrow + 0.4))
     gs = fig.add_gridspec(nrow, ncol, width_ratios=col_w, wspace=0.3, hspace=0.5)
     cmap = plt.get_cmap("tab10")
@@ -287,9 +290,9 @@ def plot_importance(artifact: Any, out: str | Path) -> Path:
                for s, e in zip(d["score"], d.get("score_std") or [0.0] * len(d["score"]))) or 1.0
     for i, (name, d) in enumerate(cats):
         ax = fig.add_subplot(gs[i // ncol, i % ncol])
-        vals = list(d["values"])
-        errs = d.get("score_std") or [0.0] * len(vals)  # ensembles: spread across members
-        pairs = list(zip(vals, (abs(float(s)) for s in d["score"]), (float(e) for e in errs)))
+        rows = seen[name]  # values the model was trained on
+        vals = [r[0] for r in rows]
+        pairs = [(r[0], abs(float(r[1])), float(r[2]) if len(r) > 2 else 0.0) for r in rows]  # ensembles: spread
         if all(_is_numberish(v) for v in vals):
             pairs.sort(key=lambda p: _sort_key(p[0]))
         xs = range(len(pairs))

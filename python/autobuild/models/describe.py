@@ -42,8 +42,10 @@ def autobuild(art: Any) -> list[str]:
         stat = "n/a" if lm["mean"] is None else f"N({_fmt(lm['mean'])}, {_fmt(lm['std']) if lm['std'] is not None else 'n/a'})"
         out.append(f"  u={u:<4} l={lm['depth']}: {stat}  (n={lm['n']})")
     out += ["", "FE-MLP importance |f_c(v)| per feature value (Sec. 4.3; higher = more of the target):"]
+    from .trainer import seen_importance
+
     for name, d in rep["fe_importance"].items():
-        pairs = sorted(zip(d["values"], d["score"]), key=lambda p: -p[1])
+        pairs = sorted(seen_importance(d), key=lambda p: -p[1])
         out.append(f"  {name:<6} " + "  ".join(f"{v}: {s:.3f}" for v, s in pairs))
     return out
 

@@ -219,6 +219,8 @@ class EnsembleView:
         for name, d in (self.members[0].report.get("fe_importance") or {}).items():
             scores = np.array([m.report["fe_importance"][name]["score"] for m in self.members], dtype=np.float64)
             imp[name] = {"values": d["values"], "score": scores.mean(0).tolist(), "score_std": scores.std(0).tolist()}
+            if all("count" in m.report["fe_importance"][name] for m in self.members):
+                imp[name]["count"] = np.sum([m.report["fe_importance"][name]["count"] for m in self.members], 0).tolist()
         return {"kind": self.kind, "test": test, "fe_importance": imp, "members": len(self.members)}
 
 

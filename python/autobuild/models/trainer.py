@@ -162,7 +162,9 @@ def evaluate(model: AutoBuildPredictor, space: SearchSpace, codes: np.ndarray, y
     hop_moments = [{"hop": m, "mean": float(n_tr[:, m].mean()), "std": float(n_tr[:, m].std())} for m in range(hops)]
     cats = space.feature_categories
     imp = model.fe_mlp.importance()
-    importance = {c.name: {"values": list(c.values), "score": imp[c.name]} for c in cats}
+    counts = value_counts(space, codes[tr])
+    importance = {c.name: {"values": list(c.labels or c.values), "score": imp[c.name], "count": counts[j]}
+                  for j, c in enumerate(cats)}
     return {
         "n_train": int(len(tr)),
         "label_mean": float(y[tr].mean()),
@@ -174,6 +176,26 @@ def evaluate(model: AutoBuildPredictor, space: SearchSpace, codes: np.ndarray, y
         "fe_importance": importance,
         "split": {"train": tr.tolist(), "test": te.tolist()},
     }
+
+
+def value_counts(space: SearchSpace, codes: np.ndarray, batch_size: int = 4096) -> list[list[int]]:
+    """Training nodes per value of every feature category (reports show only values the model saw:
+    an op graph's ``op`` category has ~200 values, a model is trained on a dozen)."""
+    cats = space.feature_categories
+    total = [np.zeros(c.size, dtype=np.int64) for c in cats]
+    for i in range(0, len(codes), batch_size):
+        x = space.graphs(codes[i : i + batch_size]).x
+        for j, c in enumerate(cats):
+            total[j] += np.bincount(x[:, j], minlength=c.size)[: c.size]
+    return [t.tolist() for t in total]
+
+
+def seen_importance(d: dict) -> list[tuple]:
+    """``(value, score[, std])`` of the values a model saw in training (all when counts are absent)."""
+    cols = [d["values"], d["score"]] + ([d["score_std"]] if "score_std" in d else [])
+    rows = list(zip(*cols))
+    counts = d.get("count")
+    return rows if counts is None else [r for r, c in zip(rows, counts) if c > 0]
 
 
 def summary(report: dict) -> str:

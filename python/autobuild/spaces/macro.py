@@ -64,6 +64,7 @@ class FeatureCategory:
     values: tuple
     numeric: bool = False
     scale: tuple[float, float] = (0.0, 1.0)
+    labels: tuple = ()  # how reports show the values (default: the values)
 
 
 class MacroSpace:

@@ -27,11 +27,12 @@ def register_space(name: str, factory: str, aliases: tuple[str, ...] = ()) -> No
 
 register_space("ofa-mbv3", ".ofa:ofa_mbv3", aliases=("mbv3", "ofa_mbv3"))
 register_space("ofa-pn", ".ofa:ofa_pn", aliases=("pn", "ofa_pn"))
+register_space("onnx-ir", ".opgraph:onnx_ir", aliases=("ir", "onnx_ir"))
 
 
 #: space type (the ``type`` field of a space's ``to_dict``) -> "module:function" that rebuilds it
 #: from that dict; "macro" (no ``type`` field) is :class:`~autobuild.spaces.macro.MacroSpace`.
-SPACE_TYPES: dict[str, str] = {}
+SPACE_TYPES: dict[str, str] = {"onnx-ir": ".opgraph:from_dict"}
 
 
 def register_space_type(kind: str, from_dict: str) -> None:
