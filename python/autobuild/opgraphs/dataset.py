@@ -94,6 +94,7 @@ def write_op_graphs(out: str | Path, items: Iterable[tuple[str, dict]], make: Ca
                 on_row(source, None)
         os.fsync(f.fileno())
     if written + kept == 0:
+        part.unlink()  # made by this call and empty: nothing of the user's is left behind
         raise AutobuildError(f"{out}: no op graph could be made ({failures[0]['error'] if failures else 'no input rows'})")
     os.replace(part, out)
     return {"written": written, "kept": kept, "failures": failures}
