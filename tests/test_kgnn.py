@@ -337,3 +337,40 @@ def test_api_fit_reads_the_noise_ceiling_of_a_profile(tmp_path, mbv3):
     (tmp_path / "lat.csv.json").write_text(json.dumps(meta))
     p = Predictor("ofa-mbv3", target="min_ms", kind="kgnn", epochs=1).fit(str(data))
     assert p.report["noise_ceiling"]["srcc"] == 0.9
+
+
+def test_macs_prior_is_exact_and_the_starting_line(mbv3):
+    """The MACs prior: the model computes every graph's exact MACs from its node types (also in
+    its ONNX export), starts as the least-squares line on them and is the default on OFA spaces."""
+    from autobuild.networks.ofa_counts import count_codes, node_type_macs
+
+    for name in ("ofa-mbv3", "ofa-pn"):
+        sp = get_space(name)
+        codes = sp.sample_codes(64, seed=4)
+        m = KGNNPredictor(sp.feature_categories, hidden=16, prior="macs")
+        layer, fixed = node_type_macs(sp)
+        m.set_macs_prior(layer / 1e9, fixed / 1e9, 0.0, 1.0, [0.0, 1.0])
+        x, _, b, c = encode_codes(sp, codes).torch()
+        with torch.no_grad():
+            got = m.graph_macs(x, b, c).double().numpy()
+        np.testing.assert_allclose(got, count_codes(sp, codes)[0] / 1e9, rtol=1e-5)
+    sp, codes, metrics, _ = mbv3
+    macs = count_codes(sp, codes[:400])[0] / 1e9
+    y = 2.0 + 30.0 * macs  # a latency that is a line on MACs
+    res = train_kgnn(sp, codes[:400], y, KGNNConfig(epochs=1, seed=0, lr=1e-9))  # no learning: the prior alone
+    assert res.config.prior == "macs" and res.report["test"]["mape"] < 1e-3
+    assert train_kgnn(sp, codes[:400], y, KGNNConfig(epochs=1, prior="none")).config.prior == "none"
+    with pytest.raises(AutobuildError, match="prior"):
+        KGNNConfig(prior="flops").validate()
+
+
+def test_macs_prior_needs_counts(tmp_path):
+    from autobuild.spaces import load_space_file
+
+    f = tmp_path / "s.yaml"
+    f.write_text("name: tiny\nlayer_features:\n  - {name: k, values: [3, 5]}\nstages:\n  - {min_depth: 1, max_depth: 2}\n")
+    sp = load_space_file(f)
+    codes = sp.sample_codes(8, seed=0, unique=False)
+    with pytest.raises(AutobuildError, match="needs exact MAC counts"):
+        train_kgnn(sp, codes, np.arange(8.0), KGNNConfig(epochs=1, prior="macs"))
+    assert train_kgnn(sp, codes, np.arange(8.0), KGNNConfig(epochs=1)).config.prior == "none"

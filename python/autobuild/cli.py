@@ -272,6 +272,9 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
 @click.option("--val-fraction", type=click.FloatRange(0, 0.5, max_open=True), default=None,
               help="Share of the training archs held out to keep the best epoch (early stopping) [default: 0; "
                    "k-GNN predictors only].")
+@click.option("--prior", type=click.Choice(["auto", "macs", "none"]), default=None,
+              help="--kind kgnn: start from a line on the exact MACs and learn its correction (auto: where "
+                   "the space has MAC counts, the OFA spaces) [default: auto].")
 @click.option("--folds", type=click.IntRange(1, limits.MAX_MEMBERS), default=1, show_default=True,
               help="Ensemble (Sec. 5.3): k-fold splits, one member per fold and seed.")
 @click.option("--seeds", type=click.IntRange(1, limits.MAX_MEMBERS), default=1, show_default=True,
@@ -281,7 +284,8 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
 def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epochs: int | None, batch_size: int | None,
               lr: float | None, schedule: str | None, norm: str | None, hop_loss: str | None,
               weight_decay: float | None, hidden: int | None, layers: int, test_fraction: float,
-              seed: int, fe_grad_scale: float | None, threads: int, val_fraction: float | None, folds: int, seeds: int, overwrite: bool,
+              seed: int, fe_grad_scale: float | None, threads: int, val_fraction: float | None, prior: str | None,
+              folds: int, seeds: int, overwrite: bool,
               quiet: bool) -> None:
     """Train an AutoBuild predictor with the hop-level ranking loss (Eq. 4) and save it.
 
@@ -316,7 +320,8 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
     kind_ = get_kind(kind)
     given = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule, norm=norm,
                                     hop_loss=hop_loss, weight_decay=weight_decay, hidden=hidden,
-                                    fe_grad_scale=fe_grad_scale, val_fraction=val_fraction).items() if v is not None}
+                                    fe_grad_scale=fe_grad_scale, val_fraction=val_fraction, prior=prior).items()
+             if v is not None}
     if folds * seeds > 1 and not kind_.ensembles:
         raise AutobuildError(f"--folds/--seeds ensembles are not made of --kind {kind} predictors "
                              f"(kinds with ensembles: {', '.join(k for k, v in KINDS.items() if v.ensembles)})")

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -70,6 +70,10 @@ from .fitting import (
 )
 
 KIND = "kgnn"
+#: What the k-GNN's prediction starts from: ``"macs"`` (OFA spaces: a line on the exact MACs,
+#: computed inside the model from the node types, that the GNN corrects) or ``"none"``; the config's
+#: ``"auto"`` is ``"macs"`` where the space has MAC counts.
+PRIORS = ("macs", "none")
 #: Largest number of node-feature tuples for which the first layer runs on per-type tables.
 MAX_TYPE_TABLE = 4096
 
@@ -108,10 +112,10 @@ class KGNNPredictor(nn.Module):
     @classmethod
     def from_hyperparameters(cls, categories: Sequence[FeatureCategory], hp: dict) -> "KGNNPredictor":
         """The model a stored ``config.json["hyperparameters"]`` describes."""
-        return cls(categories, hidden=int(hp["hidden"]), layers=int(hp["layers"]))
+        return cls(categories, hidden=int(hp["hidden"]), layers=int(hp["layers"]), prior=str(hp.get("prior", "none")))
 
     def __init__(self, categories: Sequence[FeatureCategory], hidden: int = 128, layers: int = 4,
-                 negative_slope: float = 0.01, max_type_table: int = MAX_TYPE_TABLE) -> None:
+                 negative_slope: float = 0.01, max_type_table: int = MAX_TYPE_TABLE, prior: str = "none") -> None:
         super().__init__()
         if layers < 1 or hidden < 1:
             raise AutobuildError("k-GNN: hidden and layers must be >= 1")
@@ -139,6 +143,46 @@ class KGNNPredictor(nn.Module):
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.LeakyReLU(negative_slope), nn.Linear(hidden, 1))
         self.register_buffer("y_mean", torch.zeros(()))
         self.register_buffer("y_std", torch.ones(()))
+        if prior not in PRIORS:
+            raise AutobuildError(f"k-GNN: prior must be one of {', '.join(PRIORS)}, got {prior!r}")
+        self.prior = prior
+        if prior == "macs":
+            if not self.use_type_table:
+                raise AutobuildError("k-GNN: the MACs prior needs a space with at most "
+                                     f"{MAX_TYPE_TABLE} node types")
+            # Layer MACs of every node type, the arch's fixed MACs (they depend on r, a feature of
+            # every node), their standardisation, and the line a + b * macs the GNN corrects.
+            self.register_buffer("type_macs", torch.zeros(n_types))
+            self.register_buffer("type_fixed", torch.zeros(n_types))
+            self.register_buffer("macs_moments", torch.tensor([0.0, 1.0]))
+            self.prior_coef = nn.Parameter(torch.zeros(2))
+            with torch.no_grad():  # the correction starts at 0: the model starts as the line
+                self.head[-1].weight.zero_()
+                self.head[-1].bias.zero_()
+
+    def set_macs_prior(self, type_macs: np.ndarray, type_fixed: np.ndarray, mean: float, std: float,
+                       coef: Sequence[float]) -> None:
+        """Install the MACs tables (:func:`autobuild.networks.ofa_counts.node_type_macs`, in GMACs),
+        the moments of the training archs' MACs and the least-squares line on them."""
+        with torch.no_grad():
+            self.type_macs.copy_(torch.as_tensor(type_macs, dtype=torch.float32))
+            self.type_fixed.copy_(torch.as_tensor(type_fixed, dtype=torch.float32))
+            self.macs_moments.copy_(torch.tensor([mean, std], dtype=torch.float32))
+            self.prior_coef.copy_(torch.as_tensor(list(coef), dtype=torch.float32))
+
+    def graph_macs(self, x: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """Each graph's exact MACs (GMACs) from its nodes' types: the sum of the layers' plus the
+        fixed part (the mean over the graph's nodes, which all carry the same ``r``)."""
+        t = (x * self.type_strides).sum(1)
+        col = torch.stack([self.type_macs.index_select(0, t), self.type_fixed.index_select(0, t)], dim=1)
+        s = self.pool(col, batch, counts)
+        return s[:, 0] + s[:, 1] / counts.clamp(min=1.0)
+
+    def _prior(self, x: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor) -> torch.Tensor | float:
+        if self.prior != "macs":
+            return 0.0
+        z = (self.graph_macs(x, batch, counts) - self.macs_moments[0]) / self.macs_moments[1]
+        return self.prior_coef[0] + self.prior_coef[1] * z
 
     @property
     def hops(self) -> int:
@@ -191,13 +235,13 @@ class KGNNPredictor(nn.Module):
                     ) -> torch.Tensor:
         """Standardised prediction (what the loss sees)."""
         _, hs = self.layers_out(x, edge_index)
-        return self.head(self.pool(hs[-1], batch, counts)).squeeze(1)
+        return self.head(self.pool(hs[-1], batch, counts)).squeeze(1) + self._prior(x, batch, counts)
 
     def forward(
         self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n0, hs = self.layers_out(x, edge_index)
-        pred = self.head(self.pool(hs[-1], batch, counts)).squeeze(1)
+        pred = self.head(self.pool(hs[-1], batch, counts)).squeeze(1) + self._prior(x, batch, counts)
         node_norms = torch.stack([n0] + [_l1(h) for h in hs], dim=1)
         graph_norms = self.pool(node_norms, batch, counts)
         return pred * self.y_std + self.y_mean, node_norms, graph_norms
@@ -228,9 +272,12 @@ class KGNNConfig:
     threads: int = 1  # torch CPU threads while training (0 = torch default)
     split_seed: int | None = None  # seed of the split permutation (default: ``seed``)
     val_fraction: float = 0.0  # > 0: hold this share of the training archs out and keep the best epoch
+    prior: str = "auto"  # PRIORS, or "auto": "macs" where the space has exact MAC counts
 
     def validate(self) -> None:
         validate_common(self)
+        if self.prior not in PRIORS + ("auto",):
+            raise AutobuildError(f"prior must be one of auto, {', '.join(PRIORS)}, got {self.prior!r}")
         if not 0.0 <= self.val_fraction < 0.5:
             raise AutobuildError(f"val_fraction must be in [0, 0.5), got {self.val_fraction}")
         if not self.rank_weight >= 0 or not self.rank_eps > 0:
@@ -291,6 +338,13 @@ def train_kgnn(
     cfg = config or KGNNConfig()
     cfg.validate()
     codes, y = _check_inputs(space, codes, y)
+    from ..networks.ofa_counts import NETS
+
+    if cfg.prior == "auto":
+        cfg = replace(cfg, prior="macs" if space.name in NETS else "none")
+    elif cfg.prior == "macs" and space.name not in NETS:
+        raise AutobuildError(f"prior 'macs' needs exact MAC counts, which space {space.name!r} has not "
+                             f"(spaces with counts: {', '.join(NETS)})")
     tr, te, mu, sd = split_and_moments(y, cfg, split_indices)
     with torch_threads(cfg.threads):
         return _train(space, codes, y, cfg, tr, te, mu, sd, progress)
@@ -299,9 +353,11 @@ def train_kgnn(
 def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: KGNNConfig, tr: np.ndarray, te: np.ndarray,
            mu: float, sd: float, progress: Callable[[int, float], None] | None) -> TrainResult:
     torch.manual_seed(cfg.seed)
-    model = KGNNPredictor(space.feature_categories, hidden=cfg.hidden, layers=cfg.layers)
+    model = KGNNPredictor(space.feature_categories, hidden=cfg.hidden, layers=cfg.layers, prior=cfg.prior)
     model.y_mean.fill_(mu)
     model.y_std.fill_(sd)
+    if cfg.prior == "macs":
+        _fit_macs_prior(model, space, codes[tr], (y[tr] - mu) / sd)
     opt = adamw(model, cfg.lr, cfg.weight_decay)
     sched = lr_schedule(opt, cfg.schedule, steps_per_epoch(len(tr), cfg.batch_size) * cfg.epochs)
     ys = torch.from_numpy(((y - mu) / sd).astype(np.float32))
@@ -326,6 +382,19 @@ def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: KGNNConfig
     if val is not None:
         report.update(selected_epoch=monitor.best_epoch, n_val=int(len(val)))
     return TrainResult(model, cfg, report, kind=KIND)
+
+
+def _fit_macs_prior(model: KGNNPredictor, space: SearchSpace, codes: np.ndarray, ys: np.ndarray) -> None:
+    """The least-squares line of the standardised labels on the standardised MACs of the training
+    archs, installed as the model's starting point (its GNN learns the correction)."""
+    from ..networks.ofa_counts import count_codes, node_type_macs
+
+    macs = count_codes(space, codes)[0] / 1e9
+    mu, sd = float(macs.mean()), float(macs.std()) or 1.0
+    a = np.stack([np.ones(len(macs)), (macs - mu) / sd], axis=1)
+    coef, *_ = np.linalg.lstsq(a, ys, rcond=None)
+    layer, fixed = node_type_macs(space)
+    model.set_macs_prior(layer / 1e9, fixed / 1e9, mu, sd, coef)
 
 
 def evaluate_kgnn(model: KGNNPredictor, space: SearchSpace, codes: np.ndarray, y: np.ndarray, tr: np.ndarray,

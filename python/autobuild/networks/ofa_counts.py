@@ -207,6 +207,21 @@ def _tables(space_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     return fixed_macs, fixed_params, macs, params
 
 
+def node_type_macs(space: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Per sequence-graph node type (the mixed-radix number of its feature value indices, in
+    ``space.feature_categories`` order): the layer's MACs and the arch's fixed MACs (first conv,
+    head; they depend on ``r`` only), both float64. Summing the first over an arch's nodes and
+    adding the second of any node gives :func:`count_codes`' MACs (the k-GNN's MACs prior)."""
+    fixed_macs, _, t_macs, _ = _tables(space.name)
+    cats = space.feature_categories
+    names = [c.name for c in cats]
+    sizes = [c.size for c in cats]
+    idx = np.indices(sizes).reshape(len(sizes), -1)  # [F, T], the last category fastest
+    col = {n: idx[names.index(n)] for n in ("stage", "layer", "k", "e", "r")}
+    layer = t_macs[col["stage"], (col["layer"] == 0).astype(np.int64), col["k"], col["e"], col["r"]]
+    return layer.astype(np.float64), fixed_macs[col["r"]].astype(np.float64)
+
+
 def count_codes(space: Any, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(macs int64[N], params int64[N])`` of arch codes of an OFA space (``space.encode``)."""
     fixed_macs, fixed_params, t_macs, t_params = _tables(space.name)
