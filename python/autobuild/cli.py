@@ -270,8 +270,8 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
 @click.option("--threads", type=click.IntRange(0, limits.MAX_THREADS), default=1, show_default=True,
               help="torch CPU threads for training (0 = torch default).")
 @click.option("--val-fraction", type=click.FloatRange(0, 0.5, max_open=True), default=None,
-              help="Share of the training archs held out to keep the best epoch (early stopping) [default: 0; "
-                   "k-GNN predictors only].")
+              help="Share of the training archs held out to keep the best epoch (early stopping); k-GNN "
+                   "predictors only [default: 0.1 with the MACs prior, else 0].")
 @click.option("--prior", type=click.Choice(["auto", "macs", "none"]), default=None,
               help="--kind kgnn: start from a line on the exact MACs and learn its correction (auto: where "
                    "the space has MAC counts, the OFA spaces) [default: auto].")

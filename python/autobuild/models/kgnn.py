@@ -271,14 +271,16 @@ class KGNNConfig:
     rank_eps: float = 0.1  # soft-rank regularisation, applied to batch-standardised predictions
     threads: int = 1  # torch CPU threads while training (0 = torch default)
     split_seed: int | None = None  # seed of the split permutation (default: ``seed``)
-    val_fraction: float = 0.0  # > 0: hold this share of the training archs out and keep the best epoch
+    # > 0: hold this share of the training archs out and keep the best epoch; None: 0.1 with the MACs
+    # prior (the model starts at the line, so the best epoch is never worse than it), else 0.
+    val_fraction: float | None = None
     prior: str = "auto"  # PRIORS, or "auto": "macs" where the space has exact MAC counts
 
     def validate(self) -> None:
         validate_common(self)
         if self.prior not in PRIORS + ("auto",):
             raise AutobuildError(f"prior must be one of auto, {', '.join(PRIORS)}, got {self.prior!r}")
-        if not 0.0 <= self.val_fraction < 0.5:
+        if self.val_fraction is not None and not 0.0 <= self.val_fraction < 0.5:
             raise AutobuildError(f"val_fraction must be in [0, 0.5), got {self.val_fraction}")
         if not self.rank_weight >= 0 or not self.rank_eps > 0:
             raise AutobuildError("rank_weight must be >= 0 and rank_eps > 0")
@@ -342,7 +344,9 @@ def train_kgnn(
 
     if cfg.prior == "auto":
         cfg = replace(cfg, prior="macs" if space.name in NETS else "none")
-    elif cfg.prior == "macs" and space.name not in NETS:
+    if cfg.val_fraction is None:
+        cfg = replace(cfg, val_fraction=0.1 if cfg.prior == "macs" else 0.0)
+    if cfg.prior == "macs" and space.name not in NETS:
         raise AutobuildError(f"prior 'macs' needs exact MAC counts, which space {space.name!r} has not "
                              f"(spaces with counts: {', '.join(NETS)})")
     tr, te, mu, sd = split_and_moments(y, cfg, split_indices)
