@@ -167,6 +167,16 @@ def space_cmd(name: str | None, as_json: bool) -> None:
         return
 
     sp = _space(name)
+    if not hasattr(sp, "stages"):  # not a macro space (onnx-ir): no stages, modules or finite size
+        if as_json:
+            click.echo(json.dumps(sp.to_dict(), indent=1))
+            return
+        click.echo(f"space: {sp.name}\n  {sp.description}")
+        click.echo("node features: " + ", ".join(f"{c.name} ({c.size} values{', numeric' if c.numeric else ''})"
+                                                 for c in sp.feature_categories))
+        click.echo(f"capabilities: {', '.join(sorted(sp.capabilities)) or 'none'} (train, info, predict; "
+                   "no score / build / search)")
+        return
     if as_json:
         d = sp.to_dict()
         d["cardinality"] = str(sp.cardinality())

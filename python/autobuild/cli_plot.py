@@ -112,6 +112,9 @@ def arch_cmd(model_dir: str, arch_spec: str, row: int | None, out: str, provider
     if isinstance(art, EnsembleView):  # node norms are one model's: draw the best-ranking member
         art = max(art.members, key=lambda m: m.report["test"]["srcc_pred"])
         click.echo(f"ensemble: drawing member {art.path.name} (best held-out SRCC)", err=True)
+    if not hasattr(art.space, "encode_one"):
+        raise AutobuildError(f"{model_dir}: `plot arch` draws sequence graphs; op graphs of space "
+                             f"{art.space.name!r} are drawn by `autobuild subgraphs MODEL_DIR MODEL.onnx --plot`")
     arch = parse_arch(arch_spec, row)
     try:
         arch = art.space.validate(arch)

@@ -230,6 +230,10 @@ class OpGraphSpace:
     def canonical_codes(self, codes: np.ndarray) -> np.ndarray:
         return np.asarray(codes, dtype=np.int32)
 
+    def sample(self, n: int, seed: int | None = 0, pad: str = "repeat") -> list[dict]:
+        raise AutobuildError("the onnx-ir space cannot generate archs: op graphs come from ONNX models "
+                             "(autobuild opgraphs)")
+
     def sample_codes(self, n: int, seed: int | None = 0, unique: bool = True) -> np.ndarray:
         """Rows of graphs already encoded (the ONNX export's example inputs); nothing is generated."""
         if not self._store:
