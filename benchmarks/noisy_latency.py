@@ -31,7 +31,8 @@ def main() -> None:
     t = read_labelled(builtin_data_path(args.space), validate=sp.validate)
     codes, clean = sp.encode(t.archs[:1000]), t.metrics[args.metric][:1000]
     print(f"{args.space} {args.metric}, 800 train / 200 test, {args.epochs} epochs; test SRCC / MAPE")
-    print("| label noise (sigma of log) | k-GNN | k-GNN, --val-fraction 0.1 | linear fit on MACs |\n|---|---|---|---|")
+    print("| label noise (sigma of log) | k-GNN, MACs prior, --val-fraction 0 | k-GNN, MACs prior, --val-fraction 0.1 "
+          "(default) | linear fit on MACs |\n|---|---|---|---|")
     for sigma in (float(v) for v in args.noise.split(",")):
         y = clean * np.exp(np.random.default_rng(0).normal(0, sigma, len(clean)))
         cells, base = [], None
