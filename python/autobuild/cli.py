@@ -174,8 +174,12 @@ def space_cmd(name: str | None, as_json: bool) -> None:
         click.echo(f"space: {sp.name}\n  {sp.description}")
         click.echo("node features: " + ", ".join(f"{c.name} ({c.size} values{', numeric' if c.numeric else ''})"
                                                  for c in sp.feature_categories))
-        click.echo(f"capabilities: {', '.join(sorted(sp.capabilities)) or 'none'} (train, info, predict; "
-                   "no score / build / search)")
+        if "modules" in sp.capabilities:
+            groups = ", ".join(f"{sp.group_label(g)}: {sp.module_count(g):,}" for g in range(sp.n_groups))
+            click.echo(f"modules per group (stage: count): {groups}; total {module_count(sp):,}")
+            click.echo(f"cardinality: {big_int(sp.cardinality())} architectures ({sp.cardinality():,})")
+        click.echo(f"capabilities: {', '.join(sorted(sp.capabilities)) or 'none'}"
+                   + ("" if "mutate" in sp.capabilities else " (no evolutionary search)"))
         return
     if as_json:
         d = sp.to_dict()
@@ -226,7 +230,10 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
         sp = rs.space
         if space_name is not None and _space(space_name).fingerprint() != sp.fingerprint():
             raise AutobuildError(f"{reduced}: a reduced space of {sp.name!r}, not of --space {space_name}")
-        archs = sp.decode(rs.codes(rs.sample_combos(n, seed)), pad)
+        combos = rs.sample_combos(n, seed)
+        if not len(combos):
+            raise AutobuildError(f"{reduced}: no combination of its modules satisfies space {sp.name!r}'s constraints")
+        archs = sp.decode(rs.codes(combos), pad)
         if n > len(archs):
             click.echo(f"the reduced space holds only {len(archs)} architectures: writing all of them", err=True)
     else:
@@ -270,7 +277,8 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
               help="AdamW weight decay [default: 1e-5 autobuild, 1e-4 kgnn].")
 @click.option("--hidden", type=click.IntRange(1, limits.MAX_HIDDEN), default=None,
               help="Embedding width [default: 32 autobuild, 128 kgnn].")
-@click.option("--layers", type=click.IntRange(1, limits.MAX_LAYERS), default=4, show_default=True, help="Message-passing hops M.")
+@click.option("--layers", type=click.IntRange(1, limits.MAX_LAYERS), default=None,
+              help="Message-passing hops M [default: 4; 6 on the U-Net spaces, whose modules span 7 blocks].")
 @click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True,
               help="Share of the archs held out for the test metrics.")
 @seed_option("Seed of the split and of the initial weights.")
@@ -335,6 +343,7 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
     if folds * seeds > 1 and not kind_.ensembles:
         raise AutobuildError(f"--folds/--seeds ensembles are not made of --kind {kind} predictors "
                              f"(kinds with ensembles: {', '.join(k for k, v in KINDS.items() if v.ensembles)})")
+    layers = layers or getattr(sp, "default_layers", 4)
     cfg = kind_.make_config({**given, "layers": layers, "test_fraction": test_fraction, "seed": seed,
                              "threads": threads},
                             lambda name, _: f"--{name.replace('_', '-')} does not apply to --kind {kind}")
@@ -699,11 +708,17 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
                 click.echo(f"note: {Path(p).name}: stage {label}: the top {k} is a pick among {tied:,} modules "
                            f"indistinguishable from the best (scores within ±{margin:.3g})", err=True)
     rs = unite(selections, names)
-    size = rs.cardinality()
+    size = rs.cardinality()  # an upper bound where the space constrains its groups: recounted
+    if size <= limits.MAX_ARCHS:
+        size = len(rs.all_combos())
     if top is None and size > limit:
         raise AutobuildError(f"the reduced space holds {size:,} architectures (> --limit {limit:,}); "
                              "use --top N for the best N or raise --limit")
     combos = rs.top_combos(top) if top is not None else rs.all_combos()
+    if not len(combos):  # constrained spaces (U-Nets: one C_m, twins share their multiplier)
+        raise AutobuildError(f"no combination of the top {k} modules per stage satisfies space {rs.space.name!r}'s "
+                             "constraints (one C_m; each input stage's multiplier equal to its output twin's): "
+                             "raise --k, or use --top N for the best N valid combinations")
     if top is None:
         combos = combos[np.lexsort((np.arange(len(combos)), -rs.combo_scores(combos)))]
     codes = rs.codes(combos)

@@ -50,8 +50,11 @@ class Predictor:
     def _make_config(self) -> Any:
         from .models.kinds import get_kind
 
+        hyper = dict(self.hyper)
+        if "layers" not in hyper and hasattr(self.space, "default_layers"):  # U-Net spaces: 6 hops
+            hyper["layers"] = self.space.default_layers
         return get_kind(self.kind).make_config(
-            self.hyper, lambda name, names: f"{self.kind!r} predictors have no hyper-parameter {name!r} "
+            hyper, lambda name, names: f"{self.kind!r} predictors have no hyper-parameter {name!r} "
                                             f"(they have: {', '.join(names)})")
 
     def fit(self, data: Any, y: Sequence[float] | None = None,

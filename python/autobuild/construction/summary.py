@@ -40,7 +40,8 @@ def composition(reduced: Any) -> tuple[list[str], str | None]:
         lo, hi = sp.group_depths(g)
         mods = [sp.module_layers(g, m) for m in group]
         depths = Counter(m.depth for m in group)
-        choices = Counter("".join(f"{k}{v}" for k, v in layer.items()) for m in mods for layer in m)
+        text = getattr(sp, "layer_text", None) or (lambda layer: "".join(f"{k}{v}" for k, v in layer.items()))
+        choices = Counter(text(layer) for m in mods for layer in m)
         n_layers = sum(choices.values()) or 1
         top = ", ".join(f"{c} {100 * n / n_layers:.0f}%" for c, n in choices.most_common(3))
         lines.append(f"  stage {sp.group_label(g)}: depths {dict(sorted(depths.items()))} of {lo}..{hi}; "
@@ -97,6 +98,13 @@ def codes_composition(space: Any, codes: np.ndarray, what: str) -> list[str]:
     codes = np.asarray(codes)
     n = len(codes)
     rows = space.decode(codes, "zero")
+    if not hasattr(space, "layer_features"):  # spaces of blocks, not layer choices (U-Nets): depths only
+        lines = [f"{what}: {n} archs; per stage the depths (blocks):"]
+        for g in range(space.n_groups):
+            depth = space.module_depths(codes, g)
+            lines.append(f"  stage {space.group_label(g)}: depth "
+                         + ", ".join(f"{d} x{c}" for d, c in sorted(Counter(depth.tolist()).items())))
+        return lines
     lines = [f"{what}: {n} archs; per stage the depths and the share of each layer choice:"]
     keys = [f.name for f in space.layer_features]
     for g in range(space.n_groups):

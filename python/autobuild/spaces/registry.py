@@ -28,11 +28,13 @@ def register_space(name: str, factory: str, aliases: tuple[str, ...] = ()) -> No
 register_space("ofa-mbv3", ".ofa:ofa_mbv3", aliases=("mbv3", "ofa_mbv3"))
 register_space("ofa-pn", ".ofa:ofa_pn", aliases=("pn", "ofa_pn"))
 register_space("onnx-ir", ".opgraph:onnx_ir", aliases=("ir", "onnx_ir"))
+register_space("sdv14-unet", ".unet:sdv14_unet", aliases=("sd-unet",))
+register_space("sdv14-unet-hw", ".unet:sdv14_unet_hw", aliases=("sd-unet-hw",))
 
 
 #: space type (the ``type`` field of a space's ``to_dict``) -> "module:function" that rebuilds it
 #: from that dict; "macro" (no ``type`` field) is :class:`~autobuild.spaces.macro.MacroSpace`.
-SPACE_TYPES: dict[str, str] = {"onnx-ir": ".opgraph:from_dict"}
+SPACE_TYPES: dict[str, str] = {"onnx-ir": ".opgraph:from_dict", "unet": ".unet:from_dict"}
 
 
 def register_space_type(kind: str, from_dict: str) -> None:
