@@ -181,8 +181,12 @@ def test_space_types_rebuild_from_their_dict():
     sp = get_space("ofa-pn")
     assert space_from_dict(sp.to_dict()).fingerprint() == sp.fingerprint()
     assert space_from_dict({**sp.to_dict(), "type": "macro"}).fingerprint() == sp.fingerprint()
-    with pytest.raises(AutobuildError, match="model.json: unknown space type 'unet' \\(known: macro"):
+    with pytest.raises(AutobuildError, match="model.json: unknown space type 'hypergraph' \\(known: macro"):
+        space_from_dict({"type": "hypergraph", "name": "x"}, "model.json")
+    with pytest.raises(AutobuildError, match="model.json: not a U-Net space definition"):
         space_from_dict({"type": "unet", "name": "x"}, "model.json")
+    unet = get_space("sdv14-unet")
+    assert space_from_dict(unet.to_dict()).fingerprint() == unet.fingerprint()
     registry.register_space_type("test-pn", "test_spaces:_rebuild")
     try:
         assert space_from_dict({"type": "test-pn", "seen": 1}, "here").name == "ofa-pn"

@@ -527,7 +527,7 @@ def _compare_with_labels(records: Any, target: Any, pred: np.ndarray) -> None:
                f"within +-10 % {r['within10']:.1f} %", err=True)
 
 
-@cli.command("count", short_help="Exact MACs and parameters of OFA archs.")
+@cli.command("count", short_help="Exact MACs / FLOPs and parameters of OFA or U-Net archs.")
 @SPACE
 @click.option("--data", "data", required=True, help="CSV/JSONL with an arch column (other columns are not copied).")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output CSV/JSONL: arch, macs, params.")
@@ -536,16 +536,32 @@ def _compare_with_labels(records: Any, target: Any, pred: np.ndarray) -> None:
 @QUIET
 def count_cmd(space_name: str | None, data: str, out: str, resolution: int | None, quiet: bool) -> None:
     """Multiply-accumulates and parameters of every arch's subnet, counted analytically as the OFA
-    authors' flops counter counts them (Conv2d and Linear at batch 1); ofa-mbv3 and ofa-pn.
+    authors' flops counter counts them (Conv2d and Linear at batch 1); ofa-mbv3 and ofa-pn. For the
+    U-Net spaces: FLOPs at a 64 x 64 latent (as torch.utils.flop_counter) and parameters.
 
     The same counts are the metrics macs and params of target equations (`train --target
     "acc*100 - macs/1e7"`) when the data has no such columns."""
     from .data.table import Records, read_records, write_records
     from .networks.ofa_counts import count_codes
 
-    sp = network_space(space_name)  # before reading the data
+    from .spaces.unet import UNetSpace
+
+    sp = _space(space_name) if space_name else None
+    if not isinstance(sp, UNetSpace):
+        sp = network_space(space_name)  # before reading the data
     check_outputs((out, "table"))
     path = resolve_data(data)
+    if isinstance(sp, UNetSpace):  # FLOPs at a 64 x 64 latent and parameters of the U-Nets
+        from .networks.unet_counts import count_unet_codes
+
+        records = read_records(path, validate=sp.validate)
+        params, flops = count_unet_codes(sp, sp.encode(records.archs))
+        write_records(out, Records(["arch"], [{"arch": r["arch"]} for r in records.rows], records.archs,
+                                   records.jsonl, records.source), {"flops": flops, "params": params})
+        if not quiet:
+            click.echo(f"wrote FLOPs (64 x 64 latent) and parameters of {len(flops)} {sp.name} archs to {out} "
+                       f"(FLOPs {flops.min():,}..{flops.max():,}, params {params.min():,}..{params.max():,})", err=True)
+        return
 
     def validate(a: dict) -> dict:
         if resolution is not None and "r" not in a and "image_size" not in a:
@@ -767,12 +783,14 @@ def _register() -> None:
     from .cli_plot import plot
     from .cli_profile import profile
     from .cli_search import search
+    from .cli_unet import unet
 
     cli.add_command(opgraphs)
     cli.add_command(plot)
     cli.add_command(profile)
     cli.add_command(search)
     cli.add_command(subgraphs)
+    cli.add_command(unet)
 
 
 _register()

@@ -258,6 +258,17 @@ def with_counts(space: Any, archs: list, metrics: dict, wanted: Any) -> dict:
     """``metrics`` plus ``macs`` / ``params`` of ``archs`` where ``wanted`` names them, the data
     lacks them and the space is an OFA space; otherwise ``metrics`` unchanged (a column in the data
     always wins)."""
+    from ..spaces.unet import UNetSpace
+
+    if isinstance(space, UNetSpace):  # U-Nets: FLOPs at a 64 x 64 latent and parameters
+        from .unet_counts import UNET_METRICS, count_unet_codes
+
+        need = [m for m in UNET_METRICS if m in wanted and m not in metrics]
+        if not need:
+            return metrics
+        params, flops = count_unet_codes(space, space.encode(archs))
+        extra = {"flops": flops.astype(np.float64), "params": params.astype(np.float64)}
+        return {**metrics, **{m: extra[m] for m in need}}
     need = [m for m in COUNT_METRICS if m in wanted and m not in metrics]
     if not need or getattr(space, "name", None) not in NETS:
         return metrics

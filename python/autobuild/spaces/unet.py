@@ -246,6 +246,14 @@ class UNetSpace:
             out.append(c)
         return np.asarray(out, dtype=np.int32).reshape(-1, CODE_LEN)
 
+    def all_codes(self) -> np.ndarray:
+        """Every arch of the space as codes (``cardinality()`` rows; Exhaustive Search, Sec. 5.3)."""
+        fields = [range(len(self.cm)), *(range(len(m)) for m in self.mult), *([self.res_in] * N_STAGES),
+                  *([self.res_out] * N_STAGES), *(self._attn_choices(s) for s in range(N_STAGES)),
+                  *(self._attn_choices(s) for s in range(N_STAGES))]
+        grids = np.meshgrid(*(np.asarray(list(f), dtype=np.int32) for f in fields), indexing="ij")
+        return np.stack([g.reshape(-1) for g in grids], axis=1)
+
     def sample(self, n: int, seed: int | None = 0, unique: bool = True, pad: str = "repeat") -> list[dict]:
         return self.decode(self.sample_codes(n, seed, unique))
 
