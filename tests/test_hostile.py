@@ -357,6 +357,9 @@ CASES: dict[str, tuple[Callable[[Ctx], list], list[str]]] = {
                     ["missing key"]),
     "unet-ofa-space": (lambda c: ["unet", "--space", "ofa-mbv3", "--arch", "{}", "--out", c.tmp / "u"],
                        ["U-Net spaces"]),
+    "unet-parent": (lambda c: ["unet", "--arch", '{"cm":256,"mult":[1,2,3,4],"res_in":[2,2,2,2],"res_out":[3,3,3,3],'
+                              '"attn_in":[0,0,1,1],"attn_out":[0,0,1,1]}', "--parent", c.write("p/x.txt", "x") and c.tmp / "p",
+                              "--out", c.tmp / "u"], ["not a U-Net model folder"]),
     "unet-latent": (lambda c: ["unet", "--arch", "{}", "--check-latent", 12, "--out", c.tmp / "u"],
                     ["--check-latent", "multiple of 8"]),
     "count-unet-arch": (lambda c: ["count", "--space", "sdv14-unet", "--data", c.data, "--out", c.tmp / "c.csv"],

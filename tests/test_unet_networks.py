@@ -95,3 +95,37 @@ def test_flops_and_params_are_metrics_of_unet_targets():
     m = with_counts(sp, archs, {"q": np.zeros(5)}, ["q", "flops", "params"])
     assert [int(v) for v in m["flops"]] == [count_unet_arch(a)[1] for a in archs]
     assert [int(v) for v in m["params"]] == [count_unet_arch(a)[0] for a in archs]
+
+
+@pytest.mark.heavy
+def test_weight_inheritance_slices_as_ofa(tmp_path):
+    """A child inherits the parent's leading channels; the halves of a concatenated input and
+    every attention head are sliced separately; ONNX export of the child matches PyTorch."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("diffusers")
+    from autobuild.networks.unet_build import build_unet
+    from autobuild.networks.unet_inherit import inherit
+
+    sp = get_space("sdv14-unet")
+    parent = {**SMALL, "cm": 192, "mult": [1, 2, 3, 4], "res_in": [2, 2, 2, 2], "res_out": [3, 3, 3, 3],
+              "attn_in": [0, 0, 1, 1], "attn_out": [0, 0, 1, 1]}
+    p_net, c_net = build_unet(sp, parent, seed=1), build_unet(sp, SMALL, seed=2)
+    counts = inherit(c_net, p_net)
+    assert counts["fresh"] == 0 and counts["part"] > 0
+    pc, cc = p_net.state_dict(), c_net.state_dict()
+    torch.testing.assert_close(cc["conv_in.weight"], pc["conv_in.weight"][:128])
+    # Output stage 2's first block reads [running 384 ch, skip 256 ch] in the child, [576, 384] in the parent.
+    name = "up_blocks.2.0.conv1.weight"
+    (cur, skip), (pcur, _) = c_net.concat_inputs["up_blocks.2.0"], p_net.concat_inputs["up_blocks.2.0"]
+    o = cc[name].shape[0]
+    torch.testing.assert_close(cc[name][:, :cur], pc[name][:o, :cur])
+    torch.testing.assert_close(cc[name][:, cur:cur + skip], pc[name][:o, pcur:pcur + skip])
+    # Attention in input stage 3: 8 heads of 48 (child) from 8 heads of 72 (parent).
+    q_c, q_p = cc["down_attns.2.0.to_q.weight"], pc["down_attns.2.0.to_q.weight"]
+    for h in range(8):
+        torch.testing.assert_close(q_c[h * 48:(h + 1) * 48], q_p[h * 72:h * 72 + 48, :384])
+    # The child's ONNX export.
+    from autobuild.networks.unet_build import export_unet_onnx
+
+    assert export_unet_onnx(c_net, torch.randn(1, 7, 16, 16), tmp_path / "c.onnx") < 1e-3
+    assert (tmp_path / "c.onnx").stat().st_size > 1_000_000

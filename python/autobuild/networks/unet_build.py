@@ -24,6 +24,7 @@ original) every block takes exactly one skip, as in ``inpainting_big``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import AutobuildError
@@ -96,13 +97,17 @@ def _make_class() -> type:
                 self.downsamplers.append(res(cur, cur, down=True) if s < 3 else nn.Identity())
                 skip_ch.append(stage_skips)
             self.mid = nn.ModuleList([res(cur, cur), attn(cur), res(cur, cur)])
+            # Input channels of the blocks that read a concatenation: (running tensor, skip), for
+            # weight inheritance (networks/unet_inherit.py slices each part separately).
+            self.concat_inputs: dict[str, tuple[int, int]] = {}
             self.up_blocks, self.up_attns, self.upsamplers = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
             for k, s in enumerate(reversed(range(4))):
                 plan = skip_plan(res_in, res_out)[k]
                 stack = list(skip_ch[s])
                 blocks, attns = nn.ModuleList(), nn.ModuleList()
-                for takes in plan:
+                for j, takes in enumerate(plan):
                     extra = stack.pop() if takes else 0
+                    self.concat_inputs[f"up_blocks.{k}.{j}"] = (cur, extra)
                     blocks.append(res(cur + extra, ch[s]))
                     attns.append(attn(ch[s]) if attn_out[s] else nn.Identity())
                     cur = ch[s]
@@ -160,3 +165,35 @@ def build_unet(space: Any, arch: dict, seed: int = 0) -> Any:
     canon = space.validate(arch)
     torch.manual_seed(seed)
     return unet_class()(**{k: canon[k] for k in ARCH_KEYS}).eval()
+
+
+def export_unet_onnx(net: Any, sample: Any, path: str | Path, opset: int = 17) -> float:
+    """Write ``net`` as ONNX (inputs ``sample`` and ``timestep``, output ``noise``), checked with
+    ``onnx.checker`` and against PyTorch on ONNX Runtime; returns the max abs difference."""
+    import io
+    import warnings
+
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from ..io_utils import atomic_write_bytes
+
+    t = torch.tensor([10.0])
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (sample, t), buf, input_names=["sample", "timestep"], output_names=["noise"],
+                          opset_version=opset, dynamo=False)
+    data = buf.getvalue()
+    onnx.checker.check_model(onnx.load_from_string(data))
+    got = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(
+        None, {"sample": sample.numpy(), "timestep": t.numpy()})[0]
+    with torch.no_grad():
+        ref = net(sample, t).numpy()
+    diff = float(np.max(np.abs(got - ref)))
+    if diff > 1e-3 * max(float(np.max(np.abs(ref))), 1e-6) + 1e-4:
+        raise AutobuildError(f"U-Net ONNX export differs from PyTorch by {diff:.3g}")
+    atomic_write_bytes(path, data)
+    return diff
