@@ -190,7 +190,7 @@ def test_profile_resumes_records_failures_and_picks_the_label(tmp_path, monkeypa
     calls = []
     noise = {"n": 0}
 
-    def fake(space, arch, provider, batch, threads, runs, warmup, seed):
+    def fake(space, arch, provider, batch, threads, runs, warmup, seed, latent=64):
         calls.append(json.dumps(arch, separators=(",", ":")))
         if arch["r"] == -1 or (arch == archs[2] and not noise.get("fixed")):
             raise RuntimeError("out of memory")

@@ -129,3 +129,22 @@ def test_weight_inheritance_slices_as_ofa(tmp_path):
 
     assert export_unet_onnx(c_net, torch.randn(1, 7, 16, 16), tmp_path / "c.onnx") < 1e-3
     assert (tmp_path / "c.onnx").stat().st_size > 1_000_000
+
+
+@pytest.mark.heavy
+def test_profile_measures_unets(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("diffusers")
+    archs = tmp_path / "a.jsonl"
+    archs.write_text(json.dumps({"arch": SMALL}) + "\n")
+    out = tmp_path / "lat.csv"
+    res = CliRunner().invoke(cli, ["profile", "--space", "sdv14-unet", "--archs", str(archs), "--latent", "8", "--runs",
+                                   "3", "--warmup", "1", "--out", str(out), "--quiet"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    side = json.loads((tmp_path / "lat.csv.json").read_text())
+    assert side["setup"]["latent"] == 8 and side["archs"] == 1 and not side["failures"]
+    row = out.read_text().splitlines()[1]
+    assert float(row.rsplit(",", 1)[1]) > 0
+    res = CliRunner().invoke(cli, ["profile", "--space", "ofa-mbv3", "--archs", str(archs), "--latent", "8", "--out",
+                                   str(tmp_path / "x.csv")])
+    assert res.exit_code == 2 and "--latent" in res.output

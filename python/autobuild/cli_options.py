@@ -29,16 +29,19 @@ def seed_option(help_: str = "Random seed.") -> Any:
     return click.option("--seed", type=click.IntRange(0, limits.MAX_SEED), default=0, show_default=True, help=help_)
 
 
-def network_space(space_name: str | None) -> Any:
+def network_space(space_name: str | None, unets: bool = False) -> Any:
     """The ``--space`` of the commands that build real networks (``count``, ``export``, ``profile``):
-    required, and one whose networks autobuild knows (:mod:`autobuild.networks.ofa_counts`)."""
+    required, and one whose networks autobuild knows (:mod:`autobuild.networks.ofa_counts`; with
+    ``unets`` the U-Net spaces too)."""
     if not space_name:
         raise click.UsageError("--space is required (ofa-mbv3 or ofa-pn)")
     from .networks.ofa_counts import network
     from .spaces import get_space
+    from .spaces.unet import UNetSpace
 
     space = get_space(space_name)
-    network(space.name)
+    if not (unets and isinstance(space, UNetSpace)):
+        network(space.name)
     return space
 
 

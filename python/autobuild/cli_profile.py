@@ -17,7 +17,7 @@ from .cli_options import QUIET, SPACE, network_space, seed_option
 from .errors import AutobuildError
 
 #: Settings a resumed run must share with the file it extends (labels of one setup only).
-SETUP_KEYS = ("space", "provider", "batch", "threads", "runs", "warmup", "cpu")
+SETUP_KEYS = ("space", "provider", "batch", "threads", "runs", "warmup", "cpu", "latent")
 
 
 def _sidecar(out: Path) -> Path:
@@ -55,7 +55,7 @@ def _resume(out: Path, setup: dict, space: Any) -> tuple[list[dict], dict]:
                              "choose another --out")
     try:
         meta = json.loads(side.read_text(encoding="utf-8"))
-        old = {k: meta["setup"][k] for k in SETUP_KEYS}
+        old = {k: meta["setup"].get(k) if k == "latent" else meta["setup"][k] for k in SETUP_KEYS}  # latent: 0.4
     except (ValueError, KeyError, TypeError):
         raise AutobuildError(f"{side}: not a profile sidecar (corrupt?); choose another --out") from None
     diff = [f"{k} {old[k]!r} -> {setup[k]!r}" for k in SETUP_KEYS if old[k] != setup[k]]
@@ -73,7 +73,7 @@ def _resume(out: Path, setup: dict, space: Any) -> tuple[list[dict], dict]:
     return rows, meta
 
 
-@click.command("profile", short_help="Measure OFA archs' latency on this device.")
+@click.command("profile", short_help="Measure OFA or U-Net archs' latency on this device.")
 @SPACE
 @click.option("--archs", "archs_path", required=True, help="CSV/JSONL with an arch column (other columns ignored).")
 @click.option("--provider", default="cpu", show_default=True,
@@ -87,13 +87,16 @@ def _resume(out: Path, setup: dict, space: Any) -> tuple[list[dict], dict]:
 @click.option("--repeat-pass", "repeat", type=click.IntRange(0, limits.MAX_ARCHS), default=0, show_default=True,
               help="After the first pass, measure this many archs again: the agreement of the two passes is "
                    "your noise ceiling, and decides which statistic is the label.")
+@click.option("--latent", type=click.IntRange(8, 512), default=None,
+              help="U-Net spaces: side of the latent (the paper's is 64; smaller latents are quicker on a CPU, "
+                   "and the sidecar records which) [default: 64].")
 @seed_option("Seed of the random weights and inputs.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
               help="Latency CSV (arch, median_ms, min_ms, p10_ms, p90_ms, label) and OUT.json beside it. An "
                    "existing profile of the same setup is resumed: its archs are not measured again.")
 @QUIET
 def profile(space_name: str | None, archs_path: str, provider: str, batch: int, threads: int, runs: int, warmup: int,
-            repeat: int, seed: int, out: str, quiet: bool) -> None:
+            repeat: int, latent: int | None, seed: int, out: str, quiet: bool) -> None:
     """Build every arch's subnet, warm it up, time it and write latency labels for `train`.
 
     Per arch: median, minimum, p10 and p90 of the timed runs (ms), and as `label` the statistic the
@@ -106,11 +109,20 @@ def profile(space_name: str | None, archs_path: str, provider: str, batch: int, 
     from .data.table import read_records
     from .networks.profile import STATS, TORCH_PROVIDERS, cpu_model, environment, measure, ort_provider, recommend
 
-    space = network_space(space_name)
+    from .spaces.unet import UNetSpace
+
+    space = network_space(space_name, unets=True)
+    if latent is not None and not isinstance(space, UNetSpace):
+        raise click.BadParameter("applies to the U-Net spaces only (OFA archs carry their resolution r)",
+                                 param_hint="--latent")
+    if isinstance(space, UNetSpace):
+        latent = latent or 64
+        if latent % 8:
+            raise click.BadParameter(f"{latent} is not a multiple of 8 (three downsamplings)", param_hint="--latent")
     prov = provider if provider in TORCH_PROVIDERS else ort_provider(provider)
     out_p = Path(out)
     setup = {"space": space.name, "provider": prov, "batch": batch, "threads": threads, "runs": runs,
-             "warmup": warmup, "cpu": cpu_model()}
+             "warmup": warmup, "cpu": cpu_model(), "latent": latent}
     rows, meta = _resume(out_p, setup, space)
     records = read_records(resolve_data(archs_path), validate=space.validate)  # canonical archs
     seen = {r["arch"] for r in rows}  # measured already (resume), then each duplicate once
@@ -140,7 +152,7 @@ def profile(space_name: str | None, archs_path: str, provider: str, batch: int, 
                disable=quiet or None, file=sys.stderr)
     for i, arch in todo:
         try:
-            stats = measure(space, arch, prov, batch, threads, runs, warmup, seed)
+            stats = measure(space, arch, prov, batch, threads, runs, warmup, seed, latent or 64)
         except (AutobuildError, RuntimeError, ValueError, MemoryError) as e:  # one arch failing is not fatal
             failures.append({"row": i + 1, "arch": _arch_text(arch), "error": str(e).splitlines()[0][:300]})
         else:
@@ -156,7 +168,7 @@ def profile(space_name: str | None, archs_path: str, provider: str, batch: int, 
             continue
         try:
             repeats.append({"arch": r["arch"], **measure(space, json.loads(r["arch"]), prov, batch, threads, runs,
-                                                         warmup, seed)})
+                                                         warmup, seed, latent or 64)})
         except (AutobuildError, RuntimeError, ValueError, MemoryError) as e:
             failures.append({"row": None, "arch": r["arch"], "error": f"repeat pass: {str(e).splitlines()[0][:300]}"})
         bar.update(1)

@@ -84,17 +84,19 @@ def build_subnet(space: Any, arch: dict, weights: str | Path | None = None, seed
     return net.get_active_subnet(preserve_weight=True).eval()
 
 
-def onnx_bytes(net: Any, x: Any, opset: int = 17) -> bytes:
-    """The TorchScript-traced ONNX export of a subnet at the input ``x`` (``image`` -> ``logits``)."""
+def onnx_bytes(net: Any, x: Any, opset: int = 17, output: str = "logits") -> bytes:
+    """The TorchScript-traced ONNX export of a network at the input ``x`` (a tensor, named
+    ``image``, or a dict of named input tensors), one output named ``output``."""
     import io
 
     import torch
 
+    inputs = x if isinstance(x, dict) else {"image": x}
     buf = io.BytesIO()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(net, (x,), buf, input_names=["image"], output_names=["logits"], opset_version=opset,
-                          dynamo=False)
+        torch.onnx.export(net, tuple(inputs.values()), buf, input_names=list(inputs), output_names=[output],
+                          opset_version=opset, dynamo=False)
     return buf.getvalue()
 
 

@@ -81,20 +81,37 @@ def environment(provider: str, batch: int, threads: int, runs: int, warmup: int)
     return env
 
 
-def _timer(space: Any, arch: dict, provider: str, batch: int, threads: int, seed: int) -> Callable[[], float]:
+def _network(space: Any, arch: dict, batch: int, seed: int, latent: int) -> tuple[Any, dict]:
+    """The arch's network (eval mode) and its named inputs: an OFA subnet's ``image`` at the
+    arch's resolution, or a U-Net's ``sample`` (``latent x latent``, 7 channels) and ``timestep``."""
+    import torch
+
+    from ..spaces.unet import UNetSpace
+
+    g = torch.Generator().manual_seed(seed)
+    if isinstance(space, UNetSpace):
+        from .unet_build import build_unet
+
+        return build_unet(space, arch, seed), {"sample": torch.randn(batch, 7, latent, latent, generator=g),
+                                               "timestep": torch.full((batch,), 10.0)}
+    from .ofa_build import build_subnet
+
+    r = int(space.validate(arch)["r"])
+    return build_subnet(space, arch, seed=seed), {"image": torch.randn(batch, 3, r, r, generator=g)}
+
+
+def _timer(space: Any, arch: dict, provider: str, batch: int, threads: int, seed: int,
+           latent: int = 64) -> Callable[[], float]:
     """A function running the arch's network once and returning the seconds it took."""
     import torch
 
-    from .ofa_build import build_subnet
-
-    net = build_subnet(space, arch, seed=seed)
-    r = int(space.validate(arch)["r"])
-    x = torch.randn(batch, 3, r, r, generator=torch.Generator().manual_seed(seed))
+    net, inputs = _network(space, arch, batch, seed, latent)
     if provider in TORCH_PROVIDERS:
         dev = "cuda" if provider == "torch-cuda" else "cpu"
         if dev == "cuda" and not torch.cuda.is_available():
             raise AutobuildError("--provider torch-cuda: torch sees no CUDA device")
-        net, x = net.to(dev), x.to(dev)
+        net = net.to(dev)
+        args = tuple(v.to(dev) for v in inputs.values())
         if threads:
             torch.set_num_threads(threads)
 
@@ -103,7 +120,7 @@ def _timer(space: Any, arch: dict, provider: str, batch: int, threads: int, seed
                 if dev == "cuda":
                     torch.cuda.synchronize()
                 t = time.perf_counter()
-                net(x)
+                net(*args)
                 if dev == "cuda":
                     torch.cuda.synchronize()
                 return time.perf_counter() - t
@@ -111,15 +128,15 @@ def _timer(space: Any, arch: dict, provider: str, batch: int, threads: int, seed
         return run_torch
     import onnxruntime as ort
 
-    from .ofa_build import onnx_bytes
-
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
-    sess = ort.InferenceSession(onnx_bytes(net, x), opts, providers=[provider])
-    feed = {"image": x.numpy()}
+    from .ofa_build import onnx_bytes
+
+    sess = ort.InferenceSession(onnx_bytes(net, inputs), opts, providers=[provider])
+    feed = {k: v.numpy() for k, v in inputs.items()}
 
     def run_ort() -> float:
         t = time.perf_counter()
@@ -130,9 +147,10 @@ def _timer(space: Any, arch: dict, provider: str, batch: int, threads: int, seed
 
 
 def measure(space: Any, arch: dict, provider: str, batch: int = 1, threads: int = 1, runs: int = 50,
-            warmup: int = 10, seed: int = 0) -> dict[str, float]:
-    """Median, minimum, p10 and p90 latency (ms) of ``runs`` timed runs after ``warmup``."""
-    run = _timer(space, arch, provider, batch, threads, seed)
+            warmup: int = 10, seed: int = 0, latent: int = 64) -> dict[str, float]:
+    """Median, minimum, p10 and p90 latency (ms) of ``runs`` timed runs after ``warmup`` (``latent``:
+    the side of a U-Net's latent)."""
+    run = _timer(space, arch, provider, batch, threads, seed, latent)
     for _ in range(warmup):
         run()
     t = np.array([run() for _ in range(runs)]) * 1e3

@@ -170,23 +170,16 @@ def build_unet(space: Any, arch: dict, seed: int = 0) -> Any:
 def export_unet_onnx(net: Any, sample: Any, path: str | Path, opset: int = 17) -> float:
     """Write ``net`` as ONNX (inputs ``sample`` and ``timestep``, output ``noise``), checked with
     ``onnx.checker`` and against PyTorch on ONNX Runtime; returns the max abs difference."""
-    import io
-    import warnings
-
     import numpy as np
     import onnx
     import onnxruntime as ort
     import torch
 
     from ..io_utils import atomic_write_bytes
+    from .ofa_build import onnx_bytes
 
     t = torch.tensor([10.0])
-    buf = io.BytesIO()
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (sample, t), buf, input_names=["sample", "timestep"], output_names=["noise"],
-                          opset_version=opset, dynamo=False)
-    data = buf.getvalue()
+    data = onnx_bytes(net, {"sample": sample, "timestep": t}, opset, output="noise")
     onnx.checker.check_model(onnx.load_from_string(data))
     got = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(
         None, {"sample": sample.numpy(), "timestep": t.numpy()})[0]
