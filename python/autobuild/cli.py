@@ -290,6 +290,9 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
 @click.option("--val-fraction", type=click.FloatRange(0, 0.5, max_open=True), default=None,
               help="Share of the training archs held out to keep the best epoch (early stopping); k-GNN "
                    "predictors only [default: 0.1 with the MACs prior, else 0].")
+@click.option("--loss", type=click.Choice(["eq4", "mse"]), default="eq4", show_default=True,
+              help="eq4: MSE + the hop-level ranking term (AutoBuild); mse: the prediction's MSE only (the "
+                   "Exhaustive Search baseline's predictors, Sec. 5.3).")
 @click.option("--prior", type=click.Choice(["auto", "macs", "none"]), default=None,
               help="--kind kgnn: start from a line on the exact MACs and learn its correction (auto: where "
                    "the space has MAC counts, the OFA spaces) [default: auto].")
@@ -302,8 +305,8 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
 def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epochs: int | None, batch_size: int | None,
               lr: float | None, schedule: str | None, norm: str | None, hop_loss: str | None,
               weight_decay: float | None, hidden: int | None, layers: int, test_fraction: float,
-              seed: int, fe_grad_scale: float | None, threads: int, val_fraction: float | None, prior: str | None,
-              folds: int, seeds: int, overwrite: bool,
+              seed: int, fe_grad_scale: float | None, threads: int, val_fraction: float | None, loss: str,
+              prior: str | None, folds: int, seeds: int, overwrite: bool,
               quiet: bool) -> None:
     """Train an AutoBuild predictor with the hop-level ranking loss (Eq. 4) and save it.
 
@@ -316,6 +319,8 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
     from .io_utils import check_output_dir
     from .models.artifact import model_dir_files
 
+    if loss == "mse" and kind != "autobuild":
+        raise click.BadParameter("applies to --kind autobuild (the k-GNN has its own loss, Eq. 6)", param_hint="--loss")
     sp = _space(space_name)
     eq = TargetEquation(target)
     if folds * seeds == 1:  # before reading data or training: never lose a minute to a refused --out
@@ -340,6 +345,8 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
                                     hop_loss=hop_loss, weight_decay=weight_decay, hidden=hidden,
                                     fe_grad_scale=fe_grad_scale, val_fraction=val_fraction, prior=prior).items()
              if v is not None}
+    if loss == "mse":
+        given["rank_weight"] = 0.0
     if folds * seeds > 1 and not kind_.ensembles:
         raise AutobuildError(f"--folds/--seeds ensembles are not made of --kind {kind} predictors "
                              f"(kinds with ensembles: {', '.join(k for k, v in KINDS.items() if v.ensembles)})")
@@ -377,7 +384,8 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
                        overwrite=overwrite, on_start=on_start)
         bar.close()
         members = load_ensemble(out, space=sp)
-        _warn_models(members, "module scoring")
+        if loss != "mse":  # MSE-only members are not trained to rank hops: nothing to warn about there
+            _warn_models(members, "module scoring")
         srcc = np.array([m.report["test"]["srcc_hop"] for m in members])
         pred = np.array([m.report["test"]["srcc_pred"] for m in members])
         hops = " ".join(f"{v:.3f}" for v in srcc.mean(0))
@@ -779,12 +787,14 @@ def _warn_scores(paths: tuple[str, ...], selections: list) -> None:
 
 
 def _register() -> None:
+    from .cli_exhaustive import exhaustive
     from .cli_opgraph import opgraphs, subgraphs
     from .cli_plot import plot
     from .cli_profile import profile
     from .cli_search import search
     from .cli_unet import unet
 
+    cli.add_command(exhaustive)
     cli.add_command(opgraphs)
     cli.add_command(plot)
     cli.add_command(profile)

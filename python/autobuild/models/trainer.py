@@ -137,7 +137,10 @@ def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: TrainConfi
 
     def loss_fn(m: AutoBuildPredictor, g: tuple, yb: torch.Tensor) -> torch.Tensor:  # Eq. 4
         pred, norms = m.forward_train(*g)
-        return torch.nn.functional.mse_loss(pred, yb) + cfg.rank_weight * hop_loss(norms, yb, cfg.rank_eps, cfg.hop_loss)
+        mse = torch.nn.functional.mse_loss(pred, yb)
+        if cfg.rank_weight == 0:  # the MSE-only predictors of the Exhaustive Search baseline (Sec. 5.3)
+            return mse
+        return mse + cfg.rank_weight * hop_loss(norms, yb, cfg.rank_eps, cfg.hop_loss)
 
     monitor = ValidationMonitor(model, space, codes, y, te, cfg.epochs)
     history, train_seconds = fit(model, space, codes, ys, tr, cfg.epochs, cfg.batch_size, cfg.seed, loss_fn, opt,
