@@ -158,3 +158,17 @@ def test_moduleset_width_is_the_deepest_module():
     assert sp.module_width == 7
     ms = sp.enumerate_modules(4)
     assert isinstance(ms, ModuleSet) and ms.choices.shape[1] == 7
+
+
+def test_unet_scores_use_eq5_cells_of_the_depths_modules_have(tmp_path):
+    """A U-Net stage has no module of some depths in its range (in3: 2, 3 or 5 nodes); Eq. 5 must
+    not fall back to N(0,1) for the missing ones; and the Fig. 4 plot draws U-Net blocks."""
+    from autobuild.scoring.scorer import _cell_moments
+
+    report = {"label_moments": [{"group": 2, "depth": d, "n": 30, "mean": 1.0 * d, "std": 1.0} for d in (2, 3, 5)]}
+    mean, std, reason = _cell_moments(report, 2, 2, 5, 20, needed=[2, 3, 5])
+    assert reason is None and mean.tolist() == [2.0, 3.0, 0.0, 5.0]
+    assert _cell_moments(report, 2, 2, 5, 20)[2] == "depth 4 has 0 training archs (< 20)"
+    from autobuild.plots import layer_text
+
+    assert layer_text({"op": "res", "cm": 256, "mult": 2}) == "res@256x2"

@@ -113,8 +113,10 @@ def arch_cmd(model_dir: str, arch_spec: str, row: int | None, out: str, provider
         art = max(art.members, key=lambda m: m.report["test"]["srcc_pred"])
         click.echo(f"ensemble: drawing member {art.path.name} (best held-out SRCC)", err=True)
     if not hasattr(art.space, "encode_one"):
-        raise AutobuildError(f"{model_dir}: `plot arch` draws sequence graphs; op graphs of space "
-                             f"{art.space.name!r} are drawn by `autobuild subgraphs MODEL_DIR MODEL.onnx --plot`")
+        hint = ("op graphs are drawn by `autobuild subgraphs MODEL_DIR MODEL.onnx --plot`"
+                if art.space.name == "onnx-ir" else "it is not drawn for this space yet")
+        raise AutobuildError(f"{model_dir}: `plot arch` draws the sequence graphs of stage / layer spaces (OFA, "
+                             f"YAML spaces); space {art.space.name!r}: {hint}")
     arch = parse_arch(arch_spec, row)
     try:
         arch = art.space.validate(arch)

@@ -48,7 +48,10 @@ def _save(fig: Any, out: str | Path) -> Path:
 
 
 def layer_text(layer: dict) -> str:
-    """``{"k": 7, "e": 6}`` -> ``"k7e6"`` (feature name and value, for any space)."""
+    """``{"k": 7, "e": 6}`` -> ``"k7e6"`` (feature name and value, for any space); a U-Net block
+    ``{"op": "res", "cm": 256, "mult": 2}`` -> ``"res@256x2"``."""
+    if set(layer) == {"op", "cm", "mult"}:
+        return f"{layer['op']}@{layer['cm']}x{layer['mult']}"
     return "".join(f"{name}{value}" for name, value in layer.items())
 
 
@@ -154,6 +157,10 @@ def modules_table(scores: Any, n: int = 3) -> str:
 
 def _color_feature(space: Any, color_by: str | None) -> tuple[int, list]:
     """Index of the layer feature that colours module boxes and its values in order."""
+    if not hasattr(space, "layer_features"):  # U-Net blocks {"op", "cm", "mult"}: coloured by multiplier
+        if color_by not in (None, "mult"):
+            raise AutobuildError(f"cannot colour by {color_by!r}: U-Net blocks are coloured by mult")
+        return 2, sorted({m for ms in space.mult for m in ms})
     feats = list(space.layer_features)
     names = [f.name for f in feats]
     if color_by is not None:
@@ -183,7 +190,7 @@ def plot_modules(scores: Any, out: str | Path, n: int = 3, color_by: str | None 
     groups = list(range(space.n_groups))
     picks = [_pick_rows(scores, g, n) for g in groups]
     ci, cvals = _color_feature(space, color_by)
-    cname = space.layer_features[ci].name
+    cname = space.layer_features[ci].name if hasattr(space, "layer_features") else "x"
     cmap = plt.get_cmap("YlGnBu")
     k = len(cvals)
     colors = {v: cmap(0.2 + 0.7 * (j / (k - 1) if k > 1 else 0.5)) for j, v in enumerate(cvals)}

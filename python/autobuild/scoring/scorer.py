@@ -122,11 +122,14 @@ def _resolve_globals(space: SearchSpace, models: Sequence[Any], given: Mapping[s
     return out
 
 
-def _cell_moments(report: dict, g: int, lo: int, hi: int, min_count: int) -> tuple[np.ndarray, np.ndarray, str | None]:
-    """Label moments of group ``g`` by depth; ``None`` reason unless a cell is too thin."""
+def _cell_moments(report: dict, g: int, lo: int, hi: int, min_count: int,
+                  needed: Any = None) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """Label moments of group ``g`` by depth; ``None`` reason unless a cell is too thin. Only the
+    ``needed`` depths (those the group's modules have; default every depth ``lo..hi``) must be
+    filled: a U-Net stage of 2 or 3 blocks with or without attention has no module of 4 nodes."""
     cells = {c["depth"]: c for c in report["label_moments"] if c["group"] == g}
     mean, std = np.zeros(hi - lo + 1), np.ones(hi - lo + 1)
-    for l in range(lo, hi + 1):
+    for l in (range(lo, hi + 1) if needed is None else sorted(int(d) for d in needed)):
         c = cells.get(l)
         n = 0 if c is None else int(c["n"])
         if c is None or n < min_count or c["std"] is None or not c["std"] > 0:
@@ -227,7 +230,8 @@ def score_modules(
                 f"stage {label}: modules of up to {hi} layers need {hi - 1} hops; the model has {models[0].hops - 1}"
             )
         # Eq. 5 needs every (stage, depth) cell; too few archs in one -> N(0,1) for the whole stage.
-        moments = [_cell_moments(m.report, g, lo, hi, min_count) for m in models]
+        needed = np.unique(mods.depths)
+        moments = [_cell_moments(m.report, g, lo, hi, min_count, needed) for m in models]
         reasons = [r for *_, r in moments if r]
         fallback = bool(reasons)
         if fallback:
