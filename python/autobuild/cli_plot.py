@@ -6,7 +6,6 @@ Registered on the main group with ``cli.add_command(plot)``; bad input raises
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 

@@ -34,7 +34,7 @@ ARCH_KEYS = ("cm", "mult", "res_in", "res_out", "attn_in", "attn_out")
 
 def _diffusers() -> Any:
     try:
-        import torch  # noqa: F401
+        import torch  # noqa: F401 - fail early with the install hint
         from diffusers import ConfigMixin, ModelMixin
         from diffusers.configuration_utils import register_to_config
         from diffusers.models.attention_processor import Attention
