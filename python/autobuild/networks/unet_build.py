@@ -1,8 +1,10 @@
 """Real U-Nets of the SD v1.4 inpainting spaces, assembled from ``diffusers`` building blocks
 (issue 15 sec. 2; the original: CompVis ``inpainting_big``, ``shared/designs/sd-unet.md``).
 
-No stock diffusers class expresses these archs (``UNet2DModel`` has one block count for every
-stage and ``num_res_blocks + 1`` output blocks), so :class:`SearchedUNet` assembles the blocks:
+No stock diffusers class expresses these archs: ``UNet2DModel`` has one block count for every
+stage (``layers_per_block``, and ``+ 1`` output blocks) and one ``attention_head_dim``, so not
+8 heads at every width; not even the original is one (768 and 1024 channels need head dims 96
+and 128). :class:`SearchedUNet` assembles the blocks:
 
 * time embedding: ``Timesteps(C_m)`` + ``TimestepEmbedding(C_m, 4 C_m)``;
 * ``conv_in`` 3x3, 7 -> C_m; input stage ``s``: ``res_in[s]`` ``ResnetBlock2D`` (each followed by
