@@ -74,12 +74,14 @@ def _torch_export(model: torch.nn.Module, example: Any, path: str, exporter: str
         torch.onnx.export(model, example.torch(), path, **kw)
 
 
-def export_onnx(model: torch.nn.Module, space: Any, path: str | Path, atol: float = 1e-4,
-                rtol: float = 1e-5, exporters: tuple[str, ...] = EXPORTERS) -> dict:
+def export_onnx(model: torch.nn.Module, space: Any, path: str | Path, atol: float = 1e-3,
+                rtol: float = 1e-4, exporters: tuple[str, ...] = EXPORTERS) -> dict:
     """Export with dynamic node / edge / graph counts and verify ONNX Runtime against PyTorch.
 
     The prediction must agree within ``atol`` in standardised units (``|d pred| / y_std``) and every
-    output within ``rtol`` of its largest magnitude. Exporters are tried in order: the TorchScript
+    output within ``rtol`` of its largest magnitude: float32 rounding of sums over deep residual
+    hops reaches 1.3e-4 on U-Net ensembles trained 1,000 epochs, while a wrong export differs by
+    O(1). Exporters are tried in order: the TorchScript
     tracer (fast) and, should it fail or miss parity (a future torch may drop it), the
     ``torch.export`` based one (many times slower on these graphs; README, *Model directory*)."""
     import onnx
