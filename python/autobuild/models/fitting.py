@@ -90,7 +90,8 @@ def label_moments(space: Any, codes: np.ndarray, y: np.ndarray) -> list[dict]:
     for gi in range(space.n_groups):
         depth = space.module_depths(codes, gi)
         lo, hi = space.group_depths(gi)
-        for l in range(lo, hi + 1):
+        values = getattr(space, "group_depth_values", None)  # spaces whose range has gaps (U-Nets)
+        for l in (values(gi) if values else range(lo, hi + 1)):
             sel = y[depth == l]
             out.append({
                 "group": gi, "stage": space.group_label(gi), "depth": l, "n": int(len(sel)),

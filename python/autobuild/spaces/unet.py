@@ -281,6 +281,12 @@ class UNetSpace:
         ds = [self._depth(s, out, b, a) for b in res for a in self._attn_choices(s)]
         return min(ds), max(ds)
 
+    def group_depth_values(self, g: int) -> list[int]:
+        """The depths group ``g``'s modules can have (its range has gaps: 2, 3 or 5 nodes in ``in3``)."""
+        s, out = self._stage_of(g)
+        return sorted({self._depth(s, out, b, a) for b in (self.res_out if out else self.res_in)
+                       for a in self._attn_choices(s)})
+
     @property
     def module_width(self) -> int:
         return max(self.group_depths(g)[1] for g in range(self.n_groups))
