@@ -67,9 +67,29 @@ def build_top4(scores: Path, out: Path, *flags: object) -> int:
     return 48
 
 
-def top_codes(space, path: Path) -> np.ndarray:
+def read_archs(path: Path) -> list[dict]:
+    """The archs of a CSV that autobuild wrote (column ``arch``)."""
     with open(path) as f:
-        return space.encode([json.loads(r["arch"]) for r in csv.DictReader(f)])
+        return [json.loads(r["arch"]) for r in csv.DictReader(f)]
+
+
+def top_codes(space, path: Path) -> np.ndarray:
+    return space.encode(read_archs(path))
+
+
+def write_labels(path: Path, space, codes: np.ndarray, y: np.ndarray) -> None:
+    """A labelled CSV (``arch``, ``q``) for ``train``."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["arch", "q"])
+        for a, v in zip(space.decode(codes), y):
+            w.writerow([json.dumps(a), repr(float(v))])
+
+
+def ensemble_args(space_name: str, data: Path, epochs: int) -> list:
+    """The ``train`` arguments of the 20-member ensembles both methods use (Sec. 5.3)."""
+    return ["--space", space_name, "--data", data, "--target", "q", "--folds", 5, "--seeds", 4, "--epochs", epochs,
+            "--quiet"]
 
 
 def main() -> None:
@@ -100,13 +120,8 @@ def main() -> None:
         y = q_all[pick] + rng.normal(0, args.noise * q_std, args.n)
         with tempfile.TemporaryDirectory() as d:
             d = Path(d)
-            with open(d / "data.csv", "w", newline="") as f:
-                w = csv.writer(f)
-                w.writerow(["arch", "q"])
-                for a, v in zip(sp.decode(allc[pick]), y):
-                    w.writerow([json.dumps(a), repr(float(v))])
-            common = ["--space", args.space, "--data", d / "data.csv", "--target", "q", "--folds", 5, "--seeds", 4,
-                      "--epochs", args.epochs, "--quiet"]
+            write_labels(d / "data.csv", sp, allc[pick], y)
+            common = ensemble_args(args.space, d / "data.csv", args.epochs)
             ab("train", *common, "--out", d / "ab")
             ab("score", d / "ab", "--out", d / "s.csv", "--quiet")
             k_ab = build_top4(d / "s.csv", d / "ab_top.csv")

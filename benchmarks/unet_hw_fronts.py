@@ -25,15 +25,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from unet_few_sample import ab, quality  # noqa: E402 - the same synthetic quality and CLI runner
+from unet_few_sample import ab, ensemble_args, quality, read_archs, write_labels  # noqa: E402 - shared
 
 from autobuild.networks.unet_counts import count_unet_codes  # noqa: E402
 from autobuild.spaces import get_space  # noqa: E402
-
-
-def read_archs(path: Path) -> list[dict]:
-    with open(path) as f:
-        return [json.loads(r["arch"]) for r in csv.DictReader(f)]
 
 
 def main() -> None:
@@ -56,13 +51,8 @@ def main() -> None:
     y = q_all[pick] + rng.normal(0, 0.1 * q_all.std(), args.n)
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
-        with open(d / "data.csv", "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["arch", "q"])
-            for a, v in zip(sp.decode(allc[pick]), y):
-                w.writerow([json.dumps(a), repr(float(v))])
-        common = ["--space", sp.name, "--data", d / "data.csv", "--target", "q", "--folds", 5, "--seeds", 4,
-                  "--epochs", args.epochs, "--quiet"]
+        write_labels(d / "data.csv", sp, allc[pick], y)
+        common = ensemble_args(sp.name, d / "data.csv", args.epochs)
         ab("train", *common, "--out", d / "ab")
         ab("score", d / "ab", "--out", out / "scores.csv", "--quiet")
         ab("build", out / "scores.csv", "--k", 16, "--top", args.top, "--out", d / "ab_top.csv", "--quiet")

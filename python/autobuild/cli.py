@@ -733,15 +733,16 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
                            f"indistinguishable from the best (scores within ±{margin:.3g})", err=True)
     rs = unite(selections, names)
     size = rs.cardinality()  # an upper bound where the space constrains its groups: recounted
+    every = rs.all_combos() if size <= limits.MAX_ARCHS else None  # enumerated once: counted, and built without --top
     bound = ""
-    if size <= limits.MAX_ARCHS:
-        size = len(rs.all_combos())
+    if every is not None:
+        size = len(every)
     elif not hasattr(rs.space, "layer_features"):  # constrained (U-Nets) and too many to recount
         bound = "up to "
     if top is None and size > limit:
         raise AutobuildError(f"the reduced space holds {bound}{size:,} architectures (> --limit {limit:,}); "
                              "use --top N for the best N or raise --limit")
-    combos = rs.top_combos(top) if top is not None else rs.all_combos()
+    combos = rs.top_combos(top) if top is not None else every
     if not len(combos):  # constrained spaces (U-Nets: one C_m, twins share their multiplier)
         raise AutobuildError(f"no combination of the top {k} modules per stage satisfies space {rs.space.name!r}'s "
                              "constraints (one C_m; each input stage's multiplier equal to its output twin's): "

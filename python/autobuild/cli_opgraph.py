@@ -82,8 +82,6 @@ def opgraphs(models: tuple[str, ...], labels: str | None, space_name: str | None
             shown.append(source)
             bar.write(f"autobuild: {source[:80]}: skipped: {error}", file=sys.stderr)
 
-    if out_p.exists():  # --overwrite: the old file goes only once the new one is complete
-        pass
     counts = write_op_graphs(out_p, items, make, on_row)
     bar.close()
     if counts["failures"]:
@@ -115,15 +113,13 @@ def subgraphs(model_dir: str, onnx_model: str, hops: tuple[int, ...], top: int, 
     from .cli_options import check_outputs
     from .models.artifact import load_model
     from .opgraphs.convert import op_graph
-    from .opgraphs.subgraphs import top_subgraphs
+    from .opgraphs.subgraphs import require_ir_model, top_subgraphs
 
     check_outputs((out, "table"), (plot_out, "figure"))
     if out and out.lower().endswith(".gz"):
         raise click.BadParameter(f"{out}: write .csv or .jsonl (not compressed)", param_hint="--out")
     art = load_model(model_dir)
-    if art.space.name != "onnx-ir":
-        raise AutobuildError(f"{model_dir}: a predictor of space {art.space.name!r}; op subgraphs are scored by an "
-                             "onnx-ir predictor (autobuild opgraphs, then train --space onnx-ir)")
+    require_ir_model(art)  # before the model is converted
     graph = op_graph(onnx_model, fold=not no_fold)
     pred, rows = top_subgraphs(art, graph, sorted(set(hops)) or None, top, provider)
     click.echo(f"{onnx_model}: {len(graph['ops'])} ops, {len(graph['edges'])} edges; predicted {art.target} = {pred:.4g}")

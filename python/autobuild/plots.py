@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import AutobuildError
+from .spaces.module import layer_text
 
 __all__ = ["layer_text", "modules_table", "plot_arch", "plot_hops", "plot_importance", "plot_modules"]
 
@@ -45,14 +46,6 @@ def _save(fig: Any, out: str | Path) -> Path:
     finally:
         _plt().close(fig)
     return out
-
-
-def layer_text(layer: dict) -> str:
-    """``{"k": 7, "e": 6}`` -> ``"k7e6"`` (feature name and value, for any space); a U-Net block
-    ``{"op": "res", "cm": 256, "mult": 2}`` -> ``"res@256x2"``."""
-    if set(layer) == {"op", "cm", "mult"}:
-        return f"{layer['op']}@{layer['cm']}x{layer['mult']}"
-    return "".join(f"{name}{value}" for name, value in layer.items())
 
 
 def _modules_text(layers: Sequence[dict]) -> str:
@@ -328,8 +321,6 @@ def plot_importance(artifact: Any, out: str | Path) -> Path:
 def arch_norms(artifact: Any, arch: Any, provider: str = "cpu") -> tuple[float, list[dict], Any]:
     """``(prediction, nodes, z)`` of one arch: the sequence-graph node dicts and the node
     embedding L1 norms standardised per hop, ``z[v, m] = (||h_v^m||_1 - mu_m) / sigma_m``."""
-    import numpy as np
-
     from .models.inference import OnnxPredictor
 
     space = artifact.space
@@ -339,11 +330,9 @@ def arch_norms(artifact: Any, arch: Any, provider: str = "cpu") -> tuple[float, 
         raise AutobuildError("arch has no layers to draw")
     g = space.graphs(code[None, :])
     pred, node_norms, _ = OnnxPredictor(artifact.onnx_path, provider=provider).run(g.onnx_feed())
-    hm = np.array([h["mean"] for h in artifact.report["hop_moments"]], dtype=np.float64)
-    hs = np.array([h["std"] for h in artifact.report["hop_moments"]], dtype=np.float64)
-    hops = min(node_norms.shape[1], len(hm))
-    z = (node_norms[:, :hops].astype(np.float64) - hm[:hops]) / np.where(hs[:hops] > 0, hs[:hops], 1.0)
-    return float(pred[0]), nodes, z
+    from .scoring.scorer import hop_z
+
+    return float(pred[0]), nodes, hop_z(artifact.report, node_norms)
 
 
 def plot_arch(artifact: Any, arch: dict, out: str | Path, provider: str = "cpu") -> Path:

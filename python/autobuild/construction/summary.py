@@ -10,6 +10,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..spaces.module import layer_text
+
 
 def _fmt(v: float) -> str:
     return f"{v:.4g}"
@@ -40,8 +42,7 @@ def composition(reduced: Any) -> tuple[list[str], str | None]:
         lo, hi = sp.group_depths(g)
         mods = [sp.module_layers(g, m) for m in group]
         depths = Counter(m.depth for m in group)
-        text = getattr(sp, "layer_text", None) or (lambda layer: "".join(f"{k}{v}" for k, v in layer.items()))
-        choices = Counter(text(layer) for m in mods for layer in m)
+        choices = Counter(layer_text(layer) for m in mods for layer in m)
         n_layers = sum(choices.values()) or 1
         top = ", ".join(f"{c} {100 * n / n_layers:.0f}%" for c, n in choices.most_common(3))
         lines.append(f"  stage {sp.group_label(g)}: depths {dict(sorted(depths.items()))} of {lo}..{hi}; "

@@ -24,7 +24,6 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .unet_build import skip_plan  # noqa: F401 - the rule these counts follow
 
 IN_CHANNELS, OUT_CHANNELS = 7, 3
 #: Metrics every U-Net arch has without a measurement (target equations, ``autobuild count``).
@@ -70,7 +69,8 @@ def _output_stage(s: int, cm: Any, cur: Any, entry: Any, c: Any, r_in: Any, r_ou
                   hw: int) -> tuple[Any, Any]:
     """Output stage ``s``: ``r_out`` blocks, block ``j`` concatenating the ``j``-th most recent skip
     (of ``r_in + 1``: the stage's entry tensor, then ``r_in`` blocks' outputs of ``c`` channels)
-    while there is one (:func:`~.unet_build.skip_plan`), then the upsampling block (stages 4-2)."""
+    while there is one (the rule of :func:`~.unet_build.skip_plan`, vectorised), then the upsampling
+    block (stages 4-2)."""
     temb, h = 4 * cm, hw >> s
     p = f = 0
     for j in range(3):
@@ -164,4 +164,4 @@ def count_unet_codes(space: Any, codes: np.ndarray, hw: int = 64) -> tuple[np.nd
     return params, 2 * macs
 
 
-__all__ = ["UNET_METRICS", "count_unet", "count_unet_arch", "count_unet_codes", "skip_plan"]
+__all__ = ["UNET_METRICS", "count_unet", "count_unet_arch", "count_unet_codes"]

@@ -39,24 +39,26 @@ def rooted_subgraph(edges: Sequence[Sequence[int]], n: int, root: int, hops: int
     return dist
 
 
+def require_ir_model(artifact: Any) -> None:
+    """One line unless ``artifact`` is an ``onnx-ir`` predictor trained to rank its hops."""
+    if artifact.space.name != "onnx-ir":
+        raise AutobuildError(f"{artifact.path}: a predictor of space {artifact.space.name!r}; op subgraphs are scored "
+                             "by an onnx-ir predictor (autobuild opgraphs, then train --space onnx-ir)")
+    artifact.require("ranks_hops", "op-subgraph scores")
+
+
 def node_scores(artifact: Any, graph: dict, provider: str = "cpu") -> tuple[float, np.ndarray, np.ndarray]:
     """``(prediction, norms [n, M+1], z [n, M+1])`` of an op graph's nodes under ``artifact``."""
     from ..graphs import GraphBatch
     from ..models.inference import OnnxPredictor
 
-    space = artifact.space
-    if space.name != "onnx-ir":
-        raise AutobuildError(f"{artifact.path}: a predictor of space {space.name!r}; op subgraphs are scored by "
-                             "an onnx-ir predictor (train --space onnx-ir --data OPGRAPHS.jsonl)")
-    artifact.require("ranks_hops", "op-subgraph scores")
-    x, ei = space.encode_graph(graph)
+    from ..scoring.scorer import hop_z
+
+    require_ir_model(artifact)
+    x, ei = artifact.space.encode_graph(graph)
     g = GraphBatch.from_graphs([(x, ei)])
     pred, norms, _ = OnnxPredictor(artifact.onnx_path, provider=provider).run(g.onnx_feed())
-    hm = np.array([h["mean"] for h in artifact.report["hop_moments"]], dtype=np.float64)
-    hs = np.array([h["std"] for h in artifact.report["hop_moments"]], dtype=np.float64)
-    norms = norms.astype(np.float64)
-    z = (norms - hm) / np.where(hs > 0, hs, 1.0)
-    return float(pred[0]), norms, z
+    return float(pred[0]), norms.astype(np.float64), hop_z(artifact.report, norms)
 
 
 def top_subgraphs(artifact: Any, graph: dict, hops: Sequence[int] | None = None, top: int = 5,

@@ -94,6 +94,20 @@ class ModuleScores:
         return rows[np.lexsort((rows, self.depth[rows], -self.score[rows]))]
 
 
+def hop_moments(report: dict) -> tuple[np.ndarray, np.ndarray]:
+    """``(mu_m, sigma_m)`` of a model's node-embedding norms per hop (Sec. 4.2), a zero sigma read as 1."""
+    hm = np.array([h["mean"] for h in report["hop_moments"]], dtype=np.float64)
+    hs = np.array([h["std"] for h in report["hop_moments"]], dtype=np.float64)
+    return hm, np.where(hs > 0, hs, 1.0)
+
+
+def hop_z(report: dict, norms: np.ndarray) -> np.ndarray:
+    """Node norms ``[n, hops]`` standardised by the model's hop moments: ``(||h_v^m||_1 - mu_m) / sigma_m``."""
+    hm, hs = hop_moments(report)
+    hops = min(norms.shape[1], len(hm))
+    return (np.asarray(norms, dtype=np.float64)[:, :hops] - hm[:hops]) / hs[:hops]
+
+
 def default_globals(models: Sequence[Any], space: SearchSpace) -> dict[str, Any]:
     """Per global feature, the value the FE-MLP scores highest (summed over the models)."""
     out = {}
@@ -252,11 +266,10 @@ def score_modules(
                 raw[rows] = _last_node_norms(sess, space, codes, mods.depths[rows])
                 if progress:
                     progress(len(rows))
-            hm = np.array([h["mean"] for h in m.report["hop_moments"]], dtype=np.float64)
-            hs = np.array([h["std"] for h in m.report["hop_moments"]], dtype=np.float64)
+            hm, hs = hop_moments(m.report)
             if fallback:
                 cm, cs = np.zeros_like(cm), np.ones_like(cs)
-            s = core.calibrate_scores(np.nan_to_num(raw), hops, cells, hm, np.where(hs > 0, hs, 1.0), cm, cs)
+            s = core.calibrate_scores(np.nan_to_num(raw), hops, cells, hm, hs, cm, cs)
             srcc = np.asarray(m.report["test"]["srcc_hop"], dtype=np.float64)
             w = np.clip(srcc[np.clip(hops, 0, None)], 0.0, None) if len(models) > 1 else np.ones(len(mods))
             w = np.where(w > 0, w, 1e-12)

@@ -12,7 +12,7 @@ concatenation of segments (U-Nets: 4 input stages, the middle, 4 output stages),
 where ``context`` is the last ``M`` nodes before the segment (empty at the start: the graph is cut
 there, as in the full graph). Each distinct ``(context, segment)`` pair is embedded once, as the
 chain ``context + segment``, summing the segment nodes' embeddings; every arch then costs a few
-gathers and the head. :func:`predict_all` equals running the model on every full graph (to float
+gathers and the head. :meth:`Plan.predict` equals running the model on every full graph (to float
 rounding; ``tests/test_exhaustive.py`` checks it against brute force on a sample).
 """
 
@@ -141,14 +141,6 @@ class Plan:
         with torch.inference_mode():
             pred = model.head(mean).squeeze(1) * model.y_std + model.y_mean
         return pred.double().numpy()
-
-
-def predict_all(model: Any, space: Any, codes: np.ndarray) -> np.ndarray:
-    """The prediction (label units) of every arch in ``codes`` by one AutoBuild predictor (a torch
-    module), memoised as in the module docstring."""
-    if not hasattr(space, "all_codes"):
-        raise AutobuildError(f"space {space.name!r} cannot be searched exhaustively (no enumeration of its archs)")
-    return Plan(space, codes, len(model.convs)).predict(model)
 
 
 def exhaustive_search(members: Sequence[Any], top: int = 4, codes: np.ndarray | None = None,

@@ -63,3 +63,12 @@ class ModuleSet:
         for i, m in enumerate(modules):
             ch[i, : m.depth] = m.choices
         return cls(group, np.array([m.depth for m in modules], dtype=np.int32), ch)
+
+
+def layer_text(layer: Mapping[str, object]) -> str:
+    """How summaries and figures name one layer of a module: ``{"k": 7, "e": 6}`` -> ``"k7e6"``
+    (feature name and value, any macro space); a U-Net block ``{"op": "res", "cm": 256, "mult": 2}``
+    -> ``"res@256x2"``."""
+    if set(layer) == {"op", "cm", "mult"}:
+        return f"{layer['op']}@{layer['cm']}x{layer['mult']}"
+    return "".join(f"{name}{value}" for name, value in layer.items())

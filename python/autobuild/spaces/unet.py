@@ -380,11 +380,6 @@ class UNetSpace:
         ci, mi, _, _ = self._module_params(g, module.choices)
         return [{"op": OPS[self._unchoice(c)[0]], "cm": self.cm[ci], "mult": self.mult[s][mi]} for c in module.choices]
 
-    @staticmethod
-    def layer_text(layer: dict) -> str:
-        """How summaries name a block: ``res@256x4`` (op, C_m, multiplier)."""
-        return f"{layer['op']}@{layer['cm']}x{layer['mult']}"
-
     def module_texts(self, g: int, depths: np.ndarray, choices: np.ndarray) -> list[str]:
         return [json.dumps(self.module_layers(g, Module(g, tuple(int(c) for c in row[: int(d)]))), separators=(",", ":"))
                 for d, row in zip(np.asarray(depths), np.asarray(choices))]
