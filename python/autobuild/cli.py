@@ -795,6 +795,7 @@ def _register() -> None:
     from .cli_opgraph import opgraphs, subgraphs
     from .cli_plot import plot
     from .cli_profile import profile
+    from .cli_report import report
     from .cli_search import search
     from .cli_unet import unet
 
@@ -802,6 +803,7 @@ def _register() -> None:
     cli.add_command(opgraphs)
     cli.add_command(plot)
     cli.add_command(profile)
+    cli.add_command(report)
     cli.add_command(search)
     cli.add_command(subgraphs)
     cli.add_command(unet)

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from . import limits
+from .errors import AutobuildError
 from .spaces.macro import PADS
 
 PAD = click.option("--pad", type=click.Choice(PADS), default="repeat", show_default=True,
@@ -58,3 +59,23 @@ def check_outputs(*pairs: tuple[str | None, str]) -> None:
     for path, kind in pairs:
         if path is not None:
             output_format(path, OUTPUT_FORMATS[kind], kind)
+
+
+def parse_ref(text: str | None, names: list[str] | None = None) -> dict[str, float] | None:
+    """``--ref acc=0.74,latency_gpu=10.6`` -> metric -> finite value (with ``names``: one per name)."""
+    import math
+
+    if not text:
+        return None
+    out = {}
+    for part in text.split(","):
+        k, eq, v = part.partition("=")
+        try:
+            out[k.strip()] = float(v)
+        except ValueError:
+            raise AutobuildError(f"--ref {text!r}: expected METRIC=VALUE,...") from None
+        if not eq or not k.strip() or not math.isfinite(out[k.strip()]):
+            raise AutobuildError(f"--ref {text!r}: expected METRIC=VALUE,... with finite values")
+    if names is not None and sorted(out) != sorted(names):
+        raise AutobuildError(f"--ref must give a value for each objective ({', '.join(names)})")
+    return out

@@ -8,26 +8,9 @@ from pathlib import Path
 import click
 
 from . import limits
-from .cli_options import PAD, QUIET, SPACE, seed_option, warn
+from .cli_options import PAD, QUIET, SPACE, parse_ref, seed_option, warn
 from .errors import AutobuildError
 from .search.strategies import STRATEGIES
-
-
-def _parse_ref(text: str | None, names: list[str]) -> dict[str, float] | None:
-    if not text:
-        return None
-    out = {}
-    for part in text.split(","):
-        k, eq, v = part.partition("=")
-        try:
-            out[k.strip()] = float(v)
-        except ValueError:
-            raise AutobuildError(f"--ref {text!r}: expected METRIC=VALUE,...") from None
-        if not eq:
-            raise AutobuildError(f"--ref {text!r}: expected METRIC=VALUE,...")
-    if sorted(out) != sorted(names):
-        raise AutobuildError(f"--ref must give a value for each objective ({', '.join(names)})")
-    return out
 
 
 def _auto_reduced(space_name, reduced, objectives, p, data, k, epochs, work, seed):  # noqa: ANN001, ANN202
@@ -79,6 +62,8 @@ _AUTO_OPTIONS = ("--auto-equations", "--data", "--k", "--epochs", "--work")
 @click.option("--ref", default=None, help="Hypervolume reference point, e.g. acc=0.74,latency_gpu=10.6.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Front CSV (arch + objectives).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Pareto plot PNG [default: OUT.png].")
+@click.option("--data-front", "data_front", default=None, metavar="DATA",
+              help="Labelled data (CSV/JSONL or builtin:NAME) whose own Pareto front the plot draws for comparison.")
 @click.option("--auto-equations", "auto_p", type=click.IntRange(1, 64), default=None,
               help="Derive P target equations from --data, train, score and build the reduced space (beyond the paper).")
 @click.option("--data", default=None, help="Labelled data for --auto-equations (CSV/JSONL or builtin:NAME).")
@@ -92,7 +77,7 @@ _AUTO_OPTIONS = ("--auto-equations", "--data", "--k", "--epochs", "--work")
 @QUIET
 @click.pass_context
 def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, budget, initial, per_iteration, seed,  # noqa: ANN001, ANN201, PLR0913
-           journal, resume, executor, workers, ray_address, ref, out, plot_path, auto_p, data, k, epochs, work, pad, quiet):
+           journal, resume, executor, workers, ray_address, ref, out, plot_path, data_front, auto_p, data, k, epochs, work, pad, quiet):
     """Search a space (or a reduced space) for the Pareto front of the objectives.
 
     Every evaluation is written to the journal as it returns; `--resume JOURNAL` continues an
@@ -103,7 +88,7 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
     from .construction import load_reduced, reduced_from_dict
     from .search import SearchConfig, make_strategy, run_search
     from .search.executors import make_executor
-    from .search.objectives import parse_objectives
+    from .search.objectives import objective_columns, parse_objectives
     from .search.setup import budget_iterations, check_evaluator, open_journal, resume_journal
     from .spaces import get_space, space_from_dict
 
@@ -171,7 +156,11 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
         rs = reduced_from_dict(cfg.reduced, f"{jpath or 'search'}: reduced space") if cfg.reduced is not None else None
         strat = make_strategy(cfg.strategy, sp, reduced=rs, device=cfg.device)
         objs = parse_objectives(cfg.objectives)
-        ref_point = _parse_ref(ref, [o.metric for o in objs])
+        ref_point = parse_ref(ref, [o.metric for o in objs])
+        if data_front and len(objs) != 2:
+            raise AutobuildError("--data-front draws a 2-objective plot; this search has "
+                                 f"{len(objs)} objectives")
+        front_data = objective_columns(data_front, objs) if data_front else None
         ex = make_executor(executor, workers, ray_address)
     except BaseException:
         if jr is not None:
@@ -194,6 +183,10 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
     msg = f"evaluated {res.evaluated_now} archs now, {res.reused} from the journal; front of {len(front)}"
     if ref_point and len(objs) == 2:
         msg += f"; hypervolume {res.hypervolume(ref_point):.6g}"
+        if front_data is not None:
+            from .search.objectives import hypervolume
+
+            msg += f" (the front of {data_front}: {hypervolume(objs, front_data, ref_point):.6g})"
     click.echo(msg, err=True)
     if not quiet and len(front):
         from .construction.summary import codes_composition
@@ -211,7 +204,8 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
         from .plots import plot_front
 
         plot_front(res, plot_path, title=f"{sp.name} {cfg.strategy} (seed {cfg.seed})",
-                   ref=ref_point if ref_point and len(objs) == 2 else None)
+                   ref=ref_point if ref_point and len(objs) == 2 else None, data=front_data,
+                   data_label=f"data {data_front}")
         note(f"wrote {plot_path}")
     else:
         for i in front[:20]:

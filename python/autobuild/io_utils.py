@@ -261,9 +261,10 @@ TABLE_FORMATS = {".csv": "csv", ".csv.gz": "csv", ".jsonl": "jsonl", ".jsonl.gz"
 FIGURE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 SCORES_FORMATS = {".csv": "csv"}
 REDUCED_FORMATS = {".json": "json"}
+REPORT_FORMATS = {".html": "html", ".htm": "html"}
 #: Output kind -> the extensions it may have (``output_format``; the CLI checks them up front).
 OUTPUT_FORMATS = {"table": TABLE_FORMATS, "figure": FIGURE_FORMATS, "scores": SCORES_FORMATS,
-                  "reduced space": REDUCED_FORMATS}
+                  "reduced space": REDUCED_FORMATS, "report": REPORT_FORMATS}
 
 
 def output_format(path: str | Path, formats: dict[str, str], what: str = "output") -> str:

@@ -453,9 +453,27 @@ def plot_hops(artifact: Any, out: str | Path) -> Path:
     return _save(fig, out)
 
 
-def plot_front(result: Any, out: str | Path, title: str = "", ref: dict | None = None) -> Path:
+def data_front(objectives: Sequence[Any], metrics: dict) -> tuple[Any, Any]:
+    """``(x, y)`` of the Pareto front of labelled data (second objective on x, first on y, sorted by x)."""
+    import numpy as np
+
+    from . import core
+    from .search.objectives import minimisation_matrix
+
+    o1, o2 = objectives
+    m = minimisation_matrix(objectives, metrics)
+    ok = np.isfinite(m).all(axis=1)
+    idx = np.flatnonzero(ok)[core.non_dominated_rank(m[ok]) == 0]
+    x, y = np.asarray(metrics[o2.metric], dtype=float)[idx], np.asarray(metrics[o1.metric], dtype=float)[idx]
+    order = np.argsort(x, kind="stable")
+    return x[order], y[order]
+
+
+def plot_front(result: Any, out: str | Path, title: str = "", ref: dict | None = None,
+               data: dict | None = None, data_label: str = "labelled data") -> Path:
     """Pareto plot of a search: every evaluated arch by iteration, and the front (paper Fig. 5);
-    with ``ref`` (metric -> value) the hypervolume is printed in the figure."""
+    with ``ref`` (metric -> value) the hypervolume is printed in the figure; with ``data`` (metric ->
+    values of labelled archs) the data's own Pareto front is drawn for comparison."""
     import numpy as np
     from matplotlib.ticker import MaxNLocator
 
@@ -469,6 +487,11 @@ def plot_front(result: Any, out: str | Path, title: str = "", ref: dict | None =
     order = np.argsort(x[f])
     ax.step(x[f][order], y[f][order], where="post" if not o2.maximize else "pre", c="crimson", lw=1.8, label=f"Pareto front ({len(f)})")
     ax.scatter(x[f], y[f], c="crimson", s=22, zorder=3)
+    if data is not None:
+        dx, dy = data_front(result.objectives, data)
+        ax.step(dx, dy, where="post" if not o2.maximize else "pre", c="0.35", lw=1.4, ls="--",
+                label=f"front of the {data_label} ({len(dx)})")
+        ax.scatter(dx, dy, c="0.35", s=14, marker="s", zorder=3)
     ax.set_xlabel(f"{o2.metric} ({'higher' if o2.maximize else 'lower'} is better)")
     ax.set_ylabel(f"{o1.metric} ({'higher' if o1.maximize else 'lower'} is better)")
     cb = fig.colorbar(sc, ax=ax)
@@ -478,7 +501,12 @@ def plot_front(result: Any, out: str | Path, title: str = "", ref: dict | None =
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title or "evolutionary search")
     if ref:
-        ax.text(0.02, 0.98, f"hypervolume {result.hypervolume(ref):.4g}\n(reference {', '.join(f'{k}={v:g}' for k, v in ref.items())})",
+        text = f"hypervolume {result.hypervolume(ref):.4g}"
+        if data is not None:
+            from .search.objectives import hypervolume
+
+            text += f"\n{data_label}: {hypervolume(result.objectives, data, ref):.4g}"
+        ax.text(0.02, 0.98, text + f"\n(reference {', '.join(f'{k}={v:g}' for k, v in ref.items())})",
                 transform=ax.transAxes, va="top", ha="left", fontsize=8,
                 bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9})
     fig.tight_layout()

@@ -3,7 +3,7 @@ that module scoring needs (Sec. 4.2 / 7.3: hop moments and per-(stage, depth) la
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np

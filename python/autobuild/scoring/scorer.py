@@ -11,7 +11,6 @@ predictor's held-out SRCC at the module's hop level.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence

@@ -22,7 +22,7 @@ from .. import core
 from ..errors import AutobuildError
 from ..spaces.protocol import SearchSpace
 from .journal import Journal, metrics_row
-from .objectives import Objective, minimisation_matrix, parse_objectives
+from .objectives import Objective, hypervolume, minimisation_matrix, parse_objectives
 
 
 @dataclass
@@ -98,12 +98,8 @@ class SearchResult:
 
     def hypervolume(self, ref: dict[str, float], idx: np.ndarray | None = None) -> float:
         """2-D hypervolume of the archs ``idx`` (default: all) w.r.t. ``ref`` (metric -> value)."""
-        if len(self.objectives) != 2:
-            raise AutobuildError("hypervolume needs exactly two objectives")
         idx = np.arange(len(self.codes)) if idx is None else idx
-        pts = minimisation_matrix(self.objectives, {k: v[idx] for k, v in self.metrics.items()})
-        r = np.array([(-1 if o.maximize else 1) * float(ref[o.metric]) for o in self.objectives])
-        return float(core.hypervolume_2d(pts, r))
+        return hypervolume(self.objectives, {k: v[idx] for k, v in self.metrics.items()}, ref)
 
 
 def _seed(*parts: int) -> int:
