@@ -2,11 +2,11 @@
 # Set up autobuild from nothing and run the tests or the demo.
 #
 #   bash tools/bootstrap.sh test   # venv + wheel build (C++ core) + wheel smoke test + pytest
-#   bash tools/bootstrap.sh demo   # venv + install + train on the embedded data + info + predict
+#   bash tools/bootstrap.sh demo   # venv + install + the README walkthrough (train, score, build, search, report)
 #
 # Environment: PYTHON (default python3), VENV (default .venv), TORCH_SPEC (default torch==2.14.1,
 # the release this project is tested with), TORCHVISION_SPEC (default torchvision==0.29.1, its match;
-# the `ofa` package needs it), AUTOBUILD_DEMO_EPOCHS (default 200).
+# the `ofa` package needs it), AUTOBUILD_DEMO_EPOCHS (default: sized to the data; e.g. 2 for a smoke run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-test}
@@ -61,20 +61,7 @@ case "$mode" in
     "$VENV/bin/python" -m pytest -q -p no:cacheprovider -n auto --dist worksteal tests
     ;;
   demo)
-    epochs=${AUTOBUILD_DEMO_EPOCHS:-200}
-    step "train an accuracy predictor on the embedded ofa-mbv3 data ($epochs epochs)"
-    "$VENV/bin/autobuild" train --space ofa-mbv3 --data builtin:ofa-mbv3 --target acc --epochs "$epochs" --out runs/demo-acc --overwrite
-    step "model report"
-    "$VENV/bin/autobuild" info runs/demo-acc
-    step "predict 1,000 fresh random archs with the ONNX export"
-    "$VENV/bin/autobuild" sample --space ofa-mbv3 --n 1000 --seed 42 --out runs/demo-archs.csv
-    "$VENV/bin/autobuild" predict runs/demo-acc --data runs/demo-archs.csv --out runs/demo-pred.csv
-    head -3 runs/demo-pred.csv
-    step "score every module (Eq. 5), build the K=3 reduced space, draw the best and worst modules"
-    "$VENV/bin/autobuild" score runs/demo-acc --out runs/demo-scores.csv --show 2
-    "$VENV/bin/autobuild" build runs/demo-scores.csv --k 3 --out runs/demo-built.csv --reduced-out runs/demo-reduced.json
-    "$VENV/bin/autobuild" plot modules runs/demo-scores.csv --out runs/demo-modules.png > /dev/null
-    "$VENV/bin/autobuild" plot importance runs/demo-acc --out runs/demo-importance.png
-    head -3 runs/demo-built.csv
+    step "the README's five-minute walkthrough on the embedded data (tools/walkthrough.py; in runs/walkthrough)"
+    "$VENV/bin/python" tools/walkthrough.py --workdir runs/walkthrough ${AUTOBUILD_DEMO_EPOCHS:+--epochs "$AUTOBUILD_DEMO_EPOCHS"}
     ;;
 esac

@@ -121,10 +121,21 @@ def big_int(n: int) -> str:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="autobuild")
 def cli() -> None:
-    """AutoBuild: build neural architectures from interpretable knowledge (CVPR 2024).
+    """Build neural architectures from what a predictor learned, instead of blind search.
 
-    Train a hop-level ranked GNN predictor on a few labelled architectures, read its feature and
-    module scores, and build or search architectures with them.
+    Label a few hundred architectures (accuracy, latency, ...), train a predictor on them, and
+    let it score every building block ("module") of the search space; the best modules are
+    combined into new architectures or into a small space to search.
+
+    \b
+    A typical session (about three minutes on 2 CPU cores):
+      autobuild train --space ofa-mbv3 --data builtin:ofa-mbv3 --target 'acc*100/latency_gpu' --out runs/eff
+      autobuild score runs/eff --out scores.csv
+      autobuild build scores.csv --k 3 --out built.csv
+      autobuild report runs/eff scores.csv --out report.html
+
+    Each command's --help says what it does; the README has a walkthrough.
+    Method: AutoBuild (Mills et al., CVPR 2024).
     """
 
 
@@ -250,7 +261,7 @@ def sample_cmd(space_name: str | None, reduced: str | None, n: int, seed: int, o
 
 
 # --------------------------------------------------------------------------- train
-@cli.command("train", short_help="Train a predictor (or an ensemble) with Eq. 4.")
+@cli.command("train", short_help="Train a predictor (or an ensemble) on labelled archs.")
 @click.option("--space", "space_name", required=True, metavar="NAME|FILE",
               help="Search space of the data: a built-in name (`autobuild space` lists them) or a .yaml/.json space file.")
 @click.option("--data", "data", required=True, help="Labelled CSV/JSONL, or builtin:ofa-mbv3 / builtin:ofa-pn.")
@@ -364,7 +375,7 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
     def progress(epoch: int, loss: float, val: float | None = None) -> None:
         bar.update(1)
         # The held-out SRCC as it goes (the monitor's latest point): whether the model ranks yet.
-        bar.set_postfix({"loss": f"{loss:.4f}", **({"test SRCC": f"{val:.3f}"} if val is not None else {})})
+        bar.set_postfix({"loss": f"{loss:.4f}", **({"held-out SRCC": f"{val:.3f}"} if val is not None else {})})
 
     if folds * seeds > 1:
         from .models.ensemble import load_ensemble, train_ensemble
@@ -389,8 +400,9 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
         srcc = np.array([m.report["test"]["srcc_hop"] for m in members])
         pred = np.array([m.report["test"]["srcc_pred"] for m in members])
         hops = " ".join(f"{v:.3f}" for v in srcc.mean(0))
-        click.echo(f"saved ensemble {out}: {len(members)} members; mean test SRCC pred {pred.mean():.3f}, "
-                   f"hops 0..{srcc.shape[1] - 1} [{hops}]")
+        if not quiet:
+            click.echo(f"saved ensemble {out}: {len(members)} members; mean test SRCC pred {pred.mean():.3f}, "
+                       f"hops 0..{srcc.shape[1] - 1} [{hops}]")
         return
     result = kind_.load("train")(sp, codes, y, cfg, progress=progress)
     from .networks.profile import attach_noise_ceiling
@@ -400,15 +412,16 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
     if not quiet:
         click.echo("exporting ONNX and saving...", err=True)
     save_model(out, result, sp, eq, data_info, overwrite=overwrite)
-    click.echo(f"saved {out}: {kind_.load('summary')(result.report)}")
-    _training_notes(out, result.report)
+    if not quiet:
+        click.echo(f"saved {out}: {kind_.load('summary')(result.report)}")
+    _training_notes(out, result.report, quiet)
 
 
-def _training_notes(out: str, report: dict) -> None:
+def _training_notes(out: str, report: dict, quiet: bool = False) -> None:
     from .models.quality import poor_model_warning, still_rising
 
     note = still_rising(report)
-    if note:
+    if note and not quiet:
         click.echo(f"note: {note}", err=True)
     w = poor_model_warning(out, report, "anything built or searched")
     if w:
@@ -515,10 +528,23 @@ def predict_cmd(model_dir: str, data: str, out: str, provider: str, space_name: 
     write_records(out, records, cols)
     if not quiet:
         click.echo(f"wrote {len(pred)} predictions ({art.target}) to {out} [{sess.providers[0]}]", err=True)
-    _compare_with_labels(records, art.target, pred)
+        _compare_with_labels(records, art.target, pred, same_data=_trained_on(members[0], data))
 
 
-def _compare_with_labels(records: Any, target: Any, pred: np.ndarray) -> None:
+def _trained_on(art: Any, data: str) -> bool:
+    """Whether ``data`` is the file (or built-in set) the model was trained on."""
+    src = str((art.config.get("data") or {}).get("source", ""))
+    if not src:
+        return False
+    if src == str(data):
+        return True
+    try:
+        return Path(resolve_data(src)).resolve() == Path(resolve_data(data)).resolve()
+    except (OSError, AutobuildError):
+        return False
+
+
+def _compare_with_labels(records: Any, target: Any, pred: np.ndarray, same_data: bool = False) -> None:
     """When the input holds the target's metric columns, say how well the predictions match them."""
     from .metrics import regression_report
 
@@ -533,6 +559,9 @@ def _compare_with_labels(records: Any, target: Any, pred: np.ndarray) -> None:
     r = regression_report(y, pred)
     click.echo(f"against the input's labels ({target}, {len(y)} archs): SRCC {r['srcc']:.3f}, MAE {r['mae']:.4g}, "
                f"within +-10 % {r['within10']:.1f} %", err=True)
+    if same_data:
+        click.echo("note: this is the data the model was trained on, so these figures are optimistic; its held-out "
+                   "figures are in `autobuild info`", err=True)
 
 
 @cli.command("count", short_help="Exact MACs / FLOPs and parameters of OFA or U-Net archs.")
@@ -643,7 +672,7 @@ def _parse_globals(pairs: tuple[str, ...], resolution: int | None) -> dict[str, 
     return out
 
 
-@cli.command("score", short_help="Score every module of the space (Eq. 5).")
+@cli.command("score", short_help="Score every module (stage subgraph) of the space.")
 @click.argument("model_dirs", nargs=-1, required=True, type=click.Path())
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Scores CSV to write.")
 @click.option("--global", "globals_", multiple=True, metavar="NAME=VALUE",
@@ -674,7 +703,7 @@ def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], 
     models = load_models(list(model_dirs))
     _warn_models(models, "module scoring")
     total = module_count(models[0].space) * len(models)
-    label = name or (Path(model_dirs[0]).name if len(model_dirs) == 1 else "+".join(Path(d).name for d in model_dirs))
+    label = name or "+".join(str(d).rstrip("/") for d in model_dirs)  # as given: build finds the model(s) again
     with tqdm(total=total, desc=f"score {models[0].space.name} modules", unit="module", unit_scale=True,
               disable=quiet or None, file=sys.stderr) as bar:
         scores = score_modules(models, _parse_globals(globals_, resolution), min_count=min_count, provider=provider,
@@ -687,8 +716,9 @@ def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], 
             click.echo(f"note: stage {label}: {tied:,} modules score within the uncertainty (±{margin:.3g}) of the best",
                        err=True)
     glob = ", ".join(f"{k}={v}" for k, v in scores.globals.items())
-    click.echo(f"wrote {len(scores):,} module scores ({scores.target}; {len(models)} model(s); {glob or 'no globals'}) to {out}",
-               err=True)
+    if not quiet:
+        click.echo(f"wrote {len(scores):,} module scores ({scores.target}; {len(models)} model(s); "
+                   f"{glob or 'no globals'}) to {out}", err=True)
     if show:
         from .plots import modules_table
 
@@ -753,9 +783,9 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
     archs = rs.space.decode(codes, pad)
     for i, a in enumerate(archs):  # the space's constraints, checked on every built arch
         rs.space.validate(a)
-    from .construction.summary import build_summary, parse_evaluate
+    from .construction.summary import build_summary, own_models, parse_evaluate
 
-    predictors = parse_evaluate(evaluate, rs.space)
+    predictors = parse_evaluate(evaluate, rs.space, warn) if evaluate else own_models(scores, loaded)
     # Summed module scores (Eq. 5 units per stage), not a prediction: named so nobody compares them.
     write_labelled(out, archs, {"module_score_sum": rs.combo_scores(combos)})
     if reduced_out:
@@ -767,8 +797,9 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
                    + (f", reduced space to {reduced_out}" if reduced_out else ""), err=True)
         for line in lines:
             click.echo(line, err=True)
-        if not predictors:
-            click.echo("  (--evaluate NAME=MODEL_DIR shows the predicted range of what was built)", err=True)
+        if not evaluate:
+            click.echo("  (--evaluate NAME=MODEL_DIR,... shows other predictors' range of what was built, e.g. "
+                       "acc=runs/acc,latency_gpu=runs/lat)", err=True)
     if extreme:
         warn(extreme)
 

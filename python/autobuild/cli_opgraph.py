@@ -87,8 +87,9 @@ def opgraphs(models: tuple[str, ...], labels: str | None, space_name: str | None
     if counts["failures"]:
         warn(f"{len(counts['failures'])} of {len(items)} models could not be converted (first: "
              f"{counts['failures'][0]['source'][:80]}: {counts['failures'][0]['error']})")
-    click.echo(f"wrote {out}: {counts['written'] + counts['kept']} op graphs"
-               + (f" ({counts['kept']} from an interrupted run)" if counts["kept"] else ""))
+    if not quiet:
+        click.echo(f"wrote {out}: {counts['written'] + counts['kept']} op graphs"
+                   + (f" ({counts['kept']} from an interrupted run)" if counts["kept"] else ""))
 
 
 @click.command("subgraphs", short_help="Score the op subgraphs of an ONNX model (top-k per hop, drawn).")

@@ -64,7 +64,7 @@ def plot() -> None:
     """Interpretability figures (PNG) after the paper's Figs. 1, 2, 4 and 9/10."""
 
 
-@plot.command("modules", short_help="Best and worst modules per stage (Fig. 4).")
+@plot.command("modules", short_help="Best and worst modules per stage.")
 @click.argument("scores_csv", type=click.Path())
 @_OUT
 @QUIET
@@ -82,7 +82,7 @@ def modules_cmd(scores_csv: str, out: str, n: int, space_name: str | None, quiet
     _wrote(plot_modules(scores, out, n=n))
 
 
-@plot.command("importance", short_help="FE-MLP feature importance (Figs. 9/10).")
+@plot.command("importance", short_help="Importance of every feature value (FE-MLP).")
 @click.argument("model_dir", type=click.Path())
 @_OUT
 @QUIET
@@ -94,7 +94,7 @@ def importance_cmd(model_dir: str, out: str, quiet: bool) -> None:
     _wrote(plot_importance(load_any(model_dir), out))
 
 
-@plot.command("arch", short_help="Hop-level node scores of one arch (Fig. 1).")
+@plot.command("arch", short_help="Node scores of one arch at every hop.")
 @click.argument("model_dir", type=click.Path())
 @click.option("--arch", "arch_spec", required=True,
               help="Arch as inline JSON, or @FILE: a JSON arch, or a CSV/JSONL that autobuild wrote (see --row).")
@@ -124,7 +124,7 @@ def arch_cmd(model_dir: str, arch_spec: str, row: int | None, out: str, provider
     _wrote(plot_arch(art, arch, out, provider=provider))
 
 
-@plot.command("hops", short_help="Test SRCC per hop level (Fig. 2).")
+@plot.command("hops", short_help="Held-out SRCC per hop level.")
 @click.argument("model_dir", type=click.Path())
 @_OUT
 @QUIET

@@ -36,7 +36,7 @@ def _auto_reduced(space_name, reduced, objectives, p, data, k, epochs, work, see
 _AUTO_OPTIONS = ("--auto-equations", "--data", "--k", "--epochs", "--work")
 
 
-@click.command("search", short_help="Evolutionary multi-objective NAS (Sec. 7.5).")
+@click.command("search", short_help="Evolutionary multi-objective search for a Pareto front.")
 @SPACE
 @click.option("--strategy", type=click.Choice(list(STRATEGIES)), default=None,
               help="Mutation strategy [default: autobuild with --reduced, else stage-full].")

@@ -6,7 +6,7 @@ largest or the smallest net, usually a sign that the target equation rewards siz
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -17,14 +17,20 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
-def predicted_ranges(space: Any, codes: np.ndarray, predictors: Mapping[str, Any]) -> list[str]:
-    """``name: built [lo, hi] (median m) vs training data [lo, hi]`` for every predictor given."""
+def _predict(art: Any, space: Any, codes: np.ndarray) -> np.ndarray:
+    """A model's (or an ensemble's mean) predictions of ``codes`` with its ONNX export."""
     from ..models.inference import OnnxPredictor
 
+    members = getattr(art, "members", None) or [art]
+    return np.mean([OnnxPredictor(m.onnx_path).predict(space, codes)[0] for m in members], axis=0)
+
+
+def predicted_ranges(space: Any, codes: np.ndarray, predictors: Mapping[str, Any]) -> list[str]:
+    """``name: built [lo, hi] (median m) vs training data [lo, hi]`` for every predictor given."""
     lines = []
     for name, art in predictors.items():
-        pred, _ = OnnxPredictor(art.onnx_path).predict(space, codes)
-        rep = art.report
+        pred = _predict(art, space, codes)
+        rep = (getattr(art, "members", None) or [art])[0].report
         rng = rep.get("label_range")
         data = (f"[{_fmt(rng[0])}, {_fmt(rng[1])}]" if rng else
                 f"mean {_fmt(rep['label_mean'])} +- {_fmt(rep['label_std'])}")
@@ -56,9 +62,12 @@ def composition(reduced: Any) -> tuple[list[str], str | None]:
     elif at_min and all(at_min):
         warning = "smallest"
     if warning:
+        lean = ("weighs cost more (e.g. the paper's '100**acc/(log10(latency_gpu+1)+1)' rather than 'acc')"
+                if warning == "largest" else
+                "weighs accuracy more (e.g. '100**acc/(log10(latency_gpu+1)+1)' rather than 'acc*100/latency_gpu')")
         warning = (f"every kept module has the {warning} depth of its stage: this build is simply the {warning} nets "
-                   "of the space. If that is not what you want, use a target that trades accuracy against cost "
-                   "(e.g. 'acc*100/latency_gpu'), --constrained (splits K across module sizes), or "
+                   f"of the space. If that is not what you want, use a target that {lean} and compare the "
+                   "builds with --evaluate, --constrained (splits K across module sizes), or "
                    "`autobuild search --auto-equations`")
     return lines, warning
 
@@ -73,10 +82,11 @@ def build_summary(reduced: Any, codes: np.ndarray, predictors: Mapping[str, Any]
     return lines, warning
 
 
-def parse_evaluate(spec: str | None, space: Any) -> dict[str, Any]:
-    """``--evaluate acc=runs/acc,latency_gpu=runs/lat`` -> name -> loaded model (of ``space``)."""
+def parse_evaluate(spec: str | None, space: Any, warn: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """``--evaluate acc=runs/acc,latency_gpu=runs/lat`` -> name -> loaded model or ensemble (of
+    ``space``); ``warn`` is told when a model's target is not the name it is given."""
     from ..errors import AutobuildError
-    from ..models.artifact import load_model
+    from ..models.ensemble import load_any
 
     out: dict[str, Any] = {}
     if not spec:
@@ -85,11 +95,39 @@ def parse_evaluate(spec: str | None, space: Any) -> dict[str, Any]:
         name, eq, path = part.partition("=")
         if not eq or not name.strip() or not path.strip():
             raise AutobuildError(f"--evaluate {spec!r}: expected NAME=MODEL_DIR[,NAME=MODEL_DIR...]")
-        out[name.strip()] = load_model(path.strip(), space=space)
+        art = out[name.strip()] = load_any(path.strip(), space=space)
+        if warn and str(art.target) != name.strip():
+            warn(f"--evaluate: model {path.strip()} was trained on target {art.target}, not {name.strip()!r}: "
+                 f"its range is in the units of {art.target}")
     return out
 
 
-__all__: Sequence[str] = ("build_summary", "composition", "parse_evaluate", "predicted_ranges")
+def own_models(paths: Sequence[str], scores: Sequence[Any]) -> dict[str, Any]:
+    """The models the scores files were scored with, where their ``model`` column names a model
+    directory that still exists (as given to ``score``, relative to the working directory or to the
+    scores file) of the same space and target: the default predictors of a build summary."""
+    from pathlib import Path
+
+    from ..errors import AutobuildError
+    from ..models.ensemble import load_any
+
+    out: dict[str, Any] = {}
+    for p, s in zip(paths, scores):
+        for name in str(s.model).split("+"):
+            for cand in (Path(name), Path(p).parent / name):
+                if not cand.is_dir():
+                    continue
+                try:
+                    art = load_any(cand, space=s.space)
+                except AutobuildError:
+                    continue
+                if str(art.target) == str(s.target):
+                    out.setdefault(f"{name} (scored with)", art)
+                    break
+    return out
+
+
+__all__: Sequence[str] = ("build_summary", "composition", "own_models", "parse_evaluate", "predicted_ranges")
 
 
 def codes_composition(space: Any, codes: np.ndarray, what: str) -> list[str]:

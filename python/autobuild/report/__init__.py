@@ -53,10 +53,10 @@ def write_report(inputs: Sequence[str], out: str | Path, k: int = 3, constrained
     for p in inputs:
         say(f"reading {p}")
         loaded.append((p, *classify(p)))
-    singles = {}
+    models = {}
     for p, kind, obj in loaded:
-        if kind == "model" and not hasattr(obj, "members"):
-            singles[f"{Path(p).name}"] = obj
+        if kind == "model":
+            models[f"{Path(p).name}"] = obj
     page = Page(title or "autobuild report",
                 f"autobuild {__version__}, {time.strftime('%Y-%m-%d %H:%M')}; inputs: " + ", ".join(str(p) for p in inputs))
     with temporary_dir() as tmp:
@@ -67,7 +67,7 @@ def write_report(inputs: Sequence[str], out: str | Path, k: int = 3, constrained
             if kind == "model":
                 model_section(page, obj, render)
             elif kind == "scores":
-                scores_section(page, p, obj, render, k, constrained, singles)
+                scores_section(page, p, obj, render, k, constrained, models)
             else:
                 cfg, result = obj
                 data = None

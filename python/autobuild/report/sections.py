@@ -17,7 +17,7 @@ from .page import Page
 
 HOPS_HOW = ("Each bar is the Spearman rank correlation (SRCC), on architectures held out from training, between "
             "the target and the L1 norm of the graph embedding after m message-passing hops (m = 0: the feature "
-            "embedding alone); y' is the predictor's own output. A module of d layers is scored at hop d, so "
+            "embedding alone); y' is the predictor's own output. A module of d layers is scored at hop d - 1, so "
             "the bar of that hop says how far its score can be trusted: near 1 it ranks well, below 0.5 it is "
             "close to random.")
 IMPORTANCE_HOW = ("One panel per node feature (kernel size, expansion ratio, stage, ...), one bar per value the "
@@ -134,10 +134,10 @@ def scores_section(page: Page, path: str, scores: Any, render: Render, k: int, c
     png = render(plot_modules, scores, n=3)
     if png:
         page.figure(png, f"best and worst modules per stage ({Path(path).name})", MODULES_HOW)
-    build_section(page, scores, k, constrained, predictors)
+    build_section(page, path, scores, k, constrained, predictors)
 
 
-def build_section(page: Page, scores: Any, k: int, constrained: bool, predictors: Mapping[str, Any]) -> None:
+def build_section(page: Page, path: str, scores: Any, k: int, constrained: bool, predictors: Mapping[str, Any]) -> None:
     """What ``autobuild build SCORES --k K`` builds from these scores, summarised."""
     from ..construction import select_modules, unite
     from ..construction.summary import build_summary
@@ -153,7 +153,13 @@ def build_section(page: Page, scores: Any, k: int, constrained: bool, predictors
     shown = "all of them" if every is not None and len(combos) == len(every) else f"the best {len(combos):,} by summed score"
     page.paragraph(f"reduced space {' x '.join(str(n) for n in rs.sizes)} = {len(every) if every is not None else size:,} "
                    f"architectures; summarised: {shown}.")
-    usable = {n: a for n, a in predictors.items() if a.space.fingerprint() == scores.space.fingerprint()}
+    from ..construction.summary import own_models
+
+    usable, seen = {}, set()
+    for n, a in [*own_models([path], [scores]).items(), *predictors.items()]:
+        if a.space.fingerprint() == scores.space.fingerprint() and Path(a.path).resolve() not in seen:
+            seen.add(Path(a.path).resolve())
+            usable[n] = a
     lines, extreme = build_summary(rs, rs.codes(combos), usable)
     if extreme:
         page.warning(extreme)
@@ -162,8 +168,8 @@ def build_section(page: Page, scores: Any, k: int, constrained: bool, predictors
                   f"(within ± {margin:.3g})")
     page.pre(lines)
     if not usable:
-        page.paragraph("Give single models of this space to the report as well to see the predicted range of what "
-                       "is built beside the training data's range.")
+        page.paragraph("Give models of this space to the report as well (e.g. an accuracy and a latency predictor) "
+                       "to see the predicted range of what is built beside the training data's range.")
 
 
 # ----------------------------------------------------------------------------- search journals
