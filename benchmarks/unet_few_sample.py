@@ -13,7 +13,8 @@ full batch, ``--epochs``), ``score``, ``build --k 5 --top 4`` unconstrained and 
 Exhaustive Search = ``train --loss mse --folds 5 --seeds 4``, ``exhaustive --top 4``. Each top-4 is
 judged by the true quality: the best of the 4's rank percentile among all archs (100 = the best
 arch) and its regret (true optimum minus the best of the 4, in units of the quality's std over the
-space). Prints mean +- std over the draws finished (the JSON is rewritten after each).
+space). Prints mean +- std over the draws finished (the JSON is rewritten after each; a rerun with
+the same settings resumes after the draws it holds).
 """
 
 from __future__ import annotations
@@ -114,7 +115,14 @@ def main() -> None:
                 "regret": (q_best - q) / q_std}
 
     results: list[dict] = []
-    for draw in range(args.draws):
+    if Path(args.out).is_file():  # resume: draws finished with the same settings are kept
+        done = json.loads(Path(args.out).read_text())
+        same = {k: v for k, v in done.get("settings", {}).items() if k != "draws"} == \
+            {k: v for k, v in vars(args).items() if k != "draws"}
+        if same:
+            results = done["results"][: args.draws]
+            print(f"resuming: {len(results)} draws already in {args.out}", flush=True)
+    for draw in range(len(results), args.draws):
         rng = np.random.default_rng(1000 + draw)
         pick = rng.choice(len(allc), args.n, replace=False)
         y = q_all[pick] + rng.normal(0, args.noise * q_std, args.n)

@@ -167,3 +167,13 @@ def test_data_front_is_the_pareto_front():
     x, y = data_front(objs, {"acc": acc, "latency": lat})
     assert x.tolist() == [0.5, 1.0, 2.0, 4.0] and y.tolist() == [0.6, 0.7, 0.8, 0.9]  # (3.0, 0.75) is dominated
     assert json.dumps(x.tolist())
+
+
+def test_report_on_a_latency_predictor_shows_its_baseline(tmp_path, small_data):
+    r = _run("train", "--kind", "kgnn", "--space", "ofa-mbv3", "--data", small_data, "--target", "latency_gpu",
+             "--epochs", "2", "--out", tmp_path / "lat", "--quiet")
+    assert r.exit_code == 0, r.output
+    r = _run("report", tmp_path / "lat", "--out", tmp_path / "r.html", "--quiet")
+    assert r.exit_code == 0, r.output
+    text = (tmp_path / "r.html").read_text()
+    assert "MAPE" in text and "line on exact MACs" in text and "within ±10 %" in text

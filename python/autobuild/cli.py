@@ -644,7 +644,8 @@ def export_cmd(space_name: str | None, arch_spec: str, row: int | None, resoluti
     if "r" not in arch and "image_size" not in arch and resolution is not None:
         arch["r"] = resolution
     sp.validate(arch)
-    info = export_subnet(sp, arch, out, weights=weights, seed=seed)
+    info = export_subnet(sp, arch, out, weights=weights, seed=seed,
+                         status=None if quiet else (lambda m: click.echo(m + "...", err=True)))
     if not quiet:
         click.echo(f"wrote {out}: {sp.name} subnet at {info['resolution']}x{info['resolution']}, "
                    f"{info['macs'] / 1e6:.1f} M MACs, {info['params'] / 1e6:.2f} M params, {info['nodes']} ONNX nodes; "

@@ -88,5 +88,6 @@ def unet(space_name: str, arch_spec: str, row: int | None, check_latent: int, pa
     with atomic_dir(out_p) as tmp:
         net.save_pretrained(tmp, safe_serialization=True)
     params, flops = count_unet_arch(arch)
-    click.echo(f"saved {out}: {params:,} parameters, {flops / 1e9:,.1f} GFLOPs at a 64 x 64 latent; forward pass on "
-               f"{check_latent} x {check_latent}: ok{inherited}{onnx_note}")
+    if not quiet:
+        click.echo(f"saved {out}: {params:,} parameters, {flops / 1e9:,.1f} GFLOPs at a 64 x 64 latent; forward pass on "
+                   f"{check_latent} x {check_latent}: ok{inherited}{onnx_note}")

@@ -101,9 +101,12 @@ def onnx_bytes(net: Any, x: Any, opset: int = 17, output: str = "logits") -> byt
 
 
 def export_subnet(space: Any, arch: dict, path: str | Path, weights: str | Path | None = None, seed: int = 0,
-                  opset: int = 17) -> dict:
+                  opset: int = 17, status: Any = None) -> dict:
     """Write the subnet of ``arch`` as ONNX (input ``image [1, 3, r, r]``, output ``logits``),
-    checked with ``onnx.checker`` and against PyTorch on ONNX Runtime; returns what was checked."""
+    checked with ``onnx.checker`` and against PyTorch on ONNX Runtime; returns what was checked.
+    ``status(message)`` is told of each step (they take seconds)."""
+    say = status or (lambda _m: None)
+    say("loading PyTorch and ofa")
     import onnx
     import onnxruntime as ort
     import torch
@@ -112,10 +115,13 @@ def export_subnet(space: Any, arch: dict, path: str | Path, weights: str | Path 
     from .ofa_counts import count_arch
 
     canon = space.validate(arch)
+    say("building the subnet" + (f" from {weights}" if weights else " (random weights)"))
     net = build_subnet(space, canon, weights, seed)
     r = int(canon["r"])
     x = torch.randn(1, 3, r, r, generator=torch.Generator().manual_seed(seed))
+    say("exporting ONNX")
     data = onnx_bytes(net, x, opset)
+    say("checking it with onnx.checker and against PyTorch on ONNX Runtime")
     proto = onnx.load_from_string(data)
     onnx.checker.check_model(proto)
     sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])

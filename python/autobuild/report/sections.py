@@ -79,7 +79,17 @@ def model_section(page: Page, art: Any, render: Render) -> None:
     w = poor_model_warning(f"{art.path.name}", rep, "anything built or searched")
     if w:
         page.warning(w)
-    hops = list(t.get("srcc_hop") or [])
+    if "mape" in t:  # an efficiency predictor: its own metrics beside the baselines it must beat
+        rows = [["this model", f"{t['mae']:.4g}", f"{t['mape']:.2f} %", _f(t["srcc"]), f"{t['within10']:.1f} %"]]
+        for name, b in (rep.get("baselines") or {}).items():
+            rows.append([name.replace("_", " ").replace("linear macs", "line on exact MACs"), f"{b['mae']:.4g}",
+                         f"{b['mape']:.2f} %", _f(b["srcc"]), f"{b['within10']:.1f} %"])
+        page.table(["held-out", "MAE", "MAPE", "SRCC", "within ±10 %"], rows, numeric=(1, 2, 3, 4))
+        nc = rep.get("noise_ceiling")
+        if nc:
+            page.paragraph(f"Noise ceiling: the profile's two passes agree with SRCC {_f(nc['srcc'])} on "
+                           f"{nc['statistic']} ({nc['n']} archs): no predictor of these labels can rank better.")
+    hops = list(t.get("srcc_hop") or []) if "mape" not in t else []
     if hops:
         std = t.get("srcc_hop_std")
         cell = (lambda i: f"{_f(hops[i])} ± {_f(std[i])}") if std else (lambda i: _f(hops[i]))

@@ -117,18 +117,7 @@ class Journal:
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict | None:
         """The stored run settings (seal checked), or ``None`` for a new journal."""
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
-        if row is None:
-            return None
-        where = f"{self.path}: stored search configuration"
-        try:
-            d = json.loads(row[0])
-        except (TypeError, ValueError, RecursionError):
-            raise AutobuildError(f"{where}: corrupt") from None
-        if not isinstance(d, dict) or not isinstance(d.get("config"), dict):
-            raise AutobuildError(f"{where}: corrupt or written by another version")
-        check_seal(d, where)
-        return d["config"]
+        return stored_config(self.db, self.path)
 
     def set_config(self, config: dict) -> None:
         doc = json.dumps(seal({"config": config}), sort_keys=True)
@@ -160,6 +149,22 @@ class Journal:
 
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM evals").fetchone()[0])
+
+
+def stored_config(db: sqlite3.Connection, path: str | Path) -> dict | None:
+    """The run settings stored in a journal's database (seal checked), or ``None`` when none are."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+    if row is None:
+        return None
+    where = f"{path}: stored search configuration"
+    try:
+        d = json.loads(row[0])
+    except (TypeError, ValueError, RecursionError):
+        raise AutobuildError(f"{where}: corrupt") from None
+    if not isinstance(d, dict) or not isinstance(d.get("config"), dict):
+        raise AutobuildError(f"{where}: corrupt or written by another version")
+    check_seal(d, where)
+    return d["config"]
 
 
 def metrics_row(metrics: dict[str, np.ndarray], i: int) -> dict[str, float]:

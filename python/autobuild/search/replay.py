@@ -11,8 +11,8 @@ import numpy as np
 
 from .. import limits
 from ..errors import AutobuildError
-from ..manifest import check_seal
 from .ea import SearchConfig, SearchResult
+from .journal import stored_config
 from .objectives import parse_objectives
 
 
@@ -39,18 +39,10 @@ def read_search(path: str | Path) -> tuple[SearchConfig, SearchResult]:
     except sqlite3.Error as e:
         raise AutobuildError(f"{p}: cannot open the journal ({e})") from None
     try:
-        row = db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
-        if row is None:
+        stored = stored_config(db, p)
+        if stored is None:
             raise AutobuildError(f"{p}: journal holds no search configuration")
-        where = f"{p}: stored search configuration"
-        try:
-            doc = json.loads(row[0])
-        except (TypeError, ValueError, RecursionError):
-            raise AutobuildError(f"{where}: corrupt") from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
-            raise AutobuildError(f"{where}: corrupt or written by another version")
-        check_seal(doc, where)
-        cfg = SearchConfig.from_dict(doc["config"], where)
+        cfg = SearchConfig.from_dict(stored, f"{p}: stored search configuration")
         n = int(db.execute("SELECT COUNT(*) FROM evals").fetchone()[0])
         if n > limits.MAX_ARCHS:
             raise AutobuildError(f"{p}: {n:,} evaluations (> {limits.MAX_ARCHS:,}, the most autobuild reads)")
