@@ -177,7 +177,7 @@ def test_kill_search_leaves_no_orphans_and_resumes_identically(tmp_path):
     done = _journal_rows(journal)
     time.sleep(0.3)
     assert _journal_rows(journal) == done
-    res = invoke("search", "--resume", journal, "--executor", "inline", "--out", tmp_path / "front.csv", "--quiet")
+    res = invoke("search", "--resume", journal, "--executor", "inline", "--out", tmp_path / "front.csv")
     assert res.exit_code == 0, res.output
     assert f"{done} from the journal" in res.stderr or done == 0
     assert (tmp_path / "front.csv").read_bytes() == (tmp_path / "ref.csv").read_bytes(), f"seed {SEED}"

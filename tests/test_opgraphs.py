@@ -180,7 +180,7 @@ def test_opgraphs_train_subgraphs_end_to_end(tmp_path, tv_models):
     for name in ("ofa-mbv3", "ofa-pn"):
         out = tmp_path / f"{name}.jsonl"
         res = r.invoke(cli, ["opgraphs", "--space", name, "--data", f"builtin:{name}", "--limit", "12", "--out",
-                             str(out), "--quiet"], catch_exceptions=False)
+                             str(out)], catch_exceptions=False)
         assert res.exit_code == 0, res.output
         assert "12 op graphs" in res.output and not (tmp_path / f"{name}.jsonl.partial").exists()
         files.append(out)
@@ -231,7 +231,7 @@ def test_opgraphs_resumes_and_refuses(tmp_path, tv_models):
     # An interrupted run: one good row and a torn one.
     good = json.dumps({"arch": {**op_graph(a), "source": str(a)}, "acc": 0.69})
     part.write_text(good + "\n" + good[:50])
-    res = r.invoke(cli, ["opgraphs", "--labels", str(labels), "--out", str(out), "--quiet"], catch_exceptions=False)
+    res = r.invoke(cli, ["opgraphs", "--labels", str(labels), "--out", str(out)], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert "2 op graphs (1 from an interrupted run)" in res.output
     lines = out.read_text().splitlines()

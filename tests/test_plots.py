@@ -217,3 +217,32 @@ def test_cli_errors(model, arch, tmp_path):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     assert_one_line_error(run("modules", tmp_path / "bad.csv", "--out", out), "not a module scores file")
     assert not out.exists()
+
+
+def test_front_plot_reads_plainly(monkeypatch, tmp_path):
+    """Axis labels say which way is better (no '(min)' read as minutes), iteration ticks are whole
+    numbers, the hypervolume and the data's own front are in the figure."""
+    import numpy as np
+
+    import autobuild.plots as plots
+    from autobuild.search.ea import SearchResult
+    from autobuild.search.objectives import parse_objectives
+    from autobuild.spaces import get_space
+
+    figs = []
+    monkeypatch.setattr(plots, "_save", lambda fig, out: figs.append(fig) or out)
+    rng = np.random.default_rng(0)
+    n = 40
+    res = SearchResult(get_space("ofa-mbv3"), parse_objectives("acc:max,latency_gpu:min"),
+                       np.zeros((n, 3), np.int64), {"acc": rng.uniform(0.7, 0.8, n), "latency_gpu": rng.uniform(5, 10, n)},
+                       np.repeat(np.arange(4), 10))
+    data = {"acc": rng.uniform(0.7, 0.8, 30), "latency_gpu": rng.uniform(5, 10, 30)}
+    plots.plot_front(res, tmp_path / "f.png", ref={"acc": 0.7, "latency_gpu": 11}, data=data, data_label="data D")
+    fig = figs[0]
+    ax, cax = fig.axes[0], fig.axes[1]
+    assert ax.get_xlabel() == "latency_gpu (lower is better)" and ax.get_ylabel() == "acc (higher is better)"
+    ticks = [t for t in cax.get_yticks() if 0 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert "hypervolume" in texts and "data D" in texts
+    assert any("front of the data D" in t.get_text() for t in ax.get_legend().get_texts())

@@ -266,3 +266,11 @@ def test_an_extreme_build_is_flagged():
     assert "smallest" in composition(ReducedSpace(sp, small, {"r": [224]}))[1]
     with pytest.raises(AutobuildError, match="module of another stage"):
         ReducedSpace(sp, [[Module(0, (0, 0))]] * 5, {"r": [224]})
+
+
+def test_long_steps_say_what_they_do(small_data, tmp_path):
+    """No silent step longer than a second: loading PyTorch and exporting are announced."""
+    res = invoke("train", "--space", "ofa-mbv3", "--data", small_data, "--target", "acc", "--epochs", "1",
+                 "--out", tmp_path / "m")
+    assert res.exit_code == 0
+    assert "loading PyTorch..." in res.stderr and "exporting ONNX and saving..." in res.stderr

@@ -72,8 +72,8 @@ def test_unet_command_saves_a_model_folder_that_loads_back(tmp_path):
 
     out = tmp_path / "unet"
     r = CliRunner()
-    res = r.invoke(cli, ["unet", "--space", "sdv14-unet", "--arch", json.dumps(SMALL), "--seed", "3", "--out", str(out),
-                         "--quiet"], catch_exceptions=False)
+    res = r.invoke(cli, ["unet", "--space", "sdv14-unet", "--arch", json.dumps(SMALL), "--seed", "3", "--out", str(out)],
+                   catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert f"{count_unet_arch(SMALL)[0]:,} parameters" in res.output
     loaded = unet_class().from_pretrained(str(out)).eval()

@@ -187,7 +187,7 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
             from .search.objectives import hypervolume
 
             msg += f" (the front of {data_front}: {hypervolume(objs, front_data, ref_point):.6g})"
-    click.echo(msg, err=True)
+    note(msg)
     if not quiet and len(front):
         from .construction.summary import codes_composition
 

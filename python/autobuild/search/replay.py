@@ -34,8 +34,11 @@ def read_search(path: str | Path) -> tuple[SearchConfig, SearchResult]:
     p = Path(path)
     if not is_journal(p):
         raise AutobuildError(f"{p}: not a search journal (not an SQLite file)")
+    # A journal a search holds (its -wal file exists) is read through SQLite's shared memory, read
+    # only; a closed one as immutable, so that reading it leaves no -wal / -shm file behind.
+    live = Path(f"{p}-wal").exists()
     try:
-        db = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        db = sqlite3.connect(f"{p.resolve().as_uri()}?{'mode=ro' if live else 'immutable=1'}", uri=True, timeout=30)
     except sqlite3.Error as e:
         raise AutobuildError(f"{p}: cannot open the journal ({e})") from None
     try:
