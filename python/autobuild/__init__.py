@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import AutobuildError
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 _EXPORTS = {
     "Predictor": "estimator",

@@ -763,13 +763,8 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
                 click.echo(f"note: {Path(p).name}: stage {label}: the top {k} is a pick among {tied:,} modules "
                            f"indistinguishable from the best (scores within ±{margin:.3g})", err=True)
     rs = unite(selections, names)
-    size = rs.cardinality()  # an upper bound where the space constrains its groups: recounted
-    every = rs.all_combos() if size <= limits.MAX_ARCHS else None  # enumerated once: counted, and built without --top
-    bound = ""
-    if every is not None:
-        size = len(every)
-    elif not hasattr(rs.space, "layer_features"):  # constrained (U-Nets) and too many to recount
-        bound = "up to "
+    size, every, exact = rs.count(limits.MAX_ARCHS)  # enumerated once: counted, and built without --top
+    bound = "" if exact else "up to "
     if top is None and size > limit:
         raise AutobuildError(f"the reduced space holds {bound}{size:,} architectures (> --limit {limit:,}); "
                              "use --top N for the best N or raise --limit")
@@ -794,7 +789,7 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
     per_stage = " x ".join(str(n) for n in rs.sizes)
     lines, extreme = build_summary(rs, codes, predictors)
     if not quiet:
-        click.echo(f"reduced space {per_stage} = {size:,} architectures; wrote {len(archs):,} to {out}"
+        click.echo(f"reduced space {per_stage} = {bound}{size:,} architectures; wrote {len(archs):,} to {out}"
                    + (f", reduced space to {reduced_out}" if reduced_out else ""), err=True)
         for line in lines:
             click.echo(line, err=True)

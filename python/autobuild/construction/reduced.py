@@ -69,6 +69,16 @@ class ReducedSpace:
         not constrain each other; else an upper bound)."""
         return math.prod(self.sizes)
 
+    def count(self, enumerate_up_to: int) -> tuple[int, np.ndarray | None, bool]:
+        """``(architectures, every valid combination or None, exact)``: the combinations are
+        enumerated (and the constraints applied) when the product holds at most ``enumerate_up_to``;
+        beyond, the product is exact only where the space's groups are independent."""
+        size = self.cardinality()
+        if size <= enumerate_up_to:
+            every = self.all_combos()
+            return len(every), every, True
+        return size, None, "independent_groups" in getattr(self.space, "capabilities", ())
+
     def _valid(self, combos: np.ndarray) -> np.ndarray:
         return self.space.compatible(self._sets, combos[:, : len(self.groups)])
 

@@ -154,14 +154,13 @@ def build_section(page: Page, path: str, scores: Any, k: int, constrained: bool,
 
     page.heading(f"what `autobuild build --k {k}{' --constrained' if constrained else ''}` builds from these scores")
     rs = unite([(scores, select_modules(scores, k, constrained))], [scores.model])
-    size = rs.cardinality()
-    every = rs.all_combos() if size <= limits.MAX_ARCHS else None
+    size, every, exact = rs.count(limits.MAX_ARCHS)
     combos = every if every is not None and len(every) <= 100_000 else rs.top_combos(1000)
     if not len(combos):
         page.warning(f"no combination of the top {k} modules per stage satisfies the space's constraints: raise --k")
         return
     shown = "all of them" if every is not None and len(combos) == len(every) else f"the best {len(combos):,} by summed score"
-    page.paragraph(f"reduced space {' x '.join(str(n) for n in rs.sizes)} = {len(every) if every is not None else size:,} "
+    page.paragraph(f"reduced space {' x '.join(str(n) for n in rs.sizes)} = {'' if exact else 'up to '}{size:,} "
                    f"architectures; summarised: {shown}.")
     from ..construction.summary import own_models
 

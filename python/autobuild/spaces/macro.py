@@ -84,7 +84,7 @@ class MacroSpace:
         stages 5 and 6); default: every stage alone.
     """
 
-    capabilities = frozenset({"modules", "mutate"})
+    capabilities = frozenset({"modules", "mutate", "independent_groups"})
 
     def __init__(
         self,

@@ -58,8 +58,10 @@ import numpy as np
 from ..errors import AutobuildError
 from .module import Module, ModuleSet
 
-#: What a space can declare in ``capabilities``.
-CAPABILITIES = ("modules", "mutate")
+#: What a space can declare in ``capabilities``: ``"modules"`` (scoring and building),
+#: ``"mutate"`` (the evolutionary search), ``"independent_groups"`` (every combination of modules
+#: is an arch: :meth:`SearchSpace.compatible` is always true, so a product of module lists counts exactly).
+CAPABILITIES = ("modules", "mutate", "independent_groups")
 
 
 @runtime_checkable
