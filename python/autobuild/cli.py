@@ -481,7 +481,7 @@ def _info_ensemble(ens: Any, as_json: bool) -> None:
                    + f"]  MAE={mt['mae']:.4g}  (n={mt['n']})")
     if rep["fe_importance"]:
         click.echo("\nFE-MLP importance |f_c(v)|, mean +- std over members (Sec. 4.3):")
-        from .models.trainer import seen_importance
+        from .models.describe import seen_importance
 
         for name, d in rep["fe_importance"].items():
             pairs = sorted(seen_importance(d), key=lambda p: -p[1])

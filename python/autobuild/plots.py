@@ -274,7 +274,7 @@ def plot_importance(artifact: Any, out: str | Path) -> Path:
         artifact.require("ranks_hops", "this figure (FE-MLP / hop norms)")
     plt = _plt()
     imp = artifact.report.get("fe_importance") or {}
-    from .models.trainer import seen_importance
+    from .models.describe import seen_importance
 
     seen = {name: seen_importance(d) for name, d in imp.items()}
     cats = [(name, d) for name, d in imp.items() if len(seen[name]) > 1]

@@ -11,6 +11,14 @@ def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def seen_importance(d: dict) -> list[tuple]:
+    """``(value, score[, std])`` of the values a model saw in training (all when counts are absent)."""
+    cols = [d["values"], d["score"]] + ([d["score_std"]] if "score_std" in d else [])
+    rows = list(zip(*cols))
+    counts = d.get("count")
+    return rows if counts is None else [r for r, c in zip(rows, counts) if c > 0]
+
+
 def _header(art: Any, what: str = "") -> list[str]:
     cfg, rep = art.config, art.config["report"]
     return [f"model: {art.path}{what}",
@@ -42,8 +50,6 @@ def autobuild(art: Any) -> list[str]:
         stat = "n/a" if lm["mean"] is None else f"N({_fmt(lm['mean'])}, {_fmt(lm['std']) if lm['std'] is not None else 'n/a'})"
         out.append(f"  u={u:<4} l={lm['depth']}: {stat}  (n={lm['n']})")
     out += ["", "FE-MLP importance |f_c(v)| per feature value (Sec. 4.3; higher = more of the target):"]
-    from .trainer import seen_importance
-
     for name, d in rep["fe_importance"].items():
         pairs = sorted(seen_importance(d), key=lambda p: -p[1])
         out.append(f"  {name:<6} " + "  ".join(f"{v}: {s:.3f}" for v, s in pairs))

@@ -193,14 +193,6 @@ def value_counts(space: SearchSpace, codes: np.ndarray, batch_size: int = 4096) 
     return [t.tolist() for t in total]
 
 
-def seen_importance(d: dict) -> list[tuple]:
-    """``(value, score[, std])`` of the values a model saw in training (all when counts are absent)."""
-    cols = [d["values"], d["score"]] + ([d["score_std"]] if "score_std" in d else [])
-    rows = list(zip(*cols))
-    counts = d.get("count")
-    return rows if counts is None else [r for r, c in zip(rows, counts) if c > 0]
-
-
 def summary(report: dict) -> str:
     """What ``autobuild train`` prints of a trained AutoBuild predictor."""
     t = report["test"]
