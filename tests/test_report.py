@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -33,8 +34,6 @@ def inputs(tmp_path_factory, model_dir, scores_csv, small_data):
     assert r.exit_code == 0, r.output
     here = Path.cwd()
     try:
-        import os
-
         os.chdir(HERE)  # the toy evaluator is resolved from the working directory
         r = _run("search", "--space", "ofa-mbv3", "--objectives", "acc:max,latency:min", "--evaluator", EVAL,
                  "--budget", "60", "--initial", "20", "--per-iteration", "20", "--executor", "inline",
@@ -60,6 +59,8 @@ def page(inputs):
              "--data-front", inputs["data"], "--title", "test report")
     assert r.exit_code == 0, r.output
     assert "reading" in r.stderr and f"wrote {out}" in r.stderr
+    # reading the closed journal left nothing beside it (no -wal / -shm of SQLite)
+    assert sorted(p.name for p in inputs["tmp"].glob("run.db*")) == ["run.db"]
     return out
 
 
@@ -108,7 +109,7 @@ def test_report_reads_a_journal_a_search_holds(tmp_path, inputs):
     with Journal(db):
         cfg, res = read_search(db)
         r = _run("report", db, "--out", tmp_path / "r.html", "--quiet")
-    assert r.exit_code == 0, r.output and r.stderr == ""
+    assert r.exit_code == 0 and r.stderr == "", r.output
     assert len(res.codes) == cfg.budget == 60 and set(res.metrics) == {"acc", "latency"}
     assert sorted(set(res.iteration.tolist())) == [0, 1, 2]
 
@@ -177,3 +178,38 @@ def test_report_on_a_latency_predictor_shows_its_baseline(tmp_path, small_data):
     assert r.exit_code == 0, r.output
     text = (tmp_path / "r.html").read_text()
     assert "MAPE" in text and "line on exact MACs" in text and "within ±10 %" in text
+
+
+def test_journal_left_by_a_killed_search_is_read_without_touching_it(tmp_path, inputs):
+    """A -wal a killed search left is read (from a copy), and nothing new appears beside it."""
+    import sqlite3
+
+    from autobuild.search.replay import read_search
+
+    db = tmp_path / "crash.db"
+    shutil.copy(inputs["journal"], db)
+    con = sqlite3.connect(db)  # a writer that dies with its WAL not checkpointed
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA wal_autocheckpoint=0")
+    con.execute("UPDATE evals SET iteration = iteration WHERE id = 1")
+    con.commit()
+    shutil.copy(db, tmp_path / "copy.db")
+    shutil.copy(f"{db}-wal", tmp_path / "copy.db-wal")
+    con.close()  # closing checkpoints; put the crash state back from the copies
+    for p in tmp_path.glob("crash.db*"):
+        p.unlink()
+    shutil.copy(tmp_path / "copy.db", db)
+    shutil.copy(tmp_path / "copy.db-wal", f"{db}-wal")
+    before = sorted(p.name for p in tmp_path.glob("crash.db*"))
+    cfg, res = read_search(db)
+    assert len(res.codes) == 60
+    assert sorted(p.name for p in tmp_path.glob("crash.db*")) == before == ["crash.db", "crash.db-wal"]
+
+
+def test_report_refuses_a_pipe_and_misplaced_data_front(tmp_path, inputs):
+    fifo = tmp_path / "f.db"
+    os.mkfifo(fifo)
+    r = _run("report", fifo, "--out", tmp_path / "r.html")  # must not block on the pipe
+    assert r.exit_code == 2 and "not a regular file" in r.stderr
+    r = _run("report", inputs["model"], "--out", tmp_path / "r.html", "--data-front", inputs["data"])
+    assert r.exit_code == 2 and "--data-front" in r.stderr

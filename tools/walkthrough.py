@@ -33,6 +33,10 @@ def main() -> int:
     a = ap.parse_args()
     work = Path(a.workdir)
     work.mkdir(parents=True, exist_ok=True)
+    # A rerun starts its search afresh: a journal of other models (or other --epochs) would be
+    # refused, or worse, its metrics reused. These are the walkthrough's own files, in its folder.
+    for name in ("run.db", "run.db-wal", "run.db-shm", "front.csv", "front.png"):
+        (work / name).unlink(missing_ok=True)
     for cmd in commands():
         if a.epochs is not None and cmd[1] == "train" and "--epochs" not in cmd:
             cmd = [*cmd, "--epochs", str(a.epochs)]

@@ -129,7 +129,7 @@ def cli() -> None:
 
     \b
     A typical session (about three minutes on 2 CPU cores):
-      autobuild train --space ofa-mbv3 --data builtin:ofa-mbv3 --target 'acc*100/latency_gpu' --out runs/eff
+      autobuild train --space ofa-mbv3 --data builtin:ofa-mbv3 --target '100**acc/(log10(latency_gpu+1)+1)' --out runs/eff
       autobuild score runs/eff --out scores.csv
       autobuild build scores.csv --k 3 --out built.csv
       autobuild report runs/eff scores.csv --out report.html
@@ -365,7 +365,7 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
     cfg = kind_.make_config({**given, "layers": layers, "test_fraction": test_fraction, "seed": seed,
                              "threads": threads},
                             lambda name, _: f"--{name.replace('_', '-')} does not apply to --kind {kind}")
-    data_info = {"source": data, "n": len(table)}
+    data_info = {"source": data, "n": len(table), "path": str(Path(path).resolve())}
     from .models.fitting import planned_epochs  # epochs=None: sized to the data (each member's split)
 
     epochs = planned_epochs(cfg if folds * seeds == 1 else dataclasses.replace(cfg, folds=folds), len(y))
@@ -533,15 +533,15 @@ def predict_cmd(model_dir: str, data: str, out: str, provider: str, space_name: 
 
 def _trained_on(art: Any, data: str) -> bool:
     """Whether ``data`` is the file (or built-in set) the model was trained on."""
-    src = str((art.config.get("data") or {}).get("source", ""))
-    if not src:
-        return False
-    if src == str(data):
-        return True
+    d = art.config.get("data") or {}
     try:
-        return Path(resolve_data(src)).resolve() == Path(resolve_data(data)).resolve()
+        here = Path(resolve_data(data)).resolve()
     except (OSError, AutobuildError):
         return False
+    if d.get("path"):  # recorded at training (autobuild >= 0.5): the file itself
+        return Path(str(d["path"])) == here
+    src = str(d.get("source", ""))  # older models: only a built-in set is known for sure
+    return src.startswith("builtin:") and src == str(data)
 
 
 def _compare_with_labels(records: Any, target: Any, pred: np.ndarray, same_data: bool = False) -> None:
@@ -710,7 +710,7 @@ def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], 
         scores = score_modules(models, _parse_globals(globals_, resolution), min_count=min_count, provider=provider,
                                batch_size=batch_size, name=label, progress=bar.update, runtime=runtime)
     write_scores(out, scores)
-    for note in scores.notes:
+    for note in scores.notes if not quiet else ():
         click.echo(f"note: {note}", err=True)
     if not show and not quiet:  # with --show, the printed table says it
         for label, tied, margin in scores.tied_stages():
@@ -738,7 +738,7 @@ def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], 
 @REDUCED_OUT
 @SPACE
 @click.option("--evaluate", default=None, metavar="NAME=MODEL_DIR,...",
-              help="Predictors whose predicted range of the built archs the summary shows (e.g. acc=runs/acc,lat=runs/lat).")
+              help="Predictors whose predicted range of the built archs the summary shows (e.g. acc=runs/acc,latency_gpu=runs/lat).")
 @PAD
 @QUIET
 def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | None, limit: int, out: str,
@@ -781,13 +781,14 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
         rs.space.validate(a)
     from .construction.summary import build_summary, own_models, parse_evaluate
 
-    predictors = parse_evaluate(evaluate, rs.space, warn) if evaluate else own_models(scores, loaded)
+    predictors = (parse_evaluate(evaluate, rs.space, warn) if evaluate else  # checked even when --quiet
+                  {} if quiet else own_models(scores, loaded))
     # Summed module scores (Eq. 5 units per stage), not a prediction: named so nobody compares them.
     write_labelled(out, archs, {"module_score_sum": rs.combo_scores(combos)})
     if reduced_out:
         rs.save(reduced_out)
     per_stage = " x ".join(str(n) for n in rs.sizes)
-    lines, extreme = build_summary(rs, codes, predictors)
+    lines, extreme = build_summary(rs, codes, {} if quiet else predictors)  # --quiet: the summary is not shown
     if not quiet:
         click.echo(f"reduced space {per_stage} = {bound}{size:,} architectures; wrote {len(archs):,} to {out}"
                    + (f", reduced space to {reduced_out}" if reduced_out else ""), err=True)

@@ -36,6 +36,16 @@ def _auto_reduced(space_name, reduced, objectives, p, data, k, epochs, work, see
 _AUTO_OPTIONS = ("--auto-equations", "--data", "--k", "--epochs", "--work")
 
 
+def _plot_inputs(ref: str | None, data_front: str | None, objs: list) -> tuple:
+    """``--ref`` and ``--data-front`` checked and read: (reference point or None, data metrics or None)."""
+    from .search.objectives import objective_columns
+
+    ref_point = parse_ref(ref, [o.metric for o in objs])
+    if data_front and len(objs) != 2:
+        raise AutobuildError(f"--data-front draws a 2-objective plot; this search has {len(objs)} objectives")
+    return ref_point, (objective_columns(data_front, objs) if data_front else None)
+
+
 @click.command("search", short_help="Evolutionary multi-objective search for a Pareto front.")
 @SPACE
 @click.option("--strategy", type=click.Choice(list(STRATEGIES)), default=None,
@@ -88,7 +98,7 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
     from .construction import load_reduced, reduced_from_dict
     from .search import SearchConfig, make_strategy, run_search
     from .search.executors import make_executor
-    from .search.objectives import objective_columns, parse_objectives
+    from .search.objectives import parse_objectives
     from .search.setup import budget_iterations, check_evaluator, open_journal, resume_journal
     from .spaces import get_space, space_from_dict
 
@@ -106,6 +116,7 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
         raise AutobuildError("give either --resume JOURNAL or --journal JOURNAL, not two different files")
     jpath = resume or journal
     jr = None
+    checked = None
     if resume:
         for opt, name in zip(_AUTO_OPTIONS, ("auto_p", "data", "k", "epochs", "work")):
             if given(name):
@@ -147,6 +158,7 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
         make_strategy(strategy, sp, reduced=rs, device=device)  # a bad strategy / device fails before the journal
         cfg = SearchConfig(sp.to_dict(), strategy, evaluator, objectives, initial, iterations, per_iteration, seed,
                            device, rs.to_dict() if rs is not None else None)
+        checked = _plot_inputs(ref, data_front, objs)  # before the journal exists: a bad one leaves nothing
         if journal:
             jr = open_journal(journal, cfg)
     if jpath:
@@ -156,11 +168,7 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
         rs = reduced_from_dict(cfg.reduced, f"{jpath or 'search'}: reduced space") if cfg.reduced is not None else None
         strat = make_strategy(cfg.strategy, sp, reduced=rs, device=cfg.device)
         objs = parse_objectives(cfg.objectives)
-        ref_point = parse_ref(ref, [o.metric for o in objs])
-        if data_front and len(objs) != 2:
-            raise AutobuildError("--data-front draws a 2-objective plot; this search has "
-                                 f"{len(objs)} objectives")
-        front_data = objective_columns(data_front, objs) if data_front else None
+        ref_point, front_data = checked if checked is not None else _plot_inputs(ref, data_front, objs)
         ex = make_executor(executor, workers, ray_address)
     except BaseException:
         if jr is not None:

@@ -25,9 +25,16 @@ def _predict(art: Any, space: Any, codes: np.ndarray) -> np.ndarray:
     return np.mean([OnnxPredictor(m.onnx_path).predict(space, codes)[0] for m in members], axis=0)
 
 
+#: Most built archs a summary predicts (a larger build is summarised on an even sample of them).
+SUMMARY_SAMPLE = 100_000
+
+
 def predicted_ranges(space: Any, codes: np.ndarray, predictors: Mapping[str, Any]) -> list[str]:
     """``name: built [lo, hi] (median m) vs training data [lo, hi]`` for every predictor given."""
     lines = []
+    if len(codes) > SUMMARY_SAMPLE:
+        codes = np.asarray(codes)[np.linspace(0, len(codes) - 1, SUMMARY_SAMPLE).astype(np.int64)]
+        lines.append(f"  (on an even sample of {SUMMARY_SAMPLE:,} of the built archs)")
     for name, art in predictors.items():
         pred = _predict(art, space, codes)
         rep = (getattr(art, "members", None) or [art])[0].report
@@ -62,9 +69,10 @@ def composition(reduced: Any) -> tuple[list[str], str | None]:
     elif at_min and all(at_min):
         warning = "smallest"
     if warning:
-        lean = ("weighs cost more (e.g. the paper's '100**acc/(log10(latency_gpu+1)+1)' rather than 'acc')"
-                if warning == "largest" else
-                "weighs accuracy more (e.g. '100**acc/(log10(latency_gpu+1)+1)' rather than 'acc*100/latency_gpu')")
+        lean = ("charges for the cost of size (for accuracy and latency, e.g. the paper's "
+                "'100**acc/(log10(latency+1)+1)')" if warning == "largest" else
+                "rewards quality more against cost (a ratio such as 'acc*100/latency' is ruled by whichever of "
+                "the two varies more in the data)")
         warning = (f"every kept module has the {warning} depth of its stage: this build is simply the {warning} nets "
                    f"of the space. If that is not what you want, use a target that {lean} and compare the "
                    "builds with --evaluate, --constrained (splits K across module sizes), or "

@@ -24,6 +24,8 @@ def classify(path: str) -> tuple[str, Any]:
         return "model", load_any(p)
     if not p.exists():
         raise AutobuildError(f"{p}: no such file or directory")
+    if not p.is_file():
+        raise AutobuildError(f"{p}: not a regular file (a pipe or a device?)")
     if is_journal(p):
         return "search", read_search(p)
     if p.name.lower().endswith((".csv", ".csv.gz")):
@@ -53,10 +55,15 @@ def write_report(inputs: Sequence[str], out: str | Path, k: int = 3, constrained
     for p in inputs:
         say(f"reading {p}")
         loaded.append((p, *classify(p)))
+    if data_front:
+        searches = [obj[1] for _, kind, obj in loaded if kind == "search"]
+        if not searches or any(len(r.objectives) != 2 for r in searches):
+            raise AutobuildError("--data-front draws beside a 2-objective search journal's front; give one "
+                                 "(and only 2-objective ones)")
     models = {}
     for p, kind, obj in loaded:
         if kind == "model":
-            models[f"{Path(p).name}"] = obj
+            models[str(p).rstrip("/")] = obj  # as given: two runs/*/model directories stay two
     page = Page(title or "autobuild report",
                 f"autobuild {__version__}, {time.strftime('%Y-%m-%d %H:%M')}; inputs: " + ", ".join(str(p) for p in inputs))
     with temporary_dir() as tmp:
@@ -71,7 +78,7 @@ def write_report(inputs: Sequence[str], out: str | Path, k: int = 3, constrained
             else:
                 cfg, result = obj
                 data = None
-                if data_front and len(result.objectives) == 2:
+                if data_front:
                     from ..search.objectives import objective_columns
 
                     data = objective_columns(data_front, result.objectives)
