@@ -319,7 +319,9 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
               seed: int, fe_grad_scale: float | None, threads: int, val_fraction: float | None, loss: str,
               prior: str | None, folds: int, seeds: int, overwrite: bool,
               quiet: bool) -> None:
-    """Train an AutoBuild predictor with the hop-level ranking loss (Eq. 4) and save it.
+    """Train a predictor of TARGET on labelled archs and save it to OUT (weights, ONNX export,
+    held-out metrics). Besides predicting, it learns to rank archs by the size of its embeddings at
+    every message-passing hop (the paper's hop-level ranking loss, Eq. 4): what module scores use.
 
     --kind kgnn trains the k-GNN efficiency predictor of Sec. 7.4 instead (latency, energy, FLOPs...:
     loss MAE + (1 - SRCC), sum aggregation). With --folds/--seeds > 1, train an ensemble of folds x seeds predictors into OUT (resumable:
@@ -690,7 +692,8 @@ def _parse_globals(pairs: tuple[str, ...], resolution: int | None) -> dict[str, 
 @QUIET
 def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], resolution: int | None, min_count: int,
               provider: str, batch_size: int, runtime: str, name: str | None, show: int, quiet: bool) -> None:
-    """Score every module (stage subgraph) of the space with Eq. 5 (Sec. 4.2).
+    """Score every module (a stage's sequence of layers) of the space, in the target's units: the
+    embedding norm of its last node, calibrated across hops and stages (the paper's Eq. 5).
 
     MODEL_DIRS: one model, several models of one target, or ensemble directories (`train --folds`):
     several members are combined by their held-out SRCC per hop (Sec. 5.3)."""

@@ -61,7 +61,8 @@ def parse_arch(spec: str, row: int | None = None) -> Any:
 
 @click.group("plot", short_help="Interpretability figures (PNG) of models and module scores.")
 def plot() -> None:
-    """Interpretability figures (PNG) after the paper's Figs. 1, 2, 4 and 9/10."""
+    """Figures of what a model learned: best and worst modules, feature importance, node scores of
+    one arch, held-out SRCC per hop (after the paper's Figs. 4, 9/10, 1 and 2)."""
 
 
 @plot.command("modules", short_help="Best and worst modules per stage.")
