@@ -154,11 +154,17 @@ def main() -> int:
                     q = {"space": name, "metric": metric, "epochs": args.epochs, "n_train": res.report["n_train"],
                          "n_test": t["n"], "mae": t["mae"], "mape": t["mape"], "srcc": t["srcc"], "within10": t["within10"],
                          "train": res.report["train"], "seconds_per_epoch": res.report["seconds_per_epoch"],
-                         "train_seconds": res.report["train_seconds"]}
+                         "train_seconds": res.report["train_seconds"],
+                         "selected_epoch": res.report.get("selected_epoch"),
+                         "baseline_linear_macs": (res.report.get("baselines") or {}).get("linear_macs")}
                     quality.append(q)
                     print(f"{name:<9} {metric:<12} MAE {t['mae']:.4g} ms  MAPE {t['mape']:.2f} %  SRCC {t['srcc']:.4f}  "
                           f"within +-10 % {t['within10']:.1f} %  ({res.report['n_train']} train / {t['n']} test; "
                           f"{res.report['seconds_per_epoch']:.3f} s/epoch, {args.epochs} epochs)", flush=True)
+                    b = q["baseline_linear_macs"]
+                    if b:
+                        print(f"{'':<9} {'line on MACs':<12} MAE {b['mae']:.4g} ms  MAPE {b['mape']:.2f} %  "
+                              f"SRCC {b['srcc']:.4f}  within +-10 % {b['within10']:.1f} %", flush=True)
                 dirs[metric] = save_model(Path(tmp) / f"{name}-{metric}", res, sp, TargetEquation(metric),
                                           {"source": f"builtin:{name}", "n": len(table)})
                 if not args.throughput_only:
