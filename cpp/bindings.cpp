@@ -227,6 +227,73 @@ py::tuple gat_chain_backward(F32 grad, F32 xl, F32 xr, F32 att, U8 has_pred, flo
                         to_array(std::move(datt), {h, c}));
 }
 
+
+// Uninitialised float32 array of the given shape (the kernels write every element).
+py::array_t<float> empty_f32(std::vector<py::ssize_t> shape) { return py::array_t<float>(shape); }
+
+void check_layer(const F32& xlr, const F32& att, const U8& has_pred, const char* fn) {
+  if (xlr.ndim() != 4 || xlr.shape(1) != 2)
+    throw std::invalid_argument(std::string(fn) + ": xlr must be float32[N, 2, H, C]");
+  if (att.ndim() != 2 || att.shape(0) != xlr.shape(2) || att.shape(1) != xlr.shape(3))
+    throw std::invalid_argument(std::string(fn) + ": att must be float32[H, C]");
+  if (has_pred.ndim() != 1 || has_pred.shape(0) != xlr.shape(0))
+    throw std::invalid_argument(std::string(fn) + ": has_pred must be uint8[N]");
+  if (xlr.shape(0) < 2) throw std::invalid_argument(std::string(fn) + ": batch statistics need at least 2 nodes");
+  if (has_pred.data()[0]) throw std::invalid_argument(std::string(fn) + ": node 0 cannot have a predecessor");
+}
+
+void check_channels(const F32& a, py::ssize_t hc, const char* what, const char* fn) {
+  if (a.ndim() != 1 || a.shape(0) != hc)
+    throw std::invalid_argument(std::string(fn) + ": " + what + " must be float32[H * C]");
+}
+
+py::tuple gat_chain_bn_forward(F32 xlr, F32 att, U8 has_pred, float slope, F32 gamma, F32 beta, float eps,
+                               std::optional<F32> residual) {
+  const char* fn = "gat_chain_bn_forward";
+  check_layer(xlr, att, has_pred, fn);
+  const py::ssize_t n = xlr.shape(0), h = xlr.shape(2), c = xlr.shape(3), hc = h * c;
+  check_channels(gamma, hc, "gamma", fn);
+  check_channels(beta, hc, "beta", fn);
+  if (residual && (residual->ndim() != 2 || residual->shape(0) != n || residual->shape(1) != hc))
+    throw std::invalid_argument("gat_chain_bn_forward: residual must be float32[N, H * C]");
+  auto out = empty_f32({n, hc}), xhat = empty_f32({n, hc}), a_prev = empty_f32({n, h}), a_self = empty_f32({n, h});
+  auto mean = empty_f32({hc}), invstd = empty_f32({hc}), var = empty_f32({hc});
+  float *po = out.mutable_data(), *px = xhat.mutable_data(), *pp = a_prev.mutable_data(), *ps = a_self.mutable_data();
+  float *pm = mean.mutable_data(), *pi = invstd.mutable_data(), *pv = var.mutable_data();
+  const float* pr = residual ? residual->data() : nullptr;
+  {
+    py::gil_scoped_release release;
+    autobuild::gat_chain_bn_forward(xlr.data(), att.data(), has_pred.data(), n, h, c, slope, gamma.data(), beta.data(),
+                                    eps, pr, po, pp, ps, px, pm, pi, pv);
+  }
+  return py::make_tuple(out, a_prev, a_self, xhat, mean, invstd, var);
+}
+
+py::tuple gat_chain_bn_backward(F32 grad, F32 xlr, F32 att, U8 has_pred, float slope, F32 a_prev, F32 a_self,
+                                F32 xhat, F32 invstd, F32 gamma, F32 beta) {
+  const char* fn = "gat_chain_bn_backward";
+  check_layer(xlr, att, has_pred, fn);
+  const py::ssize_t n = xlr.shape(0), h = xlr.shape(2), c = xlr.shape(3), hc = h * c;
+  if (grad.ndim() != 2 || grad.shape(0) != n || grad.shape(1) != hc || xhat.ndim() != 2 || xhat.shape(0) != n ||
+      xhat.shape(1) != hc)
+    throw std::invalid_argument("gat_chain_bn_backward: grad and xhat must be float32[N, H * C]");
+  if (a_prev.ndim() != 2 || a_prev.shape(0) != n || a_prev.shape(1) != h || a_self.ndim() != 2 ||
+      a_self.shape(0) != n || a_self.shape(1) != h)
+    throw std::invalid_argument("gat_chain_bn_backward: a_prev and a_self must be float32[N, H]");
+  check_channels(invstd, hc, "invstd", fn);
+  check_channels(gamma, hc, "gamma", fn);
+  check_channels(beta, hc, "beta", fn);
+  auto dxlr = empty_f32({n, 2, h, c}), datt = empty_f32({h, c}), dgamma = empty_f32({hc}), dbeta = empty_f32({hc});
+  float *pd = dxlr.mutable_data(), *pa = datt.mutable_data(), *pg = dgamma.mutable_data(), *pb = dbeta.mutable_data();
+  {
+    py::gil_scoped_release release;
+    autobuild::gat_chain_bn_backward(grad.data(), xlr.data(), att.data(), has_pred.data(), n, h, c, slope,
+                                     a_prev.data(), a_self.data(), xhat.data(), invstd.data(), gamma.data(),
+                                     beta.data(), pd, pa, pg, pb);
+  }
+  return py::make_tuple(dxlr, datt, dgamma, dbeta);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -260,4 +327,12 @@ PYBIND11_MODULE(_core, m) {
   m.def("gat_chain_backward", &gat_chain_backward, py::arg("grad"), py::arg("xl"), py::arg("xr"), py::arg("att"),
         py::arg("has_pred"), py::arg("negative_slope"), py::arg("a_prev"), py::arg("a_self"),
         "Vector-Jacobian product of gat_chain_forward: (dxl, dxr float32[N, H, C], datt float32[H, C]).");
+  m.def("gat_chain_bn_forward", &gat_chain_bn_forward, py::arg("xlr"), py::arg("att"), py::arg("has_pred"),
+        py::arg("negative_slope"), py::arg("gamma"), py::arg("beta"), py::arg("eps"), py::arg("residual") = py::none(),
+        "GATv2 chain attention, batch norm (batch statistics), ReLU and residual: (out, a_prev, a_self, xhat, "
+        "mean, invstd, var_unbiased).");
+  m.def("gat_chain_bn_backward", &gat_chain_bn_backward, py::arg("grad"), py::arg("xlr"), py::arg("att"),
+        py::arg("has_pred"), py::arg("negative_slope"), py::arg("a_prev"), py::arg("a_self"), py::arg("xhat"),
+        py::arg("invstd"), py::arg("gamma"), py::arg("beta"),
+        "Vector-Jacobian product of gat_chain_bn_forward: (dxlr float32[N, 2, H, C], datt, dgamma, dbeta).");
 }

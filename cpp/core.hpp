@@ -132,5 +132,18 @@ void gat_chain_forward(const float* xl, const float* xr, const float* att, const
 void gat_chain_backward(const float* g, const float* xl, const float* xr, const float* att, const uint8_t* has_pred,
                         int64_t n, int64_t heads, int64_t ch, float slope, const float* a_prev, const float* a_self,
                         float* dxl, float* dxr, float* datt);
+// The training layer after the linear maps, on xlr [n, 2, heads, ch] (x_l then x_r of every node):
+// a = attention; batch statistics mean, invstd = 1 / sqrt(biased var + eps), var_unbiased [heads * ch];
+// xhat = (a - mean) * invstd [n, heads * ch]; out = relu(gamma * xhat + beta) + residual (nullable).
+void gat_chain_bn_forward(const float* xlr, const float* att, const uint8_t* has_pred, int64_t n, int64_t heads,
+                          int64_t ch, float slope, const float* gamma, const float* beta, float eps,
+                          const float* residual, float* out, float* a_prev, float* a_self, float* xhat, float* mean,
+                          float* invstd, float* var_unbiased);
+// Its vector-Jacobian product for grad = d loss / d out (the residual's is grad itself):
+// dxlr [n, 2, heads, ch], datt [heads, ch], dgamma, dbeta [heads * ch].
+void gat_chain_bn_backward(const float* grad, const float* xlr, const float* att, const uint8_t* has_pred, int64_t n,
+                           int64_t heads, int64_t ch, float slope, const float* a_prev, const float* a_self,
+                           const float* xhat, const float* invstd, const float* gamma, const float* beta, float* dxlr,
+                           float* datt, float* dgamma, float* dbeta);
 
 }  // namespace autobuild

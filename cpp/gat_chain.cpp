@@ -1,11 +1,26 @@
 // GATv2 attention on a batch of chains (the dense training path of autobuild.models.gatv2):
 // node i attends to itself and, where has_pred[i], to node i - 1. Same arithmetic as the
 // Numba twin (autobuild/core/numba_backend.py); see autobuild.core for the contract.
+//
+// The attention alone (gat_chain_forward / _backward) and the whole training layer after the
+// linear maps (gat_chain_bn_forward / _backward: attention, batch normalisation with batch
+// statistics, ReLU, residual) share one strided implementation: the layer reads x_l and x_r from
+// the single matrix product [x_l | x_r] and writes their gradients into one matrix.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "core.hpp"
+
+// Vector clones of the hot loops, chosen at load time by the CPU (GCC / Clang ifunc on x86-64
+// Linux); a single portable build elsewhere. The clones compute the same float operations in
+// wider lanes; only the (reordered) reductions may differ in rounding.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(AUTOBUILD_NO_CLONES)
+#define AUTOBUILD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define AUTOBUILD_CLONES
+#endif
 
 namespace autobuild {
 
@@ -27,18 +42,16 @@ inline float select_positive(float u, float a, float b) {
 }
 inline float lrelu(float u, float slope) { return select_positive(u, u, u * slope); }
 inline float dlrelu(float u, float slope) { return select_positive(u, 1.0f, slope); }
-}  // namespace
 
-namespace {
 struct RowScalars {
   float a_self, s_self, s_prev, a_next, s_next, slope;  // weights and logit gradients of the row
 };
 
 // One (node, head) row of pass 2 of the backward; restrict parameters let the loop vectorise.
-void row_backward(const float* __restrict li, const float* __restrict lj, const float* __restrict ri,
-                  const float* __restrict rk, const float* __restrict gi, const float* __restrict gk,
-                  const float* __restrict a, RowScalars r, int64_t ch, float* __restrict oxl,
-                  float* __restrict oxr, float* __restrict oat) {
+inline void row_backward(const float* __restrict li, const float* __restrict lj, const float* __restrict ri,
+                         const float* __restrict rk, const float* __restrict gi, const float* __restrict gk,
+                         const float* __restrict a, RowScalars r, int64_t ch, float* __restrict oxl,
+                         float* __restrict oxr, float* __restrict oat) {
   for (int64_t c = 0; c < ch; ++c) {
     const float u = li[c] + ri[c];
     const float v = lj[c] + ri[c];
@@ -51,14 +64,12 @@ void row_backward(const float* __restrict li, const float* __restrict lj, const 
     oat[c] += r.s_self * lrelu(u, r.slope) + r.s_prev * lrelu(v, r.slope);
   }
 }
-}  // namespace
 
-namespace {
 // The two attention logits of a row. The sums may be reordered into vector lanes (OpenMP SIMD
 // reduction, compiled with -fopenmp-simd; as the Numba twin's fastmath sum): the results agree
 // with a sequential sum to float rounding.
-void logits(const float* __restrict li, const float* __restrict lj, const float* __restrict ri,
-            const float* __restrict a, int64_t ch, float slope, float* e_self, float* e_prev) {
+inline void logits(const float* __restrict li, const float* __restrict lj, const float* __restrict ri,
+                   const float* __restrict a, int64_t ch, float slope, float* e_self, float* e_prev) {
   float es = 0.0f, ep = 0.0f;
 #pragma omp simd reduction(+ : es, ep)
   for (int64_t c = 0; c < ch; ++c) {
@@ -68,17 +79,19 @@ void logits(const float* __restrict li, const float* __restrict lj, const float*
   *e_self = es;
   *e_prev = ep;
 }
-}  // namespace
 
-void gat_chain_forward(const float* xl, const float* xr, const float* att, const uint8_t* has_pred, int64_t n,
-                       int64_t heads, int64_t ch, float slope, float* out, float* a_prev, float* a_self) {
+// Strided layout: row i of x_l starts at xl + i * ld (head h at + h * ch), the same for x_r;
+// out, a_prev, a_self are dense [n, heads, ch] / [n, heads].
+inline void attention_forward(const float* xl, const float* xr, int64_t ld, const float* att, const uint8_t* has_pred,
+                              int64_t n, int64_t heads, int64_t ch, float slope, float* out, float* a_prev,
+                              float* a_self) {
   for (int64_t i = 0; i < n; ++i) {
     const bool p = has_pred[i] != 0;
     const int64_t j = p ? i - 1 : i;  // without a predecessor, node i stands in with weight 0
     for (int64_t h = 0; h < heads; ++h) {
-      const float* li = xl + (i * heads + h) * ch;
-      const float* lj = xl + (j * heads + h) * ch;
-      const float* ri = xr + (i * heads + h) * ch;
+      const float* li = xl + i * ld + h * ch;
+      const float* lj = xl + j * ld + h * ch;
+      const float* ri = xr + i * ld + h * ch;
       const float* a = att + h * ch;
       float e_s = 0.0f, e_p = 0.0f;
       logits(li, lj, ri, a, ch, slope, &e_s, &e_p);
@@ -89,23 +102,25 @@ void gat_chain_forward(const float* xl, const float* xr, const float* att, const
       const float ap = w_p / tot, as = w_s / tot;
       a_prev[i * heads + h] = ap;
       a_self[i * heads + h] = as;
-      float* o = out + (i * heads + h) * ch;
+      float* __restrict o = out + (i * heads + h) * ch;
       for (int64_t c = 0; c < ch; ++c) o[c] = lj[c] * ap + li[c] * as;
     }
   }
 }
 
-void gat_chain_backward(const float* g, const float* xl, const float* xr, const float* att, const uint8_t* has_pred,
-                        int64_t n, int64_t heads, int64_t ch, float slope, const float* a_prev, const float* a_self,
-                        float* dxl, float* dxr, float* datt) {
-  std::vector<float> s_self(static_cast<size_t>(n * heads)), s_prev(static_cast<size_t>(n * heads));
+// g dense [n, heads, ch]; dxl, dxr strided as xl, xr (row stride ld_out); s_self, s_prev scratch [n * heads].
+inline void attention_backward(const float* g, const float* xl, const float* xr, int64_t ld, const float* att,
+                               const uint8_t* has_pred, int64_t n, int64_t heads, int64_t ch, float slope,
+                               const float* a_prev, const float* a_self, float* dxl, float* dxr, int64_t ld_out,
+                               float* datt, float* s_self, float* s_prev) {
+  const int64_t hc = heads * ch;
   // Pass 1: d loss / d logit of every node and head (softmax backward).
   for (int64_t i = 0; i < n; ++i) {
     const int64_t j = has_pred[i] ? i - 1 : i;
     for (int64_t h = 0; h < heads; ++h) {
-      const float* gi = g + (i * heads + h) * ch;
-      const float* li = xl + (i * heads + h) * ch;
-      const float* lj = xl + (j * heads + h) * ch;
+      const float* __restrict gi = g + i * hc + h * ch;
+      const float* __restrict li = xl + i * ld + h * ch;
+      const float* __restrict lj = xl + j * ld + h * ch;
       float d_s = 0.0f, d_p = 0.0f;
 #pragma omp simd reduction(+ : d_s, d_p)
       for (int64_t c = 0; c < ch; ++c) {
@@ -118,20 +133,138 @@ void gat_chain_backward(const float* g, const float* xl, const float* xr, const 
       s_prev[i * heads + h] = ap * (d_p - dot);  // 0 without a predecessor (ap = 0)
     }
   }
-  std::fill(datt, datt + heads * ch, 0.0f);
+  std::fill(datt, datt + hc, 0.0f);
   // Pass 2: node i receives its own terms and, as the predecessor of i + 1, that node's.
   for (int64_t i = 0; i < n; ++i) {
     const int64_t j = has_pred[i] ? i - 1 : i;
     const int64_t k = i + 1 < n ? i + 1 : i;
     const float nxt = (i + 1 < n && has_pred[k]) ? 1.0f : 0.0f;
     for (int64_t h = 0; h < heads; ++h) {
-      const int64_t ih = (i * heads + h) * ch, jh = (j * heads + h) * ch, kh = (k * heads + h) * ch;
+      const int64_t o = h * ch;
       const RowScalars r{a_self[i * heads + h], s_self[i * heads + h], s_prev[i * heads + h],
                          a_prev[k * heads + h] * nxt, s_prev[k * heads + h] * nxt, slope};
-      row_backward(xl + ih, xl + jh, xr + ih, xr + kh, g + ih, g + kh, att + h * ch, r, ch, dxl + ih, dxr + ih,
-                   datt + h * ch);
+      row_backward(xl + i * ld + o, xl + j * ld + o, xr + i * ld + o, xr + k * ld + o, g + i * hc + o,
+                   g + k * hc + o, att + o, r, ch, dxl + i * ld_out + o, dxr + i * ld_out + o, datt + o);
     }
   }
+}
+}  // namespace
+
+AUTOBUILD_CLONES
+void gat_chain_forward(const float* xl, const float* xr, const float* att, const uint8_t* has_pred, int64_t n,
+                       int64_t heads, int64_t ch, float slope, float* out, float* a_prev, float* a_self) {
+  attention_forward(xl, xr, heads * ch, att, has_pred, n, heads, ch, slope, out, a_prev, a_self);
+}
+
+AUTOBUILD_CLONES
+void gat_chain_backward(const float* g, const float* xl, const float* xr, const float* att, const uint8_t* has_pred,
+                        int64_t n, int64_t heads, int64_t ch, float slope, const float* a_prev, const float* a_self,
+                        float* dxl, float* dxr, float* datt) {
+  std::vector<float> s_self(static_cast<size_t>(n * heads)), s_prev(static_cast<size_t>(n * heads));
+  attention_backward(g, xl, xr, heads * ch, att, has_pred, n, heads, ch, slope, a_prev, a_self, dxl, dxr, heads * ch,
+                     datt, s_self.data(), s_prev.data());
+}
+
+AUTOBUILD_CLONES
+void gat_chain_bn_forward(const float* xlr, const float* att, const uint8_t* has_pred, int64_t n, int64_t heads,
+                          int64_t ch, float slope, const float* gamma, const float* beta, float eps,
+                          const float* residual, float* out, float* a_prev, float* a_self, float* xhat, float* mean,
+                          float* invstd, float* var_unbiased) {
+  const int64_t hc = heads * ch;
+  // Attention into xhat (normalised in place below).
+  attention_forward(xlr, xlr + hc, 2 * hc, att, has_pred, n, heads, ch, slope, xhat, a_prev, a_self);
+  // Batch statistics per channel, two passes in double (mean, then centred squares).
+  std::vector<double> acc(static_cast<size_t>(hc), 0.0);
+  double* __restrict s = acc.data();
+  for (int64_t i = 0; i < n; ++i) {
+    const float* __restrict x = xhat + i * hc;
+    for (int64_t c = 0; c < hc; ++c) s[c] += x[c];
+  }
+  const double inv_n = 1.0 / static_cast<double>(n);
+  std::vector<float> mu(static_cast<size_t>(hc));
+  for (int64_t c = 0; c < hc; ++c) {
+    mu[static_cast<size_t>(c)] = static_cast<float>(s[c] * inv_n);
+    s[c] = 0.0;
+  }
+  const float* __restrict m = mu.data();
+  for (int64_t i = 0; i < n; ++i) {
+    const float* __restrict x = xhat + i * hc;
+    for (int64_t c = 0; c < hc; ++c) {
+      const double d = static_cast<double>(x[c]) - static_cast<double>(m[c]);
+      s[c] += d * d;
+    }
+  }
+  std::vector<float> scale(static_cast<size_t>(hc));
+  for (int64_t c = 0; c < hc; ++c) {
+    const double var = s[c] * inv_n;
+    const float is = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
+    mean[c] = m[c];
+    invstd[c] = is;
+    var_unbiased[c] = static_cast<float>(n > 1 ? s[c] / static_cast<double>(n - 1) : var);
+    scale[static_cast<size_t>(c)] = is;
+  }
+  // xhat = (x - mean) * invstd; out = relu(gamma * xhat + beta) (+ residual).
+  const float* __restrict sc = scale.data();
+  for (int64_t i = 0; i < n; ++i) {
+    float* __restrict x = xhat + i * hc;
+    float* __restrict o = out + i * hc;
+    for (int64_t c = 0; c < hc; ++c) {
+      const float xh = (x[c] - m[c]) * sc[c];
+      x[c] = xh;
+      const float y = gamma[c] * xh + beta[c];
+      o[c] = select_positive(y, y, 0.0f);
+    }
+    if (residual) {
+      const float* __restrict r = residual + i * hc;
+      for (int64_t c = 0; c < hc; ++c) o[c] += r[c];
+    }
+  }
+}
+
+AUTOBUILD_CLONES
+void gat_chain_bn_backward(const float* grad, const float* xlr, const float* att, const uint8_t* has_pred, int64_t n,
+                           int64_t heads, int64_t ch, float slope, const float* a_prev, const float* a_self,
+                           const float* xhat, const float* invstd, const float* gamma, const float* beta, float* dxlr,
+                           float* datt, float* dgamma, float* dbeta) {
+  const int64_t hc = heads * ch;
+  // ReLU and batch-norm backward: dy = grad where gamma * xhat + beta > 0; sums in double.
+  std::vector<float> dy(static_cast<size_t>(n * hc));
+  std::vector<double> sg(static_cast<size_t>(hc), 0.0), sb(static_cast<size_t>(hc), 0.0);
+  double* __restrict sgp = sg.data();
+  double* __restrict sbp = sb.data();
+  for (int64_t i = 0; i < n; ++i) {
+    const float* __restrict g = grad + i * hc;
+    const float* __restrict x = xhat + i * hc;
+    float* __restrict d = dy.data() + i * hc;
+    for (int64_t c = 0; c < hc; ++c) {
+      const float y = gamma[c] * x[c] + beta[c];
+      const float v = select_positive(y, g[c], 0.0f);
+      d[c] = v;
+      sbp[c] += v;
+      sgp[c] += static_cast<double>(v) * static_cast<double>(x[c]);
+    }
+  }
+  const double inv_n = 1.0 / static_cast<double>(n);
+  std::vector<float> mean_dy(static_cast<size_t>(hc)), mean_dyx(static_cast<size_t>(hc)), k(static_cast<size_t>(hc));
+  for (int64_t c = 0; c < hc; ++c) {
+    dgamma[c] = static_cast<float>(sgp[c]);
+    dbeta[c] = static_cast<float>(sbp[c]);
+    mean_dy[static_cast<size_t>(c)] = static_cast<float>(sbp[c] * inv_n);
+    mean_dyx[static_cast<size_t>(c)] = static_cast<float>(sgp[c] * inv_n);
+    k[static_cast<size_t>(c)] = gamma[c] * invstd[c];
+  }
+  // d attention output = (dy - mean(dy) - xhat * mean(dy * xhat)) * gamma * invstd, in place.
+  const float* __restrict md = mean_dy.data();
+  const float* __restrict mx = mean_dyx.data();
+  const float* __restrict kk = k.data();
+  for (int64_t i = 0; i < n; ++i) {
+    float* __restrict d = dy.data() + i * hc;
+    const float* __restrict x = xhat + i * hc;
+    for (int64_t c = 0; c < hc; ++c) d[c] = (d[c] - md[c] - x[c] * mx[c]) * kk[c];
+  }
+  std::vector<float> s_self(static_cast<size_t>(n * heads)), s_prev(static_cast<size_t>(n * heads));
+  attention_backward(dy.data(), xlr, xlr + hc, 2 * hc, att, has_pred, n, heads, ch, slope, a_prev, a_self, dxlr,
+                     dxlr + hc, 2 * hc, datt, s_self.data(), s_prev.data());
 }
 
 }  // namespace autobuild

@@ -37,6 +37,7 @@ def warm() -> list[str]:
         for name in ("stage-full", "layer-full"):
             make_strategy(name, sp).mutate(codes, 4, 1)
         reduced = ReducedSpace(sp, [[m[0], m[1]] for m in mods], {"r": [224]})
+        _warm_gat_chain()
         make_strategy("autobuild", sp, reduced=reduced).mutate(sp.canonical_codes(reduced.codes(reduced.all_combos()[:2])), 4, 1)
     finally:
         if old is None:
@@ -53,6 +54,23 @@ def warm() -> list[str]:
         softrank._block_mean(np.zeros((1, 3)), np.zeros((1, 3)))
         names.append("softrank")
     return names
+
+
+def _warm_gat_chain() -> None:
+    """The chain attention and the fused training layer (training on sequence graphs)."""
+    from . import core
+
+    rng = np.random.default_rng(0)
+    xl, xr = (rng.standard_normal((4, 1, 2), dtype=np.float32) for _ in range(2))
+    att = np.ones((1, 2), np.float32)
+    hp = np.array([0, 1, 1, 0], np.uint8)
+    out, a_prev, a_self = core.gat_chain_forward(xl, xr, att, hp, 0.2)
+    core.gat_chain_backward(out, xl, xr, att, hp, 0.2, a_prev, a_self)
+    xlr = np.stack([xl, xr], axis=1)
+    ones, res = np.ones(2, np.float32), np.zeros((4, 2), np.float32)
+    f = core.gat_chain_bn_forward(xlr, att, hp, 0.2, ones, ones, 1e-5, res)
+    core.gat_chain_bn_forward(xlr, att, hp, 0.2, ones, ones, 1e-5, None)
+    core.gat_chain_bn_backward(res, xlr, att, hp, 0.2, f[1], f[2], f[3], f[5], ones, ones)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,17 @@ Functions (same signature in both backends):
     ``out[i] = a_prev * xl[i-1] + a_self * xl[i]``; ``a_prev``, ``a_self`` float32[N, H].
 ``gat_chain_backward(grad, xl, xr, att, has_pred, negative_slope, a_prev, a_self) -> (dxl, dxr, datt)``
     its vector-Jacobian product for ``grad`` = d loss / d out (float32, the shapes of the inputs).
+``gat_chain_bn_forward(xlr, att, has_pred, negative_slope, gamma, beta, eps, residual=None) -> (out, a_prev, a_self, xhat, mean, invstd, var_unbiased)``
+    the whole GATv2 training layer after its linear maps (:mod:`autobuild.models.chain_layer`):
+    ``xlr`` float32[N, 2, H, C] holds ``x_l`` then ``x_r`` of every node (one matrix product);
+    ``a`` = the attention above, ``[N, H * C]``; batch statistics ``mean``, ``var`` (biased) per
+    channel over the N nodes (float64 sums), ``invstd = 1 / sqrt(var + eps)``, ``var_unbiased`` (for
+    running statistics; N >= 2 nodes); ``xhat = (a - mean) * invstd``; ``out = relu(gamma * xhat +
+    beta) + residual`` (float32[N, H * C]; no residual when None).
+``gat_chain_bn_backward(grad, xlr, att, has_pred, negative_slope, a_prev, a_self, xhat, invstd, gamma, beta) -> (dxlr, datt, dgamma, dbeta)``
+    its vector-Jacobian product for ``grad`` = d loss / d out (the residual's gradient is ``grad``):
+    ReLU mask ``gamma * xhat + beta > 0``, batch-norm backward ``(dy - mean(dy) - xhat mean(dy
+    xhat)) gamma invstd``, then the attention's; ``dxlr`` float32[N, 2, H, C].
 
 Evolutionary search (paper Sec. 5.2, 7.5):
 
@@ -92,7 +103,7 @@ from ..errors import AutobuildError
 BACKENDS = ("cpp", "numba")
 FUNCTIONS = (
     "enumerate_modules", "encode_batch", "calibrate_scores", "hash_codes", "non_dominated_rank", "hypervolume_2d",
-    "mutate", "gat_chain_forward", "gat_chain_backward",
+    "mutate", "gat_chain_forward", "gat_chain_backward", "gat_chain_bn_forward", "gat_chain_bn_backward",
 )
 #: ``kind`` argument of :func:`mutate` for each mutation operator of the EA (paper Sec. 5.2, 7.5).
 MUTATION_KINDS = {"stage-full": 0, "stage-table": 1, "layer": 2}
@@ -160,6 +171,8 @@ hypervolume_2d = _dispatch("hypervolume_2d")
 mutate = _dispatch("mutate")
 gat_chain_forward = _dispatch("gat_chain_forward")
 gat_chain_backward = _dispatch("gat_chain_backward")
+gat_chain_bn_forward = _dispatch("gat_chain_bn_forward")
+gat_chain_bn_backward = _dispatch("gat_chain_bn_backward")
 
 
 def kernel(fn: str) -> Any:
@@ -167,7 +180,9 @@ def kernel(fn: str) -> Any:
     times, such as training; its ``ValueError`` is not rewritten)."""
     return getattr(get_backend(backend_name()), fn)
 
+
 __all__ = [
     "BACKENDS", "MUTATION_KINDS", "available_backends", "backend_name", "calibrate_scores", "encode_batch",
-    "enumerate_modules", "gat_chain_backward", "gat_chain_forward", "get_backend", "kernel", "hash_codes", "hypervolume_2d", "mutate", "non_dominated_rank",
+    "enumerate_modules", "gat_chain_backward", "gat_chain_bn_backward", "gat_chain_bn_forward", "gat_chain_forward",
+    "get_backend", "kernel", "hash_codes", "hypervolume_2d", "mutate", "non_dominated_rank",
 ]

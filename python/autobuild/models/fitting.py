@@ -124,11 +124,11 @@ def torch_threads(n: int) -> Iterator[None]:
 
 
 def adamw(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    """AdamW, with the fused CPU kernel (one op for all parameters) where torch offers it."""
-    try:
-        return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
-    except (RuntimeError, TypeError):  # pragma: no cover - older torch builds
-        return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    """AdamW on one flat buffer of all parameters (:class:`~.flat_adamw.FlatAdamW`: one fused
+    update per step); :func:`fit` gives the parameters their own storage back when it ends."""
+    from .flat_adamw import FlatAdamW
+
+    return FlatAdamW(model, lr, weight_decay)
 
 
 def steps_per_epoch(n_train: int, batch_size: int) -> int:
@@ -167,6 +167,18 @@ def fit(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor,
     report = _progress_reporter(progress)
     t0 = time.perf_counter()
     history: list[float] = []
+    try:
+        _epochs(model, space, codes, ys, tr, epochs, batch_size, rng, loss_fn, opt, sched, report, monitor, history)
+    finally:
+        release = getattr(opt, "release", None)
+        if release is not None:
+            release()
+    return history, time.perf_counter() - t0
+
+
+def _epochs(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor, tr: np.ndarray, epochs: int,
+            batch_size: int, rng: np.random.Generator, loss_fn: Any, opt: torch.optim.Optimizer, sched: Any,
+            report: Any, monitor: Any, history: list[float]) -> None:
     for epoch in range(epochs):
         model.train()
         order = tr[rng.permutation(len(tr))]
@@ -189,7 +201,6 @@ def fit(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor,
         if report:
             val = monitor.history[-1][1] if monitor is not None and getattr(monitor, "history", None) else None
             report(epoch + 1, history[-1], val)
-    return history, time.perf_counter() - t0
 
 
 def _progress_reporter(progress: Any) -> Any:

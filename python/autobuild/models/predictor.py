@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..spaces.macro import FeatureCategory
+from .chain_encoder import encode_chains, fusable
 from .fe_mlp import FEMLP
 from .gatv2 import GATv2Conv, chain_links
 
@@ -108,7 +109,14 @@ class AutoBuildPredictor(nn.Module):
         """Standardised prediction and graph norms ``[M+1, B]`` for the loss (Eq. 4), in fewer ops
         than :meth:`forward_std`: embeddings are non-negative, so ``||h_G^m||_1`` (the L1 norm of a
         mean) is the mean of the node norms ``||h_v^m||_1``, one pooling of ``[N, M+1]`` norms
-        instead of one per hop; only the last hop is pooled whole, for the head."""
+        instead of one per hop; only the last hop is pooled whole, for the head. Chains on the
+        CPU take :func:`~.chain_encoder.encode_chains` (the same function, fused)."""
+        if self.training and torch.is_grad_enabled():
+            chain = chain_links(edge_index, x.shape[0])
+            if chain is not None and all(fusable(c, n, self.fe_mlp.emb) for c, n in zip(self.convs, self.norms)):
+                graph_norms, pooled = encode_chains(self.convs, self.norms, self.fe_mlp(x), chain, batch, counts,
+                                                    self.fe_grad_scale)
+                return self.head(pooled).squeeze(1), graph_norms
         hs = self.embed(x, edge_index)
         node_norms = torch.stack([h.sum(1) for h in hs], dim=1)
         graph_norms = self.pool(node_norms, batch, counts).t()
