@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "core.hpp"
@@ -228,14 +229,15 @@ void gat_chain_bn_backward(const float* grad, const float* xlr, const float* att
                            float* datt, float* dgamma, float* dbeta) {
   const int64_t hc = heads * ch;
   // ReLU and batch-norm backward: dy = grad where gamma * xhat + beta > 0; sums in double.
-  std::vector<float> dy(static_cast<size_t>(n * hc));
+  // (Scratch left uninitialised: every element is written before it is read.)
+  std::unique_ptr<float[]> dy(new float[static_cast<size_t>(n * hc)]);
   std::vector<double> sg(static_cast<size_t>(hc), 0.0), sb(static_cast<size_t>(hc), 0.0);
   double* __restrict sgp = sg.data();
   double* __restrict sbp = sb.data();
   for (int64_t i = 0; i < n; ++i) {
     const float* __restrict g = grad + i * hc;
     const float* __restrict x = xhat + i * hc;
-    float* __restrict d = dy.data() + i * hc;
+    float* __restrict d = dy.get() + i * hc;
     for (int64_t c = 0; c < hc; ++c) {
       const float y = gamma[c] * x[c] + beta[c];
       const float v = select_positive(y, g[c], 0.0f);
@@ -258,13 +260,14 @@ void gat_chain_bn_backward(const float* grad, const float* xlr, const float* att
   const float* __restrict mx = mean_dyx.data();
   const float* __restrict kk = k.data();
   for (int64_t i = 0; i < n; ++i) {
-    float* __restrict d = dy.data() + i * hc;
+    float* __restrict d = dy.get() + i * hc;
     const float* __restrict x = xhat + i * hc;
     for (int64_t c = 0; c < hc; ++c) d[c] = (d[c] - md[c] - x[c] * mx[c]) * kk[c];
   }
-  std::vector<float> s_self(static_cast<size_t>(n * heads)), s_prev(static_cast<size_t>(n * heads));
-  attention_backward(dy.data(), xlr, xlr + hc, 2 * hc, att, has_pred, n, heads, ch, slope, a_prev, a_self, dxlr,
-                     dxlr + hc, 2 * hc, datt, s_self.data(), s_prev.data());
+  std::unique_ptr<float[]> s_self(new float[static_cast<size_t>(n * heads)]),
+      s_prev(new float[static_cast<size_t>(n * heads)]);
+  attention_backward(dy.get(), xlr, xlr + hc, 2 * hc, att, has_pred, n, heads, ch, slope, a_prev, a_self, dxlr,
+                     dxlr + hc, 2 * hc, datt, s_self.get(), s_prev.get());
 }
 
 }  // namespace autobuild
