@@ -182,30 +182,25 @@ void gat_chain_bn_forward(const float* xlr, const float* att, const uint8_t* has
     for (int64_t c = 0; c < hc; ++c) s[c] += x[c];
   }
   const double inv_n = 1.0 / static_cast<double>(n);
-  std::vector<float> mu(static_cast<size_t>(hc));
   for (int64_t c = 0; c < hc; ++c) {
-    mu[static_cast<size_t>(c)] = static_cast<float>(s[c] * inv_n);
+    mean[c] = static_cast<float>(s[c] * inv_n);
     s[c] = 0.0;
   }
-  const float* __restrict m = mu.data();
   for (int64_t i = 0; i < n; ++i) {
     const float* __restrict x = xhat + i * hc;
     for (int64_t c = 0; c < hc; ++c) {
-      const double d = static_cast<double>(x[c]) - static_cast<double>(m[c]);
+      const double d = static_cast<double>(x[c]) - static_cast<double>(mean[c]);
       s[c] += d * d;
     }
   }
-  std::vector<float> scale(static_cast<size_t>(hc));
   for (int64_t c = 0; c < hc; ++c) {
     const double var = s[c] * inv_n;
-    const float is = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
-    mean[c] = m[c];
-    invstd[c] = is;
+    invstd[c] = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
     var_unbiased[c] = static_cast<float>(n > 1 ? s[c] / static_cast<double>(n - 1) : var);
-    scale[static_cast<size_t>(c)] = is;
   }
   // xhat = (x - mean) * invstd; out = relu(gamma * xhat + beta) (+ residual).
-  const float* __restrict sc = scale.data();
+  const float* __restrict m = mean;
+  const float* __restrict sc = invstd;
   for (int64_t i = 0; i < n; ++i) {
     float* __restrict x = xhat + i * hc;
     float* __restrict o = out + i * hc;

@@ -27,7 +27,7 @@ Functions (same signature in both backends):
 ``gat_chain_backward(grad, xl, xr, att, has_pred, negative_slope, a_prev, a_self) -> (dxl, dxr, datt)``
     its vector-Jacobian product for ``grad`` = d loss / d out (float32, the shapes of the inputs).
 ``gat_chain_bn_forward(xlr, att, has_pred, negative_slope, gamma, beta, eps, residual=None) -> (out, a_prev, a_self, xhat, mean, invstd, var_unbiased)``
-    the whole GATv2 training layer after its linear maps (:mod:`autobuild.models.chain_layer`):
+    the whole GATv2 training layer after its linear maps (:mod:`autobuild.models.chain_encoder`):
     ``xlr`` float32[N, 2, H, C] holds ``x_l`` then ``x_r`` of every node (one matrix product);
     ``a`` = the attention above, ``[N, H * C]``; batch statistics ``mean``, ``var`` (biased) per
     channel over the N nodes (float64 sums), ``invstd = 1 / sqrt(var + eps)``, ``var_unbiased`` (for

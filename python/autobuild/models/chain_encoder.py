@@ -70,7 +70,7 @@ class _ChainEncoder(torch.autograd.Function):
                 w = torch.cat([w_l.detach(), w_r.detach()])  # [2HC, K]
                 xlr = torch.mm(h, w.t()).numpy().reshape(n, 2, heads, ch)
                 args = (_numpy(att).reshape(heads, ch), hp, float(conv.negative_slope), _numpy(gamma), _numpy(beta))
-                out, a_prev, a_self, xhat, mean, invstd, var = fwd(xlr, *args[:3], *args[3:], float(norm.eps),
+                out, a_prev, a_self, xhat, mean, invstd, var = fwd(xlr, *args, float(norm.eps),
                                                                    h.numpy() if m > 0 else None)
                 norm.running_mean.lerp_(torch.from_numpy(mean), norm.momentum)
                 norm.running_var.lerp_(torch.from_numpy(var), norm.momentum)
