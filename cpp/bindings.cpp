@@ -294,6 +294,21 @@ py::tuple gat_chain_bn_backward(F32 grad, F32 xlr, F32 att, U8 has_pred, float s
   return py::make_tuple(dxlr, datt, dgamma, dbeta);
 }
 
+py::tuple soft_rank_pearson(F64 values, F64 target, double strength) {
+  if (values.ndim() != 2 || target.ndim() != 1 || values.shape(1) != target.shape(0))
+    throw std::invalid_argument("soft_rank_pearson: values must be float64[H, B] and target float64[B]");
+  if (target.shape(0) < 1) throw std::invalid_argument("soft_rank_pearson: empty inputs");
+  if (!(strength > 0.0)) throw std::invalid_argument("soft_rank_pearson: strength must be > 0");
+  const py::ssize_t rows = values.shape(0), n = values.shape(1);
+  py::array_t<double> corr({rows}), grad({rows, n});
+  double *pc = corr.mutable_data(), *pg = grad.mutable_data();
+  {
+    py::gil_scoped_release release;
+    autobuild::soft_rank_pearson(values.data(), target.data(), rows, n, strength, pc, pg);
+  }
+  return py::make_tuple(corr, grad);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -335,4 +350,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("has_pred"), py::arg("negative_slope"), py::arg("a_prev"), py::arg("a_self"), py::arg("xhat"),
         py::arg("invstd"), py::arg("gamma"), py::arg("beta"),
         "Vector-Jacobian product of gat_chain_bn_forward: (dxlr float32[N, 2, H, C], datt, dgamma, dbeta).");
+  m.def("soft_rank_pearson", &soft_rank_pearson, py::arg("values"), py::arg("target"), py::arg("strength") = 1.0,
+        "Pearson correlation of each row's L2 soft ranks with target, and its gradient: (corr float64[H], "
+        "grad float64[H, B]).");
 }

@@ -146,4 +146,12 @@ void gat_chain_bn_backward(const float* grad, const float* xlr, const float* att
                            const float* xhat, const float* invstd, const float* gamma, const float* beta, float* dxlr,
                            float* datt, float* dgamma, float* dbeta);
 
+
+// Hop-level ranking term of Eq. 4 (the authors' form): per row b of values [rows, n], the Pearson
+// correlation corr[b] of the L2 soft ranks (strength `strength`, torchsort semantics) of the row
+// with target [n] (not ranked), and grad[b] = d corr[b] / d values[b] (0 for constant ranks or a
+// constant target). Float64 throughout.
+void soft_rank_pearson(const double* values, const double* target, int64_t rows, int64_t n, double strength,
+                       double* corr, double* grad);
+
 }  // namespace autobuild

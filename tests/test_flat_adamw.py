@@ -6,7 +6,7 @@ import copy
 
 import torch
 
-from autobuild.models.flat_adamw import FlatAdamW
+from autobuild.models.flat_adamw import FlatAdamW, LRSchedule
 
 
 def test_flat_adamw_is_adamw(tmp_path):
@@ -18,7 +18,7 @@ def test_flat_adamw_is_adamw(tmp_path):
     b = copy.deepcopy(a)
     oa = FlatAdamW(a, 1e-2, 1e-3)
     ob = torch.optim.AdamW(b.parameters(), lr=1e-2, weight_decay=1e-3, fused=True)
-    sa, sb = (torch.optim.lr_scheduler.LambdaLR(o, lambda s: 0.9 ** s) for o in (oa, ob))
+    sa, sb = LRSchedule(oa, lambda s: 0.9 ** s), torch.optim.lr_scheduler.LambdaLR(ob, lambda s: 0.9 ** s)
     for _ in range(10):
         x = torch.randn(16, 5)
         for m, o, s in ((a, oa, sa), (b, ob, sb)):
@@ -28,6 +28,7 @@ def test_flat_adamw_is_adamw(tmp_path):
             s.step()
     for p, q in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(p, q, rtol=0, atol=1e-7)
+    assert oa.steps == 10 and abs(oa.lr - ob.param_groups[0]["lr"]) < 1e-15
     oa.release()
     assert all(p.grad is None for p in a.parameters())
     assert len({p.untyped_storage().data_ptr() for p in a.parameters()}) == 4

@@ -209,3 +209,62 @@ def test_backends_and_errors(monkeypatch):
         sr.soft_rank(x, 1.0, backend="torchsort")
     r = sr.soft_rank(x, 1.0)  # auto falls back to the in-house implementation
     assert type(r.grad_fn).__name__.startswith("_SoftRankL2")
+
+
+# ---------------------------------------------------------------- the fused hop-loss kernel
+
+
+def _composed_pearson(values: np.ndarray, target: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Correlation and gradient of the composed form (soft rank, then centred unit rows), float64."""
+    v = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    r = sr.soft_rank(v, eps, backend="inhouse")
+    corr = (sr._unit_rows(r) * sr._unit_rows(torch.tensor(target, dtype=torch.float64))).sum(-1)
+    corr.sum().backward()
+    return corr.detach().numpy(), v.grad.numpy()
+
+
+@pytest.mark.parametrize("backend_name", __import__("autobuild.core", fromlist=["x"]).available_backends())
+@pytest.mark.parametrize("eps", [1.0, 0.1, 7.0])
+def test_soft_rank_pearson_kernel_matches_composed(backend_name, eps):
+    """core.soft_rank_pearson (each backend) gives the composed form's correlation and gradient, on
+    rows with ties, a constant row (0 and a zero gradient) and a constant target."""
+    from autobuild import core
+
+    rng = np.random.default_rng(3)
+    v = np.abs(_rows_with_ties(rng, (6, 41))) * 3.0
+    v[4] = 2.5  # constant row
+    y = rng.standard_normal(41)
+    kernel = core.get_backend(backend_name).soft_rank_pearson
+    for target in (y, np.full(41, 0.3)):
+        corr, grad = kernel(v, target, eps)
+        ref_corr, ref_grad = _composed_pearson(v, target, eps)
+        np.testing.assert_allclose(corr, ref_corr, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(grad, ref_grad, rtol=0, atol=1e-12)
+        assert corr[4] == 0.0 and not grad[4].any()
+    assert not kernel(v, np.full(41, 0.3), eps)[1].any()
+    with pytest.raises(ValueError, match="soft_rank_pearson"):
+        kernel(v, y[:-1], eps)
+    with pytest.raises(ValueError, match="strength"):
+        kernel(v, y, 0.0)
+
+
+def test_pearson_of_ranks_fused_path_is_the_composed_one():
+    """pearson_of_ranks on the CPU (one core call) against the composed form, values and gradients,
+    float32 and float64, 1-D and 2-D; gradcheck in float64."""
+    rng = np.random.default_rng(5)
+    x = rng.random((5, 64))
+    y = torch.tensor(rng.standard_normal(64))
+    for dtype in (torch.float32, torch.float64):
+        a = torch.tensor(x, dtype=dtype, requires_grad=True)
+        b = torch.tensor(x, dtype=dtype, requires_grad=True)
+        fused = sr.pearson_of_ranks(a, y.to(dtype))
+        ref = (sr._unit_rows(sr.soft_rank(b, 1.0, "inhouse").double()) * sr._unit_rows(y.double())).sum(-1).to(dtype)
+        torch.testing.assert_close(fused, ref, rtol=0, atol=1e-6 if dtype == torch.float32 else 1e-12)
+        (fused * torch.arange(1.0, 6.0, dtype=dtype)).sum().backward()
+        (ref * torch.arange(1.0, 6.0, dtype=dtype)).sum().backward()
+        torch.testing.assert_close(a.grad, b.grad, rtol=0, atol=1e-6 if dtype == torch.float32 else 1e-12)
+        assert fused.dtype == dtype
+    one = sr.pearson_of_ranks(torch.tensor(x[0]), y)
+    assert one.shape == () and abs(float(one) - float(sr.pearson_of_ranks(torch.tensor(x[:1]), y)[0])) < 1e-15
+    v = torch.tensor(x[:2, :12], requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: sr.pearson_of_ranks(t, y[:12], 0.5), (v,))

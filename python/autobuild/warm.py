@@ -38,6 +38,7 @@ def warm() -> list[str]:
             make_strategy(name, sp).mutate(codes, 4, 1)
         reduced = ReducedSpace(sp, [[m[0], m[1]] for m in mods], {"r": [224]})
         _warm_gat_chain()
+        core.soft_rank_pearson(np.array([[0.3, 0.1, 0.2]]), np.array([1.0, 0.0, 2.0]), 1.0)
         make_strategy("autobuild", sp, reduced=reduced).mutate(sp.canonical_codes(reduced.codes(reduced.all_combos()[:2])), 4, 1)
     finally:
         if old is None:

@@ -37,6 +37,13 @@ Functions (same signature in both backends):
     its vector-Jacobian product for ``grad`` = d loss / d out (the residual's gradient is ``grad``):
     ReLU mask ``gamma * xhat + beta > 0``, batch-norm backward ``(dy - mean(dy) - xhat mean(dy
     xhat)) gamma invstd``, then the attention's; ``dxlr`` float32[N, 2, H, C].
+``soft_rank_pearson(values, target, strength=1.0) -> (corr, grad)``
+    the hop-level ranking term of Eq. 4 in the authors' form (``ge_utils/diff_srcc.py``): per row ``b``
+    of ``values`` float64[H, B], the Pearson correlation ``corr[b]`` of its L2 soft ranks (Blondel et
+    al. 2020, torchsort semantics: ranks of ``values / strength``, descending stable sort, pool adjacent
+    violators, blocks of isotonic values within 1e-9) with ``target`` float64[B] (not ranked), and
+    ``grad[b] = d corr[b] / d values[b]`` (float64[H, B]); constant ranks or a constant target give
+    correlation 0 and gradient 0.
 
 Evolutionary search (paper Sec. 5.2, 7.5):
 
@@ -104,6 +111,7 @@ BACKENDS = ("cpp", "numba")
 FUNCTIONS = (
     "enumerate_modules", "encode_batch", "calibrate_scores", "hash_codes", "non_dominated_rank", "hypervolume_2d",
     "mutate", "gat_chain_forward", "gat_chain_backward", "gat_chain_bn_forward", "gat_chain_bn_backward",
+    "soft_rank_pearson",
 )
 #: ``kind`` argument of :func:`mutate` for each mutation operator of the EA (paper Sec. 5.2, 7.5).
 MUTATION_KINDS = {"stage-full": 0, "stage-table": 1, "layer": 2}
@@ -173,6 +181,7 @@ gat_chain_forward = _dispatch("gat_chain_forward")
 gat_chain_backward = _dispatch("gat_chain_backward")
 gat_chain_bn_forward = _dispatch("gat_chain_bn_forward")
 gat_chain_bn_backward = _dispatch("gat_chain_bn_backward")
+soft_rank_pearson = _dispatch("soft_rank_pearson")
 
 
 def kernel(fn: str) -> Any:
@@ -184,5 +193,5 @@ def kernel(fn: str) -> Any:
 __all__ = [
     "BACKENDS", "MUTATION_KINDS", "available_backends", "backend_name", "calibrate_scores", "encode_batch",
     "enumerate_modules", "gat_chain_backward", "gat_chain_bn_backward", "gat_chain_bn_forward", "gat_chain_forward",
-    "get_backend", "kernel", "hash_codes", "hypervolume_2d", "mutate", "non_dominated_rank",
+    "get_backend", "kernel", "hash_codes", "hypervolume_2d", "mutate", "non_dominated_rank", "soft_rank_pearson",
 ]

@@ -1008,3 +1008,113 @@ def gat_chain_bn_backward(grad: np.ndarray, xlr: np.ndarray, att: np.ndarray, ha
     _gat_chain_bwd(d.reshape(n, heads, ch), xlr[:, 0], xlr[:, 1], att, has_pred, np.float32(negative_slope), a_prev,
                    a_self, s_self, s_prev, dxlr[:, 0], dxlr[:, 1], datt)
     return dxlr, datt, dgamma, dbeta
+
+
+_BLOCK_TOL = 1e-9  # isotonic values closer than this belong to one block (as the C++ core, torchsort)
+
+
+@njit(cache=True)
+def _soft_rank_pearson(values, target, strength, corr, grad):  # noqa: ANN001, ANN202
+    rows, n = values.shape
+    lo, hi, ty = target[0], target[0], 0.0
+    for i in range(n):
+        ty += target[i]
+        lo = min(lo, target[i])
+        hi = max(hi, target[i])
+    my = ty / n
+    uy = np.empty(n)
+    ny = 0.0
+    for i in range(n):
+        uy[i] = target[i] - my
+        ny += uy[i] * uy[i]
+    ny = np.sqrt(ny)
+    for i in range(n):
+        uy[i] = 0.0 if hi - lo <= 0.0 else uy[i] / ny
+    scale = 1.0 / strength
+    theta = np.empty(n)
+    z = np.empty(n)
+    dual = np.empty(n)
+    r = np.empty(n)
+    sums = np.empty(n)
+    sizes = np.empty(n)
+    starts = np.empty(n, np.int64)
+    g = np.empty(n)
+    pooled = np.empty(n)
+    for b in range(rows):
+        for i in range(n):
+            theta[i] = values[b, i] * scale
+        order = np.argsort(-theta, kind="mergesort")  # descending, ties in input order, NaN last
+        for k in range(n):
+            z[k] = theta[order[k]] - (n - k)
+        top = -1
+        for i in range(n):  # pool adjacent violators (decreasing)
+            top += 1
+            sums[top] = z[i]
+            sizes[top] = 1.0
+            starts[top] = i
+            while top > 0 and sums[top - 1] / sizes[top - 1] <= sums[top] / sizes[top]:
+                sums[top - 1] += sums[top]
+                sizes[top - 1] += sizes[top]
+                top -= 1
+        for k in range(top + 1):
+            mean = sums[k] / sizes[k]
+            end = starts[k + 1] if k < top else n
+            for j in range(starts[k], end):
+                dual[j] = mean
+        for k in range(n):
+            r[order[k]] = theta[order[k]] - dual[k]
+        tr, rlo, rhi = 0.0, r[0], r[0]
+        for i in range(n):
+            tr += r[i]
+            rlo = min(rlo, r[i])
+            rhi = max(rhi, r[i])
+        spread = rhi - rlo
+        if not spread > 0.0 and not np.isnan(spread):
+            corr[b] = 0.0
+            for i in range(n):
+                grad[b, i] = 0.0
+            continue
+        mr = tr / n
+        nr = 0.0
+        for i in range(n):
+            r[i] -= mr
+            nr += r[i] * r[i]
+        nr = np.sqrt(nr)
+        c = 0.0
+        for i in range(n):
+            c += (r[i] / nr) * uy[i]
+        corr[b] = c
+        mg = 0.0
+        for i in range(n):
+            g[i] = (uy[i] - c * (r[i] / nr)) / nr
+            mg += g[i]
+        mg /= n
+        for i in range(n):
+            g[i] -= mg
+        start = 0
+        for i in range(1, n + 1):
+            if i == n or abs(dual[i] - dual[i - 1]) > _BLOCK_TOL:
+                total = 0.0
+                for j in range(start, i):
+                    total += g[order[j]]
+                val = 1.0 / (i - start)
+                for j in range(start, i):
+                    pooled[j] = val * total
+                start = i
+        for k in range(n):
+            grad[b, order[k]] = (g[order[k]] - pooled[k]) * scale
+
+
+def soft_rank_pearson(values: np.ndarray, target: np.ndarray, strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    target = np.ascontiguousarray(target, dtype=np.float64)
+    if values.ndim != 2 or target.ndim != 1 or values.shape[1] != target.shape[0]:
+        raise ValueError("soft_rank_pearson: values must be float64[H, B] and target float64[B]")
+    if target.shape[0] < 1:
+        raise ValueError("soft_rank_pearson: empty inputs")
+    if not strength > 0.0:
+        raise ValueError("soft_rank_pearson: strength must be > 0")
+    corr = np.empty(values.shape[0])
+    grad = np.empty(values.shape)
+    _soft_rank_pearson(values, target, float(strength), corr, grad)
+    return corr, grad

@@ -123,7 +123,7 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(prev)
 
 
-def adamw(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+def adamw(model: torch.nn.Module, lr: float, weight_decay: float) -> Any:
     """AdamW on one flat buffer of all parameters (:class:`~.flat_adamw.FlatAdamW`: one fused
     update per step); :func:`fit` gives the parameters their own storage back when it ends."""
     from .flat_adamw import FlatAdamW
@@ -136,23 +136,25 @@ def steps_per_epoch(n_train: int, batch_size: int) -> int:
     return sum(1 for i in range(0, n_train, batch_size) if n_train - i >= 2)
 
 
-def lr_schedule(opt: torch.optim.Optimizer, schedule: str, total_steps: int) -> Any:
+def lr_schedule(opt: Any, schedule: str, total_steps: int) -> Any:
     """``"cosine"``: the rate decays from its value to 0 over ``total_steps`` optimiser steps (one
     half cosine), so that the last epochs settle instead of jittering at the rate's scale;
-    ``"constant"``: None (no scheduler)."""
+    ``"constant"``: None (no scheduler). ``opt`` is a :class:`~.flat_adamw.FlatAdamW`."""
     import math
+
+    from .flat_adamw import LRSchedule
 
     if schedule == "constant":
         return None
     total = max(1, int(total_steps))
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1.0 + math.cos(math.pi * min(s, total) / total)))
+    return LRSchedule(opt, lambda s: 0.5 * (1.0 + math.cos(math.pi * min(s, total) / total)))
 
 
 SCHEDULES = ("cosine", "constant")
 
 
 def fit(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor, tr: np.ndarray, epochs: int,
-        batch_size: int, seed: int, loss_fn: Any, opt: torch.optim.Optimizer, sched: Any = None,
+        batch_size: int, seed: int, loss_fn: Any, opt: Any, sched: Any = None,
         progress: Any = None, monitor: Any = None) -> tuple[list[float], float]:
     """Mini-batch training over the train indices ``tr`` (reshuffled every epoch with ``seed + 1``).
 
@@ -177,7 +179,7 @@ def fit(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor,
 
 
 def _epochs(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor, tr: np.ndarray, epochs: int,
-            batch_size: int, rng: np.random.Generator, loss_fn: Any, opt: torch.optim.Optimizer, sched: Any,
+            batch_size: int, rng: np.random.Generator, loss_fn: Any, opt: Any, sched: Any,
             report: Any, monitor: Any, history: list[float]) -> None:
     for epoch in range(epochs):
         model.train()
