@@ -170,3 +170,42 @@ def test_gat_chain_bn_rejects_bad_inputs(backend_name, patch, message):
     xlr, att, hp, gamma, beta, res = patch(_layer_inputs(n=20))
     with pytest.raises(ValueError, match=message):
         core.get_backend(backend_name).gat_chain_bn_forward(xlr, att, hp, 0.2, gamma, beta, 1e-5, res)
+
+
+def _composed_loss(m: AutoBuildPredictor, g: tuple, y: torch.Tensor, rank_weight: float) -> torch.Tensor:
+    """Eq. 4 composed of autograd ops (the soft ranks of the in-house backend, unit rows)."""
+    from autobuild.models import softrank as sr
+
+    pred, norms = m.forward_train(*g)
+    r = sr.soft_rank(norms, 1.0, backend="inhouse").double()
+    corr = (sr._unit_rows(r) * sr._unit_rows(y.double())).sum(-1).to(pred.dtype)
+    return torch.nn.functional.mse_loss(pred, y) + rank_weight * (1.0 - corr).mean()
+
+
+@pytest.mark.parametrize("name, rank_weight", [("ofa-mbv3", 1.0), ("ofa-pn", 0.5), ("ofa-mbv3", 0.0)])
+def test_fused_loss_is_the_composed_loss(name, rank_weight, monkeypatch):
+    """predictor.fused_loss (FE-MLP gather, hops, head, MSE and the hop term in one node) against
+    the composed path: loss, every parameter's gradient (FE-MLP and head included) and the running
+    statistics, on each backend."""
+    sp = get_space(name)
+    g = encode_codes(sp, sp.sample_codes(128, seed=7)).torch()
+    y = torch.randn(128)
+    torch.manual_seed(1)
+    ref_model = AutoBuildPredictor(sp.feature_categories).train()
+    models = {b: copy.deepcopy(ref_model) for b in BACKENDS}
+    ref_loss = _composed_loss(ref_model, g, y, rank_weight)
+    ref_loss.backward()
+    for b, m in models.items():
+        monkeypatch.setenv("AUTOBUILD_BACKEND", b)
+        loss = m.fused_loss(*g, y, rank_weight)
+        assert loss is not None and loss.shape == ()
+        (loss * 1.7).backward()  # the upstream gradient scales every parameter's
+        torch.testing.assert_close(loss, ref_loss, rtol=1e-5, atol=1e-6, msg=b)
+        for (k, p), (_, q) in zip(m.named_parameters(), ref_model.named_parameters()):
+            want = 1.7 * q.grad
+            assert p.grad is not None and (p.grad - want).norm().item() <= 1e-2 * want.norm().item() + 1e-6, (b, k)
+        for (k, u), (_, v) in zip(m.named_buffers(), ref_model.named_buffers()):
+            torch.testing.assert_close(u, v, rtol=1e-5, atol=1e-6, msg=f"{b} {k}")
+    with torch.no_grad():
+        assert ref_model.fused_loss(*g, y, 1.0) is None  # no grad: the composed path
+    assert ref_model.eval().fused_loss(*g, y, 1.0) is None

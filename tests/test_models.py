@@ -274,3 +274,27 @@ def test_progress_reports_the_held_out_srcc_as_it_goes():
     assert all(v == hist[e] for e, v in seen if e in hist) and seen[-1][1] == hist[4]
     train_predictor(sp, codes, y, TrainConfig(epochs=2, hidden=8, layers=2), progress=lambda e, loss: plain.append(e))
     assert plain == [1, 2]
+
+
+def test_drop_value_info_is_onnx_editing_the_proto(tmp_path):
+    """The wire-format edit of an exported predictor equals onnx's own ``del graph.value_info[:]``
+    (inputs, outputs and weights kept, a valid model) and refuses a truncated file."""
+    import onnx
+
+    from autobuild.models.onnx_export import _torch_export, drop_value_info
+
+    sp = get_space("ofa-mbv3")
+    torch.manual_seed(0)
+    model = AutoBuildPredictor(sp.feature_categories).eval()
+    _torch_export(model, sp.graphs(sp.sample_codes(4, seed=0)), str(tmp_path / "m.onnx"), "torchscript")
+    proto = onnx.load(str(tmp_path / "m.onnx"))
+    # Older tracers record the example's shapes of intermediates: add some as they would.
+    for node in proto.graph.node[:5]:
+        proto.graph.value_info.append(onnx.helper.make_tensor_value_info(node.output[0], onnx.TensorProto.FLOAT, [7, 3]))
+    raw = proto.SerializeToString()
+    del proto.graph.value_info[:]
+    edited = onnx.load_from_string(drop_value_info(raw))
+    assert edited == proto and len(edited.graph.initializer) == len(proto.graph.initializer) > 0
+    onnx.checker.check_model(edited)
+    with pytest.raises(ValueError, match="protobuf"):
+        drop_value_info(raw[: len(raw) // 2])

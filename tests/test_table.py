@@ -412,3 +412,26 @@ def test_import_needs_no_torch_or_extension():
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "python")}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
+
+
+def test_read_encoded_is_read_then_encode(tmp_path):
+    """read_encoded gives read_labelled's table and the codes of encoding it, encoding each arch once
+    (macro spaces) or through space.encode (others); a bad row is still named."""
+    from autobuild.data.table import read_encoded
+    from autobuild.spaces import get_space
+
+    for name in ("ofa-mbv3", "ofa-pn"):
+        sp = get_space(name)
+        table, codes = read_encoded(builtin_data_path(name), sp)
+        ref = read_labelled(builtin_data_path(name), validate=sp.validate)
+        assert table.archs == ref.archs and np.array_equal(codes, sp.encode(ref.archs))
+    sp = get_space("sdv14-unet")  # no encode_one: validated, then encoded
+    path = tmp_path / "unet.jsonl"
+    path.write_text("".join(json.dumps({"arch": a, "fid": float(i)}) + "\n" for i, a in enumerate(sp.sample(4, seed=1))),
+                    encoding="utf-8")
+    table, codes = read_encoded(path, sp)
+    assert np.array_equal(codes, sp.encode(table.archs)) and len(table) == 4
+    bad = tmp_path / "bad.csv"
+    bad.write_text('arch,acc\n"{""ks"": [3]}",0.5\n', encoding="utf-8")
+    with pytest.raises(AutobuildError, match="row 1"):
+        read_encoded(bad, get_space("ofa-mbv3"))

@@ -328,8 +328,7 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
     rerunning the same command keeps the members already trained; each member costs about one
     training run: 5 x 4 on 3,000 archs took 12 minutes on 2 CPU cores)."""
     from .data.equation import TargetEquation
-    from .data.table import read_labelled
-
+    from .data.table import read_encoded
     from .io_utils import check_output_dir
     from .models.artifact import model_dir_files
 
@@ -340,9 +339,8 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
     if folds * seeds == 1:  # before reading data or training: never lose a minute to a refused --out
         check_output_dir(out, overwrite, model_dir_files)
     path = resolve_data(data)
-    table = read_labelled(path, validate=sp.validate)
+    table, codes = read_encoded(path, sp)
     y = _evaluate(eq, table, path, sp)
-    codes = sp.encode(table.archs)
 
     import dataclasses
 

@@ -52,66 +52,136 @@ def _numpy(t: torch.Tensor) -> Any:
     return t.detach().contiguous().numpy()
 
 
+def _hops_forward(convs: Sequence[GATv2Conv], norms: Sequence[nn.BatchNorm1d], h0: torch.Tensor,
+                  has_pred: torch.Tensor, batch: torch.Tensor, denom: torch.Tensor,
+                  params: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, list, list]:
+    """All hops from ``h0`` (no autograd): graph norms ``[B, M+1]``, the pooled last hop ``[B, H*C]``,
+    the hop inputs and what the backward needs of every hop; updates the running statistics."""
+    fwd = core.kernel("gat_chain_bn_forward")
+    hp = has_pred.numpy().view("uint8")
+    n = h0.shape[0]
+    hs, saved = [h0.detach()], []
+    h = hs[0]
+    with torch.no_grad():
+        for m, (conv, norm) in enumerate(zip(convs, norms)):
+            heads, ch = conv.heads, conv.out_channels
+            w_l, w_r, att, gamma, beta = params[5 * m : 5 * m + 5]
+            w = torch.cat([w_l.detach(), w_r.detach()])  # [2HC, K]
+            xlr = torch.mm(h, w.t()).numpy().reshape(n, 2, heads, ch)
+            args = (_numpy(att).reshape(heads, ch), hp, float(conv.negative_slope), _numpy(gamma), _numpy(beta))
+            out, a_prev, a_self, xhat, mean, invstd, var = fwd(xlr, *args, float(norm.eps),
+                                                               h.numpy() if m > 0 else None)
+            norm.running_mean.lerp_(torch.from_numpy(mean), norm.momentum)
+            norm.running_var.lerp_(torch.from_numpy(var), norm.momentum)
+            norm.num_batches_tracked.add_(1)
+            saved.append((w, xlr, args, a_prev, a_self, xhat, invstd))
+            h = torch.from_numpy(out)
+            hs.append(h)
+        node_norms = torch.stack([t.sum(1) for t in hs], dim=1)  # embeddings are >= 0: L1 = sum
+        b = denom.shape[0]
+        graph_norms = node_norms.new_zeros(b, len(hs)).index_add_(0, batch, node_norms) / denom.unsqueeze(1)
+        pooled = h.new_zeros(b, h.shape[1]).index_add_(0, batch, h) / denom.unsqueeze(1)
+    return graph_norms, pooled, hs[:-1], saved
+
+
+def _hops_backward(hs: list, saved: list, batch: torch.Tensor, denom: torch.Tensor, scale: float,
+                   d_norms: torch.Tensor, d_pooled: torch.Tensor) -> tuple[torch.Tensor, list]:
+    """VJP of :func:`_hops_forward` for ``d_norms`` ``[M+1, B]`` and ``d_pooled``: the gradient of
+    ``h0`` (the hops' share scaled by ``scale``) and of every hop's five parameters."""
+    bwd = core.kernel("gat_chain_bn_backward")
+    hops = len(hs)
+    # d graph norm / d node: 1 / nodes of its graph, the same for every channel of a hop.
+    per_node = (d_norms.t() / denom.unsqueeze(1)).index_select(0, batch)  # [N, M+1]
+    dh = (d_pooled / denom.unsqueeze(1)).index_select(0, batch) + per_node[:, hops : hops + 1]
+    grads: list[torch.Tensor] = []
+    for m in range(hops - 1, -1, -1):
+        w, xlr, (att, hp, slope, gamma, beta), a_prev, a_self, xhat, invstd = saved[m]
+        dxlr, datt, dgamma, dbeta = bwd(dh.contiguous().numpy(), xlr, att, hp, slope, a_prev, a_self, xhat,
+                                        invstd, gamma, beta)
+        g = torch.from_numpy(dxlr).view(xlr.shape[0], -1)  # [N, 2HC]
+        d_w = torch.mm(hs[m].t(), g).t()  # [2HC, K], in the layout MKL runs fastest
+        half = d_w.shape[0] // 2
+        grads[0:0] = [d_w[:half], d_w[half:], torch.from_numpy(datt), torch.from_numpy(dgamma),
+                      torch.from_numpy(dbeta)]
+        d_in = torch.mm(g, w) if w.shape[1] >= NARROW else torch.mm(w.t(), g.t()).t()
+        if m > 0:  # the residual's gradient, and the node norms' of this hop
+            dh = d_in.add_(dh).add_(per_node[:, m : m + 1])
+        else:  # h^0 reaches the hops through the FE-MLP gradient scale (predictor.embed)
+            dh = d_in.mul_(scale).add_(per_node[:, 0:1])
+    return dh, grads
+
+
+def _hop_params(convs: Sequence[GATv2Conv], norms: Sequence[nn.BatchNorm1d]) -> list[torch.Tensor]:
+    return [t for conv, norm in zip(convs, norms)
+            for t in (conv.lin_l.weight, conv.lin_r.weight, conv.att, norm.weight, norm.bias)]
+
+
+def _shaped(grads: list, params: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    return [g.view(p.shape) for g, p in zip(grads, params)]
+
+
 class _ChainEncoder(torch.autograd.Function):
     """``(meta, h0, *hop parameters) -> (graph_norms [M+1, B], pooled last hop [B, H*C])``."""
 
     @staticmethod
     def forward(ctx, meta: tuple, h0: torch.Tensor, *params: torch.Tensor):  # noqa: ANN001, ANN205
         convs, norms, has_pred, batch, denom, scale = meta
-        fwd = core.kernel("gat_chain_bn_forward")
-        hp = has_pred.numpy().view("uint8")
-        n = h0.shape[0]
-        hs, saved = [h0.detach()], []
-        h = hs[0]
-        with torch.no_grad():
-            for m, (conv, norm) in enumerate(zip(convs, norms)):
-                heads, ch = conv.heads, conv.out_channels
-                w_l, w_r, att, gamma, beta = params[5 * m : 5 * m + 5]
-                w = torch.cat([w_l.detach(), w_r.detach()])  # [2HC, K]
-                xlr = torch.mm(h, w.t()).numpy().reshape(n, 2, heads, ch)
-                args = (_numpy(att).reshape(heads, ch), hp, float(conv.negative_slope), _numpy(gamma), _numpy(beta))
-                out, a_prev, a_self, xhat, mean, invstd, var = fwd(xlr, *args, float(norm.eps),
-                                                                   h.numpy() if m > 0 else None)
-                norm.running_mean.lerp_(torch.from_numpy(mean), norm.momentum)
-                norm.running_var.lerp_(torch.from_numpy(var), norm.momentum)
-                norm.num_batches_tracked.add_(1)
-                saved.append((w, xlr, args, a_prev, a_self, xhat, invstd))
-                h = torch.from_numpy(out)
-                hs.append(h)
-            node_norms = torch.stack([t.sum(1) for t in hs], dim=1)  # embeddings are >= 0: L1 = sum
-            b = denom.shape[0]
-            graph_norms = node_norms.new_zeros(b, len(hs)).index_add_(0, batch, node_norms) / denom.unsqueeze(1)
-            pooled = h.new_zeros(b, h.shape[1]).index_add_(0, batch, h) / denom.unsqueeze(1)
-        ctx.meta, ctx.hs, ctx.saved = meta, hs[:-1], saved
-        ctx.att_shapes = [params[5 * m + 2].shape for m in range(len(convs))]
+        graph_norms, pooled, ctx.hs, ctx.saved = _hops_forward(convs, norms, h0, has_pred, batch, denom, params)
+        ctx.meta, ctx.params = meta, params
         return graph_norms.t(), pooled
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_norms: torch.Tensor, d_pooled: torch.Tensor):  # noqa: ANN001, ANN205
-        convs, _, has_pred, batch, denom, scale = ctx.meta
-        bwd = core.kernel("gat_chain_bn_backward")
-        hops = len(ctx.hs)
-        # d graph norm / d node: 1 / nodes of its graph, the same for every channel of a hop.
-        per_node = (d_norms.t() / denom.unsqueeze(1)).index_select(0, batch)  # [N, M+1]
-        dh = (d_pooled / denom.unsqueeze(1)).index_select(0, batch) + per_node[:, hops : hops + 1]
-        grads: list[torch.Tensor | None] = [None] * (5 * hops)
-        for m in range(hops - 1, -1, -1):
-            w, xlr, (att, hp, slope, gamma, beta), a_prev, a_self, xhat, invstd = ctx.saved[m]
-            dxlr, datt, dgamma, dbeta = bwd(dh.contiguous().numpy(), xlr, att, hp, slope, a_prev, a_self, xhat,
-                                            invstd, gamma, beta)
-            g = torch.from_numpy(dxlr).view(xlr.shape[0], -1)  # [N, 2HC]
-            h_in = ctx.hs[m]
-            d_w = torch.mm(h_in.t(), g).t()  # [2HC, K], in the layout MKL runs fastest
-            half = d_w.shape[0] // 2
-            grads[5 * m : 5 * m + 5] = [d_w[:half], d_w[half:], torch.from_numpy(datt).view(ctx.att_shapes[m]),
-                                        torch.from_numpy(dgamma), torch.from_numpy(dbeta)]
-            d_in = torch.mm(g, w) if w.shape[1] >= NARROW else torch.mm(w.t(), g.t()).t()
-            if m > 0:  # the residual's gradient, and the node norms' of this hop
-                dh = d_in.add_(dh).add_(per_node[:, m : m + 1])
-            else:  # h^0 reaches the hops through the FE-MLP gradient scale (predictor.embed)
-                dh = d_in.mul_(scale).add_(per_node[:, 0:1])
-        return (None, dh, *grads)
+        _, _, _, batch, denom, scale = ctx.meta
+        dh, grads = _hops_backward(ctx.hs, ctx.saved, batch, denom, scale, d_norms, d_pooled)
+        return (None, dh, *_shaped(grads, ctx.params))
+
+
+class _ChainLoss(torch.autograd.Function):
+    """``(meta, table, *hop parameters, *head parameters) -> loss``: Eq. 4 on a chain batch in one
+    node, from the FE-MLP's table of scalars (``h0 = |table[idx]|``, :mod:`.fe_mlp`) through the
+    hops, the mean pooling and the head ``Linear -> ReLU -> Linear`` to ``MSE(pred, y) + w * mean over
+    hops (1 - Pearson(soft rank ||h_G^m||_1, y))`` (:func:`autobuild.core.soft_rank_pearson`). The
+    loss is a scalar, so the head's and the ranking term's gradients are taken in the forward and
+    the backward only runs the hops'."""
+
+    @staticmethod
+    def forward(ctx, meta: tuple, table: torch.Tensor, *params: torch.Tensor):  # noqa: ANN001, ANN205
+        convs, norms, idx, has_pred, batch, denom, scale, y, rank_weight = meta
+        hop_params, (w1, b1, w2, b2) = params[:-4], [p.detach() for p in params[-4:]]
+        with torch.no_grad():
+            signed = table.detach()[idx]
+            h0 = signed.abs()
+        graph_norms, pooled, ctx.hs, ctx.saved = _hops_forward(convs, norms, h0, has_pred, batch, denom, hop_params)
+        with torch.no_grad():
+            z = torch.addmm(b1, pooled, w1.t())
+            a = torch.relu(z)
+            r = torch.addmm(b2, a, w2.t()).squeeze(1) - y
+            bsz = r.shape[0]
+            loss = r.square().mean()
+            d_pred = (r * (2.0 / bsz)).unsqueeze(1)  # [B, 1]
+            d_z = (d_pred * w2).mul_(z > 0)  # [B, HC]
+            head = [d_pred.t().mm(a), d_pred.sum(0), d_z.t().mm(pooled), d_z.sum(0)]
+            ctx.d_pooled = d_z.mm(w1)
+            ctx.d_norms = torch.zeros_like(graph_norms.t())
+            if rank_weight:
+                kernel = core.kernel("soft_rank_pearson")
+                corr, d_corr = kernel(graph_norms.t().double().numpy(), y.double().numpy(), 1.0)
+                hops = corr.shape[0]
+                loss = loss + rank_weight * float((1.0 - corr).mean())
+                ctx.d_norms = torch.from_numpy(d_corr * (-rank_weight / hops)).to(pooled.dtype)
+        ctx.head = [g.view(p.shape) for g, p in zip((head[2], head[3], head[0], head[1]), (w1, b1, w2, b2))]
+        ctx.meta, ctx.hop_params, ctx.sign, ctx.n_table = meta, hop_params, torch.sgn(signed), table.shape[0]
+        return loss.reshape(())
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_loss: torch.Tensor):  # noqa: ANN001, ANN205
+        _, _, idx, _, batch, denom, scale, _, _ = ctx.meta
+        dh, grads = _hops_backward(ctx.hs, ctx.saved, batch, denom, scale, ctx.d_norms * d_loss, ctx.d_pooled * d_loss)
+        d_table = dh.new_zeros(ctx.n_table).index_add_(0, idx.reshape(-1), dh.mul_(ctx.sign).reshape(-1))
+        return (None, d_table, *_shaped(grads, ctx.hop_params), *(g * d_loss for g in ctx.head))
 
 
 def encode_chains(convs: Sequence[GATv2Conv], norms: Sequence[nn.BatchNorm1d], h0: torch.Tensor,
@@ -120,7 +190,26 @@ def encode_chains(convs: Sequence[GATv2Conv], norms: Sequence[nn.BatchNorm1d], h
     """Graph norms ``[M+1, B]`` of every hop and the mean of the last hop ``[B, H*C]`` (what
     :meth:`~.predictor.AutoBuildPredictor.forward_train` needs), through the fused kernels; updates
     every norm's running statistics as its forward would. The caller checks :func:`fusable`."""
-    params = [t for conv, norm in zip(convs, norms)
-              for t in (conv.lin_l.weight, conv.lin_r.weight, conv.att, norm.weight, norm.bias)]
     meta = (list(convs), list(norms), has_pred, batch, counts.clamp(min=1.0), float(fe_grad_scale))
-    return _ChainEncoder.apply(meta, h0, *params)
+    return _ChainEncoder.apply(meta, h0, *_hop_params(convs, norms))
+
+
+def chain_loss(convs: Sequence[GATv2Conv], norms: Sequence[nn.BatchNorm1d], head: nn.Sequential,
+               table: torch.Tensor, idx: torch.Tensor, has_pred: torch.Tensor, batch: torch.Tensor,
+               counts: torch.Tensor, fe_grad_scale: float, y: torch.Tensor, rank_weight: float) -> torch.Tensor:
+    """The Eq. 4 loss (authors' hop term, ``hop_loss="pearson"``) of a chain batch with standardised
+    labels ``y``, from the FE-MLP table ``table`` and value indices ``idx`` ``[N, F]`` (``h0 =
+    |table[idx]|``) through :func:`_ChainLoss`; the caller checks :func:`fusable` and
+    :func:`head_fusable`."""
+    meta = (list(convs), list(norms), idx, has_pred, batch, counts.clamp(min=1.0), float(fe_grad_scale),
+            y.detach().to(table.dtype), float(rank_weight))
+    lin1, lin2 = head[0], head[2]
+    return _ChainLoss.apply(meta, table, *_hop_params(convs, norms), lin1.weight, lin1.bias, lin2.weight, lin2.bias)
+
+
+def head_fusable(head: nn.Module) -> bool:
+    """Whether :func:`chain_loss` covers this prediction head: ``Linear -> ReLU -> Linear(., 1)``
+    with biases."""
+    return (isinstance(head, nn.Sequential) and len(head) == 3 and isinstance(head[0], nn.Linear)
+            and type(head[1]) is nn.ReLU and isinstance(head[2], nn.Linear) and head[2].out_features == 1
+            and head[0].bias is not None and head[2].bias is not None)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..spaces.macro import FeatureCategory
-from .chain_encoder import encode_chains, fusable
+from .chain_encoder import chain_loss, encode_chains, fusable, head_fusable
 from .fe_mlp import FEMLP
 from .gatv2 import GATv2Conv, chain_links
 
@@ -121,6 +121,21 @@ class AutoBuildPredictor(nn.Module):
         node_norms = torch.stack([h.sum(1) for h in hs], dim=1)
         graph_norms = self.pool(node_norms, batch, counts).t()
         return self.head(self.pool(hs[-1], batch, counts)).squeeze(1), graph_norms
+
+    def fused_loss(self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor,
+                   y: torch.Tensor, rank_weight: float) -> torch.Tensor | None:
+        """``MSE(pred, y) + rank_weight * mean over hops (1 - Pearson(soft rank ||h_G^m||_1, y))`` (Eq. 4
+        with the authors' hop term, standardised ``y``) in one autograd node from the FE-MLP's table
+        (:func:`~.chain_encoder.chain_loss`), or None where that path does not apply (evaluation,
+        DAGs, configurations :func:`~.chain_encoder.fusable` does not cover): then compose
+        :meth:`forward_train` with the loss terms."""
+        if not (self.training and torch.is_grad_enabled()) or not head_fusable(self.head):
+            return None
+        chain = chain_links(edge_index, x.shape[0])
+        if chain is None or not all(fusable(c, n, self.fe_mlp.emb) for c, n in zip(self.convs, self.norms)):
+            return None
+        return chain_loss(self.convs, self.norms, self.head, self.fe_mlp.table(), x + self.fe_mlp.offsets, chain,
+                          batch, counts, self.fe_grad_scale, y, rank_weight)
 
     def forward(
         self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor

@@ -95,15 +95,33 @@ def _block_mean_py(sol: np.ndarray, g: np.ndarray) -> np.ndarray:
     return out
 
 
-try:
-    from numba import njit
+#: Whether the kernels below run jitted; numba itself is imported on their first call (a quarter
+#: of a second that training with the default hop loss, a core kernel, does not need).
+HAVE_NUMBA: bool = importlib.util.find_spec("numba") is not None
+_JITTED: dict[str, Callable] = {}
 
-    _isotonic_l2: Callable[[np.ndarray], np.ndarray] = njit(cache=True)(_isotonic_l2_py)
-    _block_mean: Callable[[np.ndarray, np.ndarray], np.ndarray] = njit(cache=True)(_block_mean_py)
-    HAVE_NUMBA = True
-except ImportError:  # pure numpy / Python fallback, same numbers
-    _isotonic_l2, _block_mean = _isotonic_l2_py, _block_mean_py
-    HAVE_NUMBA = False
+
+def _jitted(py: Callable) -> Callable:
+    fn = _JITTED.get(py.__name__)
+    if fn is None:
+        try:
+            from numba import njit
+
+            fn = njit(cache=True)(py)
+        except ImportError:  # pure numpy / Python fallback, same numbers
+            fn = py
+        _JITTED[py.__name__] = fn
+    return fn
+
+
+def _isotonic_l2(y: np.ndarray) -> np.ndarray:
+    """:func:`_isotonic_l2_py`, jitted when numba is importable."""
+    return _jitted(_isotonic_l2_py)(y)
+
+
+def _block_mean(sol: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """:func:`_block_mean_py`, jitted when numba is importable."""
+    return _jitted(_block_mean_py)(sol, g)
 
 
 def _as_f64(t: torch.Tensor) -> np.ndarray:

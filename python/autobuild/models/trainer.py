@@ -136,6 +136,10 @@ def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: TrainConfi
     ys = torch.from_numpy(((y - mu) / sd).astype(np.float32))
 
     def loss_fn(m: AutoBuildPredictor, g: tuple, yb: torch.Tensor) -> torch.Tensor:  # Eq. 4
+        if cfg.hop_loss == "pearson" or cfg.rank_weight == 0:  # chains on the CPU: one fused node
+            fused = m.fused_loss(*g, yb, cfg.rank_weight)
+            if fused is not None:
+                return fused
         pred, norms = m.forward_train(*g)
         mse = torch.nn.functional.mse_loss(pred, yb)
         if cfg.rank_weight == 0:  # the MSE-only predictors of the Exhaustive Search baseline (Sec. 5.3)
