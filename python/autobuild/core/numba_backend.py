@@ -10,6 +10,8 @@ import operator
 import numpy as np
 from numba import njit
 
+from .isotonic import isotonic_rows
+
 
 def _count_modules(min_depth: int, max_depth: int, n_choices: int) -> int:
     if min_depth < 0 or max_depth < min_depth:
@@ -1011,6 +1013,7 @@ def gat_chain_bn_backward(grad: np.ndarray, xlr: np.ndarray, att: np.ndarray, ha
 
 
 _BLOCK_TOL = 1e-9  # isotonic values closer than this belong to one block (as the C++ core, torchsort)
+_isotonic_rows = njit(cache=True)(isotonic_rows)
 
 
 @njit(cache=True)
@@ -1033,11 +1036,7 @@ def _soft_rank_pearson(values, target, strength, corr, grad):  # noqa: ANN001, A
     scale = 1.0 / strength
     theta = np.empty(n)
     z = np.empty(n)
-    dual = np.empty(n)
     r = np.empty(n)
-    sums = np.empty(n)
-    sizes = np.empty(n)
-    starts = np.empty(n, np.int64)
     g = np.empty(n)
     pooled = np.empty(n)
     for b in range(rows):
@@ -1046,21 +1045,7 @@ def _soft_rank_pearson(values, target, strength, corr, grad):  # noqa: ANN001, A
         order = np.argsort(-theta, kind="mergesort")  # descending, ties in input order, NaN last
         for k in range(n):
             z[k] = theta[order[k]] - (n - k)
-        top = -1
-        for i in range(n):  # pool adjacent violators (decreasing)
-            top += 1
-            sums[top] = z[i]
-            sizes[top] = 1.0
-            starts[top] = i
-            while top > 0 and sums[top - 1] / sizes[top - 1] <= sums[top] / sizes[top]:
-                sums[top - 1] += sums[top]
-                sizes[top - 1] += sizes[top]
-                top -= 1
-        for k in range(top + 1):
-            mean = sums[k] / sizes[k]
-            end = starts[k + 1] if k < top else n
-            for j in range(starts[k], end):
-                dual[j] = mean
+        dual = _isotonic_rows(z.reshape(1, n))[0]  # pool adjacent violators (decreasing)
         for k in range(n):
             r[order[k]] = theta[order[k]] - dual[k]
         tr, rlo, rhi = 0.0, r[0], r[0]

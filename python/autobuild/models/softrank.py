@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
+from ..core.isotonic import isotonic_rows
 from ..errors import AutobuildError
 from ..metrics import rankdata
 
@@ -47,31 +48,8 @@ _BLOCK_TOL = 1e-9  # isotonic values closer than this belong to one block (as in
 # numba; jitted below when numba is importable.
 
 
-def _isotonic_l2_py(y: np.ndarray) -> np.ndarray:
-    """Row-wise ``argmin_v ||v - y||^2`` s.t. ``v_1 >= v_2 >= ... >= v_n`` (PAV, O(n) per row)."""
-    batch, n = y.shape
-    sol = np.empty_like(y)
-    sums = np.empty(n, dtype=np.float64)  # stack of blocks: sum, size, first index
-    sizes = np.empty(n, dtype=np.float64)
-    starts = np.empty(n, dtype=np.int64)
-    for b in range(batch):
-        top = -1
-        for i in range(n):
-            top += 1
-            sums[top] = y[b, i]
-            sizes[top] = 1.0
-            starts[top] = i
-            # Pool while the previous block's mean does not exceed the new one (a violation).
-            while top > 0 and sums[top - 1] / sizes[top - 1] <= sums[top] / sizes[top]:
-                sums[top - 1] += sums[top]
-                sizes[top - 1] += sizes[top]
-                top -= 1
-        for k in range(top + 1):
-            mean = sums[k] / sizes[k]
-            end = starts[k + 1] if k < top else n
-            for j in range(starts[k], end):
-                sol[b, j] = mean
-    return sol
+# Row-wise PAV, shared with the core's Numba twin of soft_rank_pearson (autobuild.core.isotonic).
+_isotonic_l2_py = isotonic_rows
 
 
 def _block_mean_py(sol: np.ndarray, g: np.ndarray) -> np.ndarray:
