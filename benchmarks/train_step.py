@@ -1,19 +1,23 @@
-"""One training step of the predictor: the fused chain path against the module-by-module path.
+"""One training step of the predictor: the fused chain paths against the module-by-module path.
 
     python benchmarks/train_step.py [--space ofa-mbv3] [--reps 30] [--steps 20] [--json OUT]
 
-Both variants train the same model (same seed) on the same 128-arch batches of the embedded data
+The variants train the same model (same seed) on the same 128-arch batches of the embedded data
 (target ``acc``, the paper's settings: 4 GATv2 hops of 32 channels with batch norm, Eq. 4 loss)
-in one process, in alternating blocks of ``--steps`` steps, so that the VM's drift hits both
+in one process, in alternating blocks of ``--steps`` steps, so that the VM's drift hits them
 alike; each prints the median milliseconds per step over the blocks (the first three dropped)
-and the ratio:
+and the ratio to the module path:
 
-* fused: what ``autobuild train`` runs - all hops as one autograd node over the core's
-  ``gat_chain_bn_forward`` / ``_backward`` kernels (models/chain_encoder.py) and AdamW on one flat
-  parameter buffer (models/flat_adamw.py);
 * modules: ``GATv2Conv`` (dense chain attention kernel) -> ``BatchNorm1d`` -> ``relu`` -> ``+``
-  per hop through autograd, and ``torch.optim.AdamW(fused=True)`` on the separate tensors (the
-  training path of autobuild 0.5).
+  per hop through autograd, the loss composed of tensor ops (soft ranks, unit rows), and
+  ``torch.optim.AdamW(fused=True)`` on the separate tensors (the training path of autobuild 0.5);
+* encoder: all hops as one autograd node over the core's ``gat_chain_bn_forward`` / ``_backward``
+  kernels (models/chain_encoder.py), the same composed loss, AdamW on one flat parameter buffer
+  (models/flat_adamw.py);
+* step (and the same with 2 torch threads, to choose the default of ``--threads``): what
+  ``autobuild train`` runs - the whole loss as one node
+  (:meth:`~autobuild.models.predictor.AutoBuildPredictor.fused_loss`: FE-MLP gather, hops, pooling,
+  head, MSE and the hop term as the core's ``soft_rank_pearson``) and the flat AdamW.
 """
 
 from __future__ import annotations
@@ -39,7 +43,6 @@ def main() -> None:
     from autobuild.data.table import read_labelled
     from autobuild.models import predictor as P
     from autobuild.models.flat_adamw import FlatAdamW
-    from autobuild.models.trainer import hop_loss
     from autobuild.spaces import get_space
 
     sp = get_space(args.space)
@@ -66,21 +69,20 @@ def main() -> None:
         pred, norms = m.forward_train(*g)
         return torch.nn.functional.mse_loss(pred, yb) + composed_hop_loss(norms, yb)
 
-    def loss_encoder(m: P.AutoBuildPredictor, g: tuple, yb: torch.Tensor) -> torch.Tensor:
-        pred, norms = m.forward_train(*g)
-        return torch.nn.functional.mse_loss(pred, yb) + hop_loss(norms, yb, 0.1, "pearson")
-
-    m_step, m_enc, m_mod = model(), model(), model()
+    m_step, m_step2, m_enc, m_mod = model(), model(), model(), model()
     variants = {
         "modules": (m_mod, torch.optim.AdamW(m_mod.parameters(), lr=1e-3, weight_decay=1e-5, fused=True),
                     lambda *a: False, loss_modules),
-        "encoder": (m_enc, FlatAdamW(m_enc, 1e-3, 1e-5), fusable, loss_encoder),
+        "encoder": (m_enc, FlatAdamW(m_enc, 1e-3, 1e-5), fusable, loss_modules),
         "step": (m_step, FlatAdamW(m_step, 1e-3, 1e-5), fusable, lambda m, g, yb: m.fused_loss(*g, yb, 1.0)),
+        "step, 2 threads": (m_step2, FlatAdamW(m_step2, 1e-3, 1e-5), fusable,
+                            lambda m, g, yb: m.fused_loss(*g, yb, 1.0)),
     }
 
     def steps(name: str, k0: int) -> float:
         m, opt, fuse, loss_fn = variants[name]
         P.fusable = fuse
+        torch.set_num_threads(2 if name.endswith("2 threads") else 1)
         t0 = time.perf_counter()
         for k in range(k0, k0 + args.steps):
             g, yb = graphs[k % 40], ys[batches[k % 40]]
@@ -95,12 +97,15 @@ def main() -> None:
         for name in variants:
             times[name].append(steps(name, rep * args.steps))
     P.fusable = fusable
+    torch.set_num_threads(1)
     med = {k: float(np.median(v[3:] if len(v) > 5 else v)) for k, v in times.items()}
     nodes = int(np.mean([g[0].shape[0] for g in graphs]))
-    print(f"{args.space}: one training step on 128 archs (~{nodes} nodes), 1 thread, core backend {core.backend_name()}")
+    print(f"{args.space}: one training step on 128 archs (~{nodes} nodes), 1 thread unless said, core backend "
+          f"{core.backend_name()}")
     print("| path | ms / step | ratio |\n|---|---|---|")
-    labels = {"modules": "modules (autobuild 0.5)", "encoder": "fused chain encoder + flat AdamW (0.6)",
-              "step": "whole loss in one node (encoder + FE gather + head + hop term)"}
+    labels = {"modules": "modules (autobuild 0.5)", "encoder": "fused chain encoder + flat AdamW, loss composed",
+              "step": "whole loss in one node (what `train` runs)",
+              "step, 2 threads": "the same, `--threads 2`"}
     for k, label in labels.items():
         print(f"| {label} | {med[k]:.2f} | {med['modules'] / med[k]:.2f}x |")
     if args.json:

@@ -122,6 +122,19 @@ class AutoBuildPredictor(nn.Module):
         graph_norms = self.pool(node_norms, batch, counts).t()
         return self.head(self.pool(hs[-1], batch, counts)).squeeze(1), graph_norms
 
+    def _loss_fusable(self) -> bool:
+        """:func:`~.chain_encoder.fusable` of every hop and :func:`~.chain_encoder.head_fusable`,
+        remembered for the state it was checked in (training flag, device, dtype; the layers'
+        configuration is fixed when the model is built): the checks' attribute lookups cost a
+        training step a few per cent."""
+        emb = self.fe_mlp.emb
+        key = (self.training, emb.device, emb.dtype)
+        cached = self.__dict__.get("_fusable_cache")
+        if cached is None or cached[0] != key:
+            ok = head_fusable(self.head) and all(fusable(c, n, emb) for c, n in zip(self.convs, self.norms))
+            self.__dict__["_fusable_cache"] = cached = (key, ok)
+        return cached[1]
+
     def fused_loss(self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor,
                    y: torch.Tensor, rank_weight: float) -> torch.Tensor | None:
         """``MSE(pred, y) + rank_weight * mean over hops (1 - Pearson(soft rank ||h_G^m||_1, y))`` (Eq. 4
@@ -129,10 +142,10 @@ class AutoBuildPredictor(nn.Module):
         (:func:`~.chain_encoder.chain_loss`), or None where that path does not apply (evaluation,
         DAGs, configurations :func:`~.chain_encoder.fusable` does not cover): then compose
         :meth:`forward_train` with the loss terms."""
-        if not (self.training and torch.is_grad_enabled()) or not head_fusable(self.head):
+        if not (self.training and torch.is_grad_enabled()) or not self._loss_fusable():
             return None
         chain = chain_links(edge_index, x.shape[0])
-        if chain is None or not all(fusable(c, n, self.fe_mlp.emb) for c, n in zip(self.convs, self.norms)):
+        if chain is None:
             return None
         return chain_loss(self.convs, self.norms, self.head, self.fe_mlp.table(), x + self.fe_mlp.offsets, chain,
                           batch, counts, self.fe_grad_scale, y, rank_weight)
