@@ -298,3 +298,25 @@ def test_drop_value_info_is_onnx_editing_the_proto(tmp_path):
     onnx.checker.check_model(edited)
     with pytest.raises(ValueError, match="protobuf"):
         drop_value_info(raw[: len(raw) // 2])
+
+
+def test_fe_table_vjp_is_autograd():
+    """FEMLP.table_and_vjp: the table and every parameter's gradient equal autograd's through
+    FEMLP.table, on spaces with categorical and numeric categories."""
+    from autobuild.models.fe_mlp import FEMLP
+
+    for name in ("ofa-mbv3", "ofa-pn", "sdv14-unet"):
+        sp = get_space(name)
+        torch.manual_seed(0)
+        fe = FEMLP(sp.feature_categories)
+        ref = fe.table()
+        d = torch.randn(ref.shape)
+        (ref * d).sum().backward()
+        table, vjp = fe.table_and_vjp()
+        assert torch.equal(table, ref.detach()) and not table.requires_grad
+        grads = vjp(d)
+        params = list(fe.parameters())
+        assert len(grads) == len(params)
+        for g, p in zip(grads, params):
+            assert g.shape == p.shape
+            torch.testing.assert_close(g, p.grad, rtol=0, atol=1e-6)

@@ -147,8 +147,8 @@ class AutoBuildPredictor(nn.Module):
         chain = chain_links(edge_index, x.shape[0])
         if chain is None:
             return None
-        return chain_loss(self.convs, self.norms, self.head, self.fe_mlp.table(), x + self.fe_mlp.offsets, chain,
-                          batch, counts, self.fe_grad_scale, y, rank_weight)
+        return chain_loss(self.fe_mlp, self.convs, self.norms, self.head, x + self.fe_mlp.offsets, chain, batch,
+                          counts, self.fe_grad_scale, y, rank_weight)
 
     def forward(
         self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor
