@@ -1,10 +1,13 @@
-"""Isotonic regression by pool adjacent violators (PAV), plain Python on NumPy arrays so that it runs
-without Numba and jits with it: the forward of the L2 soft rank (Blondel et al. 2020), shared by
-:mod:`autobuild.models.softrank` and the Numba twin of ``soft_rank_pearson``."""
+"""Isotonic regression by pool adjacent violators (PAV) and its vector-Jacobian product, plain Python
+on NumPy arrays so that they run without Numba and jit with it: the L2 soft rank (Blondel et al.
+2020) of :mod:`autobuild.models.softrank` and of the Numba twin of ``soft_rank_pearson``."""
 
 from __future__ import annotations
 
 import numpy as np
+
+#: Isotonic values closer than this belong to one block (as torchsort and the C++ core).
+BLOCK_TOL = 1e-9
 
 
 def isotonic_rows(y: np.ndarray) -> np.ndarray:
@@ -32,3 +35,24 @@ def isotonic_rows(y: np.ndarray) -> np.ndarray:
             for j in range(starts[k], end):
                 sol[b, j] = mean
     return sol
+
+
+def block_mean_rows(sol: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Replace each ``g[b, i]`` by its mean over the block of ``sol[b]`` holding ``i``.
+
+    Blocks are the maximal runs where consecutive values differ by at most :data:`BLOCK_TOL`; this
+    is the vector-Jacobian product of the isotonic regression."""
+    batch, n = g.shape
+    out = np.empty_like(g)
+    for b in range(batch):
+        start = 0
+        for i in range(1, n + 1):
+            if i == n or abs(sol[b, i] - sol[b, i - 1]) > BLOCK_TOL:
+                total = 0.0
+                for j in range(start, i):
+                    total += g[b, j]
+                val = 1.0 / (i - start)
+                for j in range(start, i):
+                    out[b, j] = val * total
+                start = i
+    return out

@@ -10,7 +10,7 @@ import operator
 import numpy as np
 from numba import njit
 
-from .isotonic import isotonic_rows
+from .isotonic import block_mean_rows, isotonic_rows
 
 
 def _count_modules(min_depth: int, max_depth: int, n_choices: int) -> int:
@@ -1012,8 +1012,8 @@ def gat_chain_bn_backward(grad: np.ndarray, xlr: np.ndarray, att: np.ndarray, ha
     return dxlr, datt, dgamma, dbeta
 
 
-_BLOCK_TOL = 1e-9  # isotonic values closer than this belong to one block (as the C++ core, torchsort)
 _isotonic_rows = njit(cache=True)(isotonic_rows)
+_block_mean_rows = njit(cache=True)(block_mean_rows)
 
 
 @njit(cache=True)
@@ -1038,7 +1038,7 @@ def _soft_rank_pearson(values, target, strength, corr, grad):  # noqa: ANN001, A
     z = np.empty(n)
     r = np.empty(n)
     g = np.empty(n)
-    pooled = np.empty(n)
+    g_sorted = np.empty(n)
     for b in range(rows):
         for i in range(n):
             theta[i] = values[b, i] * scale
@@ -1076,16 +1076,9 @@ def _soft_rank_pearson(values, target, strength, corr, grad):  # noqa: ANN001, A
         mg /= n
         for i in range(n):
             g[i] -= mg
-        start = 0
-        for i in range(1, n + 1):
-            if i == n or abs(dual[i] - dual[i - 1]) > _BLOCK_TOL:
-                total = 0.0
-                for j in range(start, i):
-                    total += g[order[j]]
-                val = 1.0 / (i - start)
-                for j in range(start, i):
-                    pooled[j] = val * total
-                start = i
+        for k in range(n):
+            g_sorted[k] = g[order[k]]
+        pooled = _block_mean_rows(dual.reshape(1, n), g_sorted.reshape(1, n))[0]  # the isotonic VJP
         for k in range(n):
             grad[b, order[k]] = (g[order[k]] - pooled[k]) * scale
 

@@ -14,6 +14,10 @@ instead runs all hops as one :class:`torch.autograd.Function` whose backward is 
   :func:`~autobuild.core.gat_chain_bn_backward`;
 * one pooling of the node norms of all hops and one of the last hop.
 
+The training loss goes one step further (:func:`chain_loss`): the FE-MLP's table, the hops, the
+pooling, the head, the MSE and the hop term as one node, whose forward also takes the gradients
+the scalar loss makes known there.
+
 It is the same function as the module path (``GATv2Conv`` -> ``BatchNorm1d`` -> ``relu`` -> ``+``,
 then :meth:`~.predictor.AutoBuildPredictor.pool`): values, gradients of every parameter and the
 running statistics agree to float rounding (``tests/test_chain_encoder.py``). Evaluation,
@@ -141,15 +145,16 @@ class _ChainEncoder(torch.autograd.Function):
 class _ChainLoss(torch.autograd.Function):
     """``(meta, *FE-MLP parameters, *hop parameters, *head parameters) -> loss``: Eq. 4 on a chain
     batch in one node, from the FE-MLP's table of scalars (``h0 = |table[idx]|``,
-    :meth:`~.fe_mlp.FEMLP.table_and_vjp`, its gradient by hand too) through the hops, the mean pooling and the head ``Linear -> ReLU -> Linear`` to ``MSE(pred, y) + w * mean over
-    hops (1 - Pearson(soft rank ||h_G^m||_1, y))`` (:func:`autobuild.core.soft_rank_pearson`). The
-    loss is a scalar, so the head's and the ranking term's gradients are taken in the forward and
-    the backward only runs the hops'."""
+    :meth:`~.fe_mlp.FEMLP.table_and_vjp`, its gradient by hand too) through the hops, the mean
+    pooling and the head ``Linear -> ReLU -> Linear`` to ``MSE(pred, y) + w * mean over hops
+    (1 - Pearson(soft rank ||h_G^m||_1, y))`` (:func:`autobuild.core.soft_rank_pearson`). The loss
+    is a scalar, so the head's and the ranking term's gradients are taken in the forward and the
+    backward only runs the hops' and the table's."""
 
     @staticmethod
     def forward(ctx, meta: tuple, *params: torch.Tensor):  # noqa: ANN001, ANN205
-        fe, convs, norms, idx, has_pred, batch, denom, scale, y, rank_weight = meta
-        hop_params, (w1, b1, w2, b2) = params[len(fe.fe_params) : -4], [p.detach() for p in params[-4:]]
+        fe, n_fe, convs, norms, idx, has_pred, batch, denom, scale, y, rank_weight = meta
+        hop_params, (w1, b1, w2, b2) = params[n_fe:-4], [p.detach() for p in params[-4:]]
         table, ctx.fe_vjp = fe.table_and_vjp()
         with torch.no_grad():
             signed = table[idx]
@@ -179,7 +184,7 @@ class _ChainLoss(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, d_loss: torch.Tensor):  # noqa: ANN001, ANN205
-        _, _, _, idx, _, batch, denom, scale, _, _ = ctx.meta
+        _, _, _, _, idx, _, batch, denom, scale, _, _ = ctx.meta
         dh, grads = _hops_backward(ctx.hs, ctx.saved, batch, denom, scale, ctx.d_norms * d_loss, ctx.d_pooled * d_loss)
         d_table = dh.new_zeros(ctx.n_table).index_add_(0, idx.reshape(-1), dh.mul_(ctx.sign).reshape(-1))
         return (None, *ctx.fe_vjp(d_table), *_shaped(grads, ctx.hop_params), *(g * d_loss for g in ctx.head))
@@ -202,22 +207,12 @@ def chain_loss(fe: Any, convs: Sequence[GATv2Conv], norms: Sequence[nn.BatchNorm
     labels ``y``, from the FE-MLP ``fe`` (:class:`~.fe_mlp.FEMLP`) and value indices ``idx`` ``[N, F]``
     (``h0 = |fe.table()[idx]|``) through :func:`_ChainLoss`; the caller checks :func:`fusable` and
     :func:`head_fusable`."""
-    fe_params = list(fe.parameters())
-    meta = (_FE(fe, fe_params), list(convs), list(norms), idx, has_pred, batch, counts.clamp(min=1.0),
+    fe_params = list(fe.parameters())  # the order of table_and_vjp's gradients
+    meta = (fe, len(fe_params), list(convs), list(norms), idx, has_pred, batch, counts.clamp(min=1.0),
             float(fe_grad_scale), y.detach().to(fe_params[0].dtype), float(rank_weight))
     lin1, lin2 = head[0], head[2]
     return _ChainLoss.apply(meta, *fe_params, *_hop_params(convs, norms), lin1.weight, lin1.bias, lin2.weight,
                             lin2.bias)
-
-
-class _FE:
-    """The FE-MLP and its parameter list (in ``parameters()`` order), as :func:`_ChainLoss` takes them."""
-
-    def __init__(self, fe: Any, fe_params: list) -> None:
-        self.fe, self.fe_params = fe, fe_params
-
-    def table_and_vjp(self) -> tuple:
-        return self.fe.table_and_vjp()
 
 
 def head_fusable(head: nn.Module) -> bool:

@@ -61,14 +61,26 @@ class FEMLP(nn.Module):
 
     def table(self) -> torch.Tensor:
         """Signed scalar ``f_c(v)`` of every value of every category, concatenated in category order."""
-        cat_scalars = (self.emb * self.out_w[self.emb_owner]).sum(1) + self.out_b[self.emb_owner]
-        parts = []
-        for (kind, j), size in zip(self._order, self.sizes):
+        return self._table()[0]
+
+    def _table(self) -> tuple[torch.Tensor, torch.Tensor, list]:
+        """:meth:`table`, the gathered output weights of the categorical rows and, per numeric
+        category, ``(position in category order, values, pre-activation, activation, output weight)``."""
+        owner = self.emb_owner
+        w_own = self.out_w[owner]  # [total, dim]
+        cat_scalars = (self.emb * w_own).sum(1) + self.out_b[owner]
+        parts, mlps = [], []
+        for i, ((kind, j), size) in enumerate(zip(self._order, self.sizes)):
             if kind == "cat":
                 parts.append(cat_scalars[self._cat_start[j] : self._cat_start[j] + size])
-            else:
-                parts.append(self.numeric[j](getattr(self, f"num_values_{j}")).squeeze(1))
-        return torch.cat(parts)
+                continue
+            lin1, lin2 = self.numeric[j][0], self.numeric[j][2]
+            vals = getattr(self, f"num_values_{j}")
+            z = torch.addmm(lin1.bias, vals, lin1.weight.t())  # [size, dim]: numeric[j] step by step
+            a = torch.relu(z)
+            parts.append(torch.addmm(lin2.bias, a, lin2.weight.t()).squeeze(1))
+            mlps.append((i, vals, z, a, lin2.weight))
+        return torch.cat(parts), w_own, mlps
 
     @torch.no_grad()
     def table_and_vjp(self) -> tuple[torch.Tensor, Callable[[torch.Tensor], list[torch.Tensor]]]:
@@ -76,35 +88,19 @@ class FEMLP(nn.Module):
         gradient of every parameter, in :meth:`parameters` order (the fused training loss,
         :mod:`.chain_encoder`, takes it by hand: two dozen autograd nodes on tensors of a few dozen
         numbers cost a training step about 0.5 ms)."""
+        table, w_own, mlps = self._table()
+        bounds = self.offsets.tolist() + [table.shape[0]]
         owner = self.emb_owner
-        w_own = self.out_w[owner]  # [total, dim]
-        cat_scalars = (self.emb * w_own).sum(1) + self.out_b[owner]
-        parts, mlps = [], []
-        for (kind, j), size in zip(self._order, self.sizes):
-            if kind == "cat":
-                parts.append(cat_scalars[self._cat_start[j] : self._cat_start[j] + size])
-                continue
-            lin1, lin2 = self.numeric[j][0], self.numeric[j][2]
-            vals = getattr(self, f"num_values_{j}")
-            z = torch.addmm(lin1.bias, vals, lin1.weight.t())  # [size, dim]
-            a = torch.relu(z)
-            parts.append(torch.addmm(lin2.bias, a, lin2.weight.t()).squeeze(1))
-            mlps.append((j, vals, z, a, lin2.weight))
-        table = torch.cat(parts)
-        offsets = [0]
-        for size in self.sizes:
-            offsets.append(offsets[-1] + size)
 
         def vjp(d_table: torch.Tensor) -> list[torch.Tensor]:
-            d_cat = torch.cat([d_table[offsets[i] : offsets[i + 1]] for i, (kind, _) in enumerate(self._order)
+            # Categorical rows in cat_ids order: the categorical categories in category order.
+            d_cat = torch.cat([d_table[bounds[i] : bounds[i + 1]] for i, (kind, _) in enumerate(self._order)
                                if kind == "cat"]) if self.emb.shape[0] else d_table.new_zeros(0)
-            # (categories in _order are in category order, and categorical ones in cat_ids order)
             grads = [d_cat.unsqueeze(1) * w_own,
                      torch.zeros_like(self.out_w).index_add_(0, owner, d_cat.unsqueeze(1) * self.emb),
                      torch.zeros_like(self.out_b).index_add_(0, owner, d_cat)]
-            num_pos = [i for i, (kind, _) in enumerate(self._order) if kind == "num"]
-            for (j, vals, z, a, w2), i in zip(mlps, num_pos):
-                d_o = d_table[offsets[i] : offsets[i + 1]].unsqueeze(1)  # [size, 1]
+            for i, vals, z, a, w2 in mlps:
+                d_o = d_table[bounds[i] : bounds[i + 1]].unsqueeze(1)  # [size, 1]
                 d_z = (d_o * w2).mul_(z > 0)  # [size, dim]
                 grads += [d_z.t().mm(vals), d_z.sum(0), d_o.t().mm(a), d_o.sum(0)]
             return grads

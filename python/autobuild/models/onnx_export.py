@@ -78,9 +78,10 @@ def _put_varint(n: int) -> bytes:
             return bytes(out)
 
 
-def _without_field(buf: bytes, drop: int, recurse: dict[int, int] | None = None) -> bytes:
-    """The protobuf message ``buf`` without its length-delimited fields numbered ``drop``; fields in
-    ``recurse`` (number -> field to drop inside them) are edited the same way one level down."""
+def _without_field(buf: bytes, drop: int | None, recurse: dict[int, int] | None = None) -> bytes:
+    """The protobuf message ``buf`` without its length-delimited fields numbered ``drop`` (None: no
+    field); fields in ``recurse`` (number -> field to drop inside them) are edited the same way one
+    level down."""
     out, i = bytearray(), 0
     while i < len(buf):
         start = i
@@ -114,7 +115,7 @@ def drop_value_info(model: bytes) -> bytes:
     the TorchScript tracer records the example's sizes there where it cannot see that they vary, and
     ONNX Runtime would warn on every run with other sizes; the field is optional. Edited on the wire
     format (the ``onnx`` package takes about a second to import, a fifth of a short training run)."""
-    return _without_field(model, -1, {_MODEL_GRAPH: _GRAPH_VALUE_INFO})
+    return _without_field(model, None, {_MODEL_GRAPH: _GRAPH_VALUE_INFO})
 
 
 _registered = False

@@ -111,9 +111,9 @@ class AutoBuildPredictor(nn.Module):
         mean) is the mean of the node norms ``||h_v^m||_1``, one pooling of ``[N, M+1]`` norms
         instead of one per hop; only the last hop is pooled whole, for the head. Chains on the
         CPU take :func:`~.chain_encoder.encode_chains` (the same function, fused)."""
-        if self.training and torch.is_grad_enabled():
+        if self.training and torch.is_grad_enabled() and self._fusable()[0]:
             chain = chain_links(edge_index, x.shape[0])
-            if chain is not None and all(fusable(c, n, self.fe_mlp.emb) for c, n in zip(self.convs, self.norms)):
+            if chain is not None:
                 graph_norms, pooled = encode_chains(self.convs, self.norms, self.fe_mlp(x), chain, batch, counts,
                                                     self.fe_grad_scale)
                 return self.head(pooled).squeeze(1), graph_norms
@@ -122,17 +122,17 @@ class AutoBuildPredictor(nn.Module):
         graph_norms = self.pool(node_norms, batch, counts).t()
         return self.head(self.pool(hs[-1], batch, counts)).squeeze(1), graph_norms
 
-    def _loss_fusable(self) -> bool:
-        """:func:`~.chain_encoder.fusable` of every hop and :func:`~.chain_encoder.head_fusable`,
-        remembered for the state it was checked in (training flag, device, dtype; the layers'
-        configuration is fixed when the model is built): the checks' attribute lookups cost a
-        training step a few per cent."""
+    def _fusable(self) -> tuple[bool, bool]:
+        """Whether :func:`~.chain_encoder.fusable` holds for every hop, and
+        :func:`~.chain_encoder.head_fusable` for the head, remembered for the state they were checked
+        in (the hops' training flags, device, dtype; the layers' configuration is fixed when the
+        model is built): the checks' attribute lookups cost a training step a few per cent."""
         emb = self.fe_mlp.emb
-        key = (self.training, emb.device, emb.dtype)
+        key = (emb.device, emb.dtype, *(c.training for c in self.convs), *(n.training for n in self.norms))
         cached = self.__dict__.get("_fusable_cache")
         if cached is None or cached[0] != key:
-            ok = head_fusable(self.head) and all(fusable(c, n, emb) for c, n in zip(self.convs, self.norms))
-            self.__dict__["_fusable_cache"] = cached = (key, ok)
+            hops = all(fusable(c, n, emb) for c, n in zip(self.convs, self.norms))
+            self.__dict__["_fusable_cache"] = cached = (key, (hops, hops and head_fusable(self.head)))
         return cached[1]
 
     def fused_loss(self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor,
@@ -142,7 +142,7 @@ class AutoBuildPredictor(nn.Module):
         (:func:`~.chain_encoder.chain_loss`), or None where that path does not apply (evaluation,
         DAGs, configurations :func:`~.chain_encoder.fusable` does not cover): then compose
         :meth:`forward_train` with the loss terms."""
-        if not (self.training and torch.is_grad_enabled()) or not self._loss_fusable():
+        if not (self.training and torch.is_grad_enabled()) or not self._fusable()[1]:
             return None
         chain = chain_links(edge_index, x.shape[0])
         if chain is None:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-from ..core.isotonic import isotonic_rows
+from ..core.isotonic import block_mean_rows, isotonic_rows
 from ..errors import AutobuildError
 from ..metrics import rankdata
 
@@ -40,7 +40,6 @@ except Exception:  # ImportError, or OSError for an extension built against anot
     _TORCHSORT_CUDA = False
 
 BACKENDS = ("auto", "torchsort", "inhouse")
-_BLOCK_TOL = 1e-9  # isotonic values closer than this belong to one block (as in torchsort)
 
 
 # --------------------------------------------------------------------------------------------
@@ -48,29 +47,8 @@ _BLOCK_TOL = 1e-9  # isotonic values closer than this belong to one block (as in
 # numba; jitted below when numba is importable.
 
 
-# Row-wise PAV, shared with the core's Numba twin of soft_rank_pearson (autobuild.core.isotonic).
-_isotonic_l2_py = isotonic_rows
-
-
-def _block_mean_py(sol: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Replace each ``g[b, i]`` by its mean over the block of ``sol[b]`` holding ``i``.
-
-    Blocks are the maximal runs where consecutive values differ by at most ``_BLOCK_TOL``; this
-    is the vector-Jacobian product of the isotonic regression."""
-    batch, n = g.shape
-    out = np.empty_like(g)
-    for b in range(batch):
-        start = 0
-        for i in range(1, n + 1):
-            if i == n or abs(sol[b, i] - sol[b, i - 1]) > _BLOCK_TOL:
-                total = 0.0
-                for j in range(start, i):
-                    total += g[b, j]
-                val = 1.0 / (i - start)
-                for j in range(start, i):
-                    out[b, j] = val * total
-                start = i
-    return out
+# Row-wise PAV and its VJP, shared with the core's Numba twin of soft_rank_pearson (autobuild.core.isotonic).
+_isotonic_l2_py, _block_mean_py = isotonic_rows, block_mean_rows
 
 
 #: Whether the kernels below run jitted; numba itself is imported on their first call (a quarter
@@ -153,13 +131,8 @@ def _use_torchsort(backend: str, device: torch.device) -> bool:
     return HAVE_TORCHSORT and (device.type == "cpu" or (device.type == "cuda" and _TORCHSORT_CUDA))
 
 
-def soft_rank(values: torch.Tensor, regularization_strength: float = 1.0, backend: str = "auto") -> torch.Tensor:
-    """Differentiable ascending ranks (1 = smallest) of each row of ``values`` ([n] or [batch, n]).
-
-    L2-regularised soft rank of Blondel et al. 2020 with strength ``eps = regularization_strength``:
-    ``eps -> 0`` gives the hard (average, for ties) ranks, large ``eps`` flattens them towards
-    ``(n + 1) / 2``. ``backend``: ``"auto"`` (torchsort when importable, else in-house),
-    ``"torchsort"`` or ``"inhouse"``. Computed in float64; returns the shape and dtype of ``values``."""
+def _checked_strength(values: torch.Tensor, regularization_strength: float) -> float:
+    """The soft rank's strength as a float, after checking it and ``values`` (1-D or 2-D, floating)."""
     eps = float(regularization_strength)
     if not eps > 0.0:
         raise AutobuildError(f"soft rank: regularization_strength must be > 0, got {regularization_strength}")
@@ -167,6 +140,17 @@ def soft_rank(values: torch.Tensor, regularization_strength: float = 1.0, backen
         raise AutobuildError(f"soft rank: expected a 1-D or 2-D tensor, got shape {tuple(values.shape)}")
     if not values.is_floating_point():
         raise AutobuildError(f"soft rank: expected a floating-point tensor, got {values.dtype}")
+    return eps
+
+
+def soft_rank(values: torch.Tensor, regularization_strength: float = 1.0, backend: str = "auto") -> torch.Tensor:
+    """Differentiable ascending ranks (1 = smallest) of each row of ``values`` ([n] or [batch, n]).
+
+    L2-regularised soft rank of Blondel et al. 2020 with strength ``eps = regularization_strength``:
+    ``eps -> 0`` gives the hard (average, for ties) ranks, large ``eps`` flattens them towards
+    ``(n + 1) / 2``. ``backend``: ``"auto"`` (torchsort when importable, else in-house),
+    ``"torchsort"`` or ``"inhouse"``. Computed in float64; returns the shape and dtype of ``values``."""
+    eps = _checked_strength(values, regularization_strength)
     x = values.reshape(1, -1) if values.dim() == 1 else values
     if _use_torchsort(backend, x.device):
         r = _torchsort.soft_rank(x.double(), regularization="l2", regularization_strength=eps).to(x.dtype)
@@ -235,12 +219,8 @@ def pearson_of_ranks(pred: torch.Tensor, target: torch.Tensor, regularization_st
     if target.dim() != 1 or pred.shape[-1] != target.shape[0]:
         raise AutobuildError(f"pearson_of_ranks: pred [B] or [H, B] against target [B], got "
                              f"{tuple(pred.shape)} and {tuple(target.shape)}")
-    if backend in ("auto", "inhouse") and pred.device.type == "cpu" and pred.dim() in (1, 2) and target.shape[0] > 0:
-        eps = float(regularization_strength)
-        if not eps > 0.0:
-            raise AutobuildError(f"soft rank: regularization_strength must be > 0, got {regularization_strength}")
-        if not pred.is_floating_point():
-            raise AutobuildError(f"soft rank: expected a floating-point tensor, got {pred.dtype}")
+    if backend in ("auto", "inhouse") and pred.device.type == "cpu" and target.shape[0] > 0:
+        eps = _checked_strength(pred, regularization_strength)
         rows = pred.reshape(1, -1) if pred.dim() == 1 else pred
         corr = _PearsonOfSoftRanks.apply(rows, target.detach(), eps)
         return corr.reshape(()) if pred.dim() == 1 else corr
