@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
@@ -309,6 +310,64 @@ py::tuple soft_rank_pearson(F64 values, F64 target, double strength) {
   return py::make_tuple(corr, grad);
 }
 
+py::tuple chain_loss_grad(F32 table, I64 idx, U8 has_pred, I64 batch, F32 denom, F32 y, F32 params, I64 offsets,
+                          int64_t layers, int64_t heads, int64_t hidden, int64_t head_hidden, float slope, float eps,
+                          float scale, double rank_weight, py::array grad, double strength) {
+  const std::string fn = "chain_loss_grad: ";
+  auto fail = [&](const std::string& what) { throw std::invalid_argument(fn + what); };
+  if (table.ndim() != 1 || idx.ndim() != 2) fail("table must be float32[T] and idx int64[N, F]");
+  const py::ssize_t n = idx.shape(0), f = idx.shape(1), t = table.shape(0);
+  if (n < 2) fail("batch statistics need at least 2 nodes");
+  if (has_pred.ndim() != 1 || has_pred.shape(0) != n || batch.ndim() != 1 || batch.shape(0) != n)
+    fail("has_pred and batch must have one entry per node");
+  if (has_pred.data()[0]) fail("node 0 cannot have a predecessor");
+  if (denom.ndim() != 1 || y.ndim() != 1 || y.shape(0) != denom.shape(0) || denom.shape(0) < 1)
+    fail("denom and y must be float32[B], B >= 1");
+  const py::ssize_t b = denom.shape(0);
+  if (layers < 1 || heads < 1 || hidden < 1 || head_hidden < 1 || hidden % heads)
+    fail("layers, heads, hidden, head_hidden >= 1 and hidden a multiple of heads");
+  if (!(strength > 0.0)) fail("strength must be > 0");
+  if (params.ndim() != 1) fail("params must be float32[P]");
+  const py::ssize_t p = params.shape(0), np_ = 4 * layers + 4;
+  if (offsets.ndim() != 1 || offsets.shape(0) != np_) fail("offsets must be int64[4 * layers + 4]");
+  if (!py::isinstance<py::array_t<float>>(grad) || grad.ndim() != 1 || grad.shape(0) != p || !grad.writeable() ||
+      !(grad.flags() & py::array::c_style))
+    fail("grad must be a writeable contiguous float32 array the size of params");
+  // Every parameter inside params, no two overlapping.
+  std::vector<std::pair<int64_t, int64_t>> spans;
+  for (py::ssize_t j = 0; j < np_; ++j) {
+    const int64_t o = offsets.data()[j], size = autobuild::chain_param_size(j, f, layers, hidden, head_hidden);
+    if (o < 0 || o + size > p) fail("offsets place a parameter outside params");
+    spans.emplace_back(o, o + size);
+  }
+  std::sort(spans.begin(), spans.end());
+  for (size_t j = 1; j < spans.size(); ++j)
+    if (spans[j].first < spans[j - 1].second) fail("offsets make parameters overlap");
+  auto* gp = static_cast<float*>(grad.mutable_data());
+  const float* pp = params.data();
+  if (gp < pp + p && pp < gp + p) fail("grad must not share memory with params");
+  const int64_t* ip = idx.data();
+  for (py::ssize_t i = 0; i < n * f; ++i)
+    if (ip[i] < 0 || ip[i] >= t) fail("idx out of the table's range");
+  const int64_t* bp = batch.data();
+  for (py::ssize_t i = 0; i < n; ++i)
+    if (bp[i] < 0 || bp[i] >= b) fail("batch ids must be in [0, B)");
+  for (py::ssize_t g = 0; g < b; ++g)
+    if (!(denom.data()[g] >= 1.0f)) fail("denom must be >= 1");
+  auto d_table = empty_f32({t});
+  auto mean = empty_f32({static_cast<py::ssize_t>(layers), static_cast<py::ssize_t>(hidden)});
+  auto var = empty_f32({static_cast<py::ssize_t>(layers), static_cast<py::ssize_t>(hidden)});
+  double loss;
+  {
+    py::gil_scoped_release release;
+    loss = autobuild::chain_loss_grad(table.data(), t, ip, n, f, has_pred.data(), bp, denom.data(), b, y.data(), pp,
+                                      offsets.data(), layers, heads, hidden / heads, head_hidden, slope, eps, scale,
+                                      rank_weight, strength, gp, d_table.mutable_data(), mean.mutable_data(),
+                                      var.mutable_data());
+  }
+  return py::make_tuple(loss, d_table, mean, var);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -353,4 +412,10 @@ PYBIND11_MODULE(_core, m) {
   m.def("soft_rank_pearson", &soft_rank_pearson, py::arg("values"), py::arg("target"), py::arg("strength") = 1.0,
         "Pearson correlation of each row's L2 soft ranks with target, and its gradient: (corr float64[H], "
         "grad float64[H, B]).");
+  m.def("chain_loss_grad", &chain_loss_grad, py::arg("table"), py::arg("idx"), py::arg("has_pred"), py::arg("batch"),
+        py::arg("denom"), py::arg("y"), py::arg("params"), py::arg("offsets"), py::arg("layers"), py::arg("heads"),
+        py::arg("hidden"), py::arg("head_hidden"), py::arg("negative_slope"), py::arg("eps"), py::arg("scale"),
+        py::arg("rank_weight"), py::arg("grad"), py::arg("strength") = 1.0,
+        "The predictor's Eq. 4 training loss on a batch of chains and its gradient in one call: writes every "
+        "parameter's gradient into grad, returns (loss, d_table, batch_mean, batch_var). See autobuild.core.");
 }

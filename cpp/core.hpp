@@ -4,8 +4,25 @@
 // python/autobuild/core/numba_backend.py; tests run both and compare outputs.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
+
+// Vector clones of the hot loops, chosen at load time by the CPU (GCC / Clang ifunc on x86-64
+// Linux); a single portable build elsewhere. The clones compute the same float operations in
+// wider lanes; only the (reordered) reductions may differ in rounding.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(AUTOBUILD_NO_CLONES)
+#define AUTOBUILD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define AUTOBUILD_CLONES
+#endif
+// The helpers below must be inlined into each clone to be compiled for its instruction set (a helper
+// left out of line is compiled once, for the baseline: attention_backward was, at half the speed).
+#if defined(__GNUC__)
+#define AUTOBUILD_INLINE inline __attribute__((always_inline))
+#else
+#define AUTOBUILD_INLINE inline
+#endif
 
 namespace autobuild {
 
@@ -153,5 +170,31 @@ void gat_chain_bn_backward(const float* grad, const float* xlr, const float* att
 // constant target). Float64 throughout.
 void soft_rank_pearson(const double* values, const double* target, int64_t rows, int64_t n, double strength,
                        double* corr, double* grad);
+
+
+// Dense product C [n, m] = A B for the fused training step: A(r, kk) = A[r * ars + kk * aks]
+// (row-major A: ars = k, aks = 1; A^T of a row-major [k, n] matrix: ars = 1, aks = n), B row-major
+// [k, m], C row-major (overwritten). AVX2 / FMA register tiles where the CPU has them.
+void gemm(const float* A, int64_t ars, int64_t aks, const float* B, int64_t n, int64_t k, int64_t m, float* C);
+
+// Size of parameter j of chain_loss_grad (its offsets[j]): per hop m = j / 4, W = [W_l; W_r]
+// [2 hc, K_m] (K_0 = f, else hc), att [hc], gamma [hc], beta [hc]; then the head's w1 [d, hc],
+// b1 [d], w2 [d], b2 [1].
+int64_t chain_param_size(int64_t j, int64_t f, int64_t layers, int64_t hc, int64_t d);
+
+// The training loss of Eq. 4 (authors' hop term) on a batch of chains and its gradient, in one call
+// (chain_loss.cpp): h^0 = |table[idx]| (idx [n, f] into table [n_table]); hop m:
+// ReLU(BN(GATv2 on chains)) (+ h^m for m >= 1), batch statistics; graph norms per graph (batch [n]
+// in [0, b), denom [b] = nodes per graph, >= 1); the head Linear(hc, d) -> ReLU -> Linear(d, 1) on
+// the mean of the last hop; loss = mean (pred - y)^2 + rank_weight * mean over hops
+// (1 - Pearson(soft rank_strength(graph norms), y)). Parameter j is params[offsets[j] ...] (sizes:
+// chain_param_size); its gradient is written to the same place of grad (nothing else of grad is
+// touched). Also writes d_table [n_table] and the batch statistics bn_mean, bn_var (unbiased)
+// [layers, hc]; returns the loss.
+double chain_loss_grad(const float* table, int64_t n_table, const int64_t* idx, int64_t n, int64_t f,
+                       const uint8_t* has_pred, const int64_t* batch, const float* denom, int64_t b, const float* y,
+                       const float* params, const int64_t* offsets, int64_t layers, int64_t heads, int64_t ch,
+                       int64_t d, float slope, float eps, float scale, double rank_weight, double strength,
+                       float* grad, float* d_table, float* bn_mean, float* bn_var);
 
 }  // namespace autobuild

@@ -14,15 +14,6 @@
 
 #include "core.hpp"
 
-// Vector clones of the hot loops, chosen at load time by the CPU (GCC / Clang ifunc on x86-64
-// Linux); a single portable build elsewhere. The clones compute the same float operations in
-// wider lanes; only the (reordered) reductions may differ in rounding.
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(AUTOBUILD_NO_CLONES)
-#define AUTOBUILD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define AUTOBUILD_CLONES
-#endif
-
 namespace autobuild {
 
 namespace {
@@ -30,7 +21,7 @@ namespace {
 // stays a branch under -ftrapping-math) and without an int -> float conversion (cvtsi2ss has a
 // false dependency that serialises the loop): integer masks on the bits. A positive non-NaN float
 // is a positive int32, so +-0 and negatives select b, as torch's (leaky_)relu backward.
-inline float select_positive(float u, float a, float b) {
+AUTOBUILD_INLINE float select_positive(float u, float a, float b) {
   int32_t ub, ab, bb;
   std::memcpy(&ub, &u, sizeof ub);
   std::memcpy(&ab, &a, sizeof ab);
@@ -41,15 +32,15 @@ inline float select_positive(float u, float a, float b) {
   std::memcpy(&r, &rb, sizeof r);
   return r;
 }
-inline float lrelu(float u, float slope) { return select_positive(u, u, u * slope); }
-inline float dlrelu(float u, float slope) { return select_positive(u, 1.0f, slope); }
+AUTOBUILD_INLINE float lrelu(float u, float slope) { return select_positive(u, u, u * slope); }
+AUTOBUILD_INLINE float dlrelu(float u, float slope) { return select_positive(u, 1.0f, slope); }
 
 struct RowScalars {
   float a_self, s_self, s_prev, a_next, s_next, slope;  // weights and logit gradients of the row
 };
 
 // One (node, head) row of pass 2 of the backward; restrict parameters let the loop vectorise.
-inline void row_backward(const float* __restrict li, const float* __restrict lj, const float* __restrict ri,
+AUTOBUILD_INLINE void row_backward(const float* __restrict li, const float* __restrict lj, const float* __restrict ri,
                          const float* __restrict rk, const float* __restrict gi, const float* __restrict gk,
                          const float* __restrict a, RowScalars r, int64_t ch, float* __restrict oxl,
                          float* __restrict oxr, float* __restrict oat) {
@@ -69,7 +60,7 @@ inline void row_backward(const float* __restrict li, const float* __restrict lj,
 // The two attention logits of a row. The sums may be reordered into vector lanes (OpenMP SIMD
 // reduction, compiled with -fopenmp-simd; as the Numba twin's fastmath sum): the results agree
 // with a sequential sum to float rounding.
-inline void logits(const float* __restrict li, const float* __restrict lj, const float* __restrict ri,
+AUTOBUILD_INLINE void logits(const float* __restrict li, const float* __restrict lj, const float* __restrict ri,
                    const float* __restrict a, int64_t ch, float slope, float* e_self, float* e_prev) {
   float es = 0.0f, ep = 0.0f;
 #pragma omp simd reduction(+ : es, ep)
@@ -83,7 +74,7 @@ inline void logits(const float* __restrict li, const float* __restrict lj, const
 
 // Strided layout: row i of x_l starts at xl + i * ld (head h at + h * ch), the same for x_r;
 // out, a_prev, a_self are dense [n, heads, ch] / [n, heads].
-inline void attention_forward(const float* xl, const float* xr, int64_t ld, const float* att, const uint8_t* has_pred,
+AUTOBUILD_INLINE void attention_forward(const float* xl, const float* xr, int64_t ld, const float* att, const uint8_t* has_pred,
                               int64_t n, int64_t heads, int64_t ch, float slope, float* out, float* a_prev,
                               float* a_self) {
   for (int64_t i = 0; i < n; ++i) {
@@ -110,7 +101,7 @@ inline void attention_forward(const float* xl, const float* xr, int64_t ld, cons
 }
 
 // g dense [n, heads, ch]; dxl, dxr strided as xl, xr (row stride ld_out); s_self, s_prev scratch [n * heads].
-inline void attention_backward(const float* g, const float* xl, const float* xr, int64_t ld, const float* att,
+AUTOBUILD_INLINE void attention_backward(const float* g, const float* xl, const float* xr, int64_t ld, const float* att,
                                const uint8_t* has_pred, int64_t n, int64_t heads, int64_t ch, float slope,
                                const float* a_prev, const float* a_self, float* dxl, float* dxr, int64_t ld_out,
                                float* datt, float* s_self, float* s_prev) {

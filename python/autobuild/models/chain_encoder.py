@@ -26,9 +26,11 @@ exports, DAGs and configurations the kernels do not cover take the module path.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
+import numpy as np
 from torch import nn
 from torch.autograd.function import once_differentiable
 
@@ -142,52 +144,122 @@ class _ChainEncoder(torch.autograd.Function):
         return (None, dh, *_shaped(grads, ctx.params))
 
 
+def _roles(model: Any) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+    """The parameters :func:`chain_loss_grad` reads: the FE-MLP's (in its :meth:`parameters` order,
+    that of :meth:`~.fe_mlp.FEMLP.table_and_vjp`'s gradients), the core's (per hop ``W_l``, att,
+    gamma, beta; the head's two layers) and every hop's ``W_r``."""
+    convs, norms, head = list(model.convs), list(model.norms), model.head
+    core_params = [t for conv, norm in zip(convs, norms) for t in (conv.lin_l.weight, conv.att, norm.weight, norm.bias)]
+    core_params += [head[0].weight, head[0].bias, head[2].weight, head[2].bias]
+    return list(model.fe_mlp.parameters()), core_params, [conv.lin_r.weight for conv in convs]
+
+
+@dataclass
+class _Layout:
+    """Where :func:`chain_loss_grad`'s parameters sit in a flat buffer, and the model's constants the
+    core call takes (worked out once per model and buffer: the lookups through ``nn.Module``
+    attributes cost a training step about 0.2 ms)."""
+
+    tensors: list  # _roles order
+    offsets: list  # of each tensor, in elements
+    core_offsets: np.ndarray  # the core's parameters' (int64)
+    fe: list  # (offset, size) of each FE-MLP parameter
+    norms: list
+    dims: tuple  # layers, heads, hidden, head_hidden
+    consts: tuple  # negative slope, eps, momentum
+
+    @classmethod
+    def of(cls, model: Any, offsets: Sequence[int]) -> "_Layout":
+        fe_params, core_params, w_r = roles = _roles(model)
+        offs = [int(o) for o in offsets]
+        n_fe, n_core = len(fe_params), len(core_params)
+        main = offs[n_fe : n_fe + n_core]
+        for m, w in enumerate(w_r):  # W_l and W_r are one [2HC, K] matrix in the buffer
+            if offs[n_fe + n_core + m] != main[4 * m] + w.numel():
+                raise ValueError("lin_r.weight must follow lin_l.weight in the flat parameter buffer")
+        conv, norms = model.convs[0], list(model.norms)
+        return cls([t for ts in roles for t in ts], offs, np.asarray(main, dtype=np.int64),
+                   [(o, p.numel()) for o, p in zip(offs, fe_params)], norms,
+                   (len(model.convs), conv.heads, conv.heads * conv.out_channels, model.head[0].out_features),
+                   (float(conv.negative_slope), float(norms[0].eps), norms[0].momentum))
+
+    def holds(self, params: torch.Tensor) -> bool:
+        """Whether every tensor still sits at its offset of ``params``."""
+        base, size = params.data_ptr(), params.element_size()
+        return all(t.data_ptr() == base + o * size for t, o in zip(self.tensors, self.offsets))
+
+
+def _buffer_layout(model: Any, params: torch.Tensor) -> _Layout:
+    """The layout of ``model``'s parameters as views of the flat ``params`` (remembered for the
+    buffer); ValueError unless each is a contiguous view inside it."""
+    cached = model.__dict__.get("_chain_layout")
+    if cached is not None and cached.holds(params):
+        return cached
+    base, size, total = params.data_ptr(), params.element_size(), params.numel()
+    tensors = [t for ts in _roles(model) for t in ts]
+    offsets = []
+    for t in tensors:
+        o = (t.data_ptr() - base) // size
+        if t.dtype != params.dtype or not t.is_contiguous() or not 0 <= o <= total - t.numel():
+            raise ValueError("every parameter must be a contiguous view into the flat parameter buffer")
+        offsets.append(o)
+    layout = model.__dict__["_chain_layout"] = _Layout.of(model, offsets)
+    return layout
+
+
+def chain_loss_grad(model: Any, idx: torch.Tensor, has_pred: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor,
+                    y: torch.Tensor, rank_weight: float, params: torch.Tensor, grad: torch.Tensor,
+                    offsets: Sequence[int] | None = None) -> float:
+    """The Eq. 4 loss (authors' hop term, ``hop_loss="pearson"``) of a chain batch with standardised
+    labels ``y`` and its whole gradient, without autograd. Every parameter of ``model`` (an
+    :class:`~.predictor.AutoBuildPredictor`; the caller checks :func:`fusable` and
+    :func:`head_fusable`) is a view into the flat float32 ``params`` (or, with ``offsets``, sits
+    there at its offset, in :func:`_roles` order) and its gradient is written to the same place of
+    ``grad``. ``idx`` ``[N, F]``: value indices into the FE-MLP's table (``h0 = |table[idx]|``); the
+    table and its gradient are the FE-MLP's (:meth:`~.fe_mlp.FEMLP.table_and_vjp`), the rest is one
+    call of the core (:func:`autobuild.core.chain_loss_grad`: the hops' and the head's matrix
+    products, the hop kernels and :func:`~autobuild.core.soft_rank_pearson`). Updates the norms'
+    running statistics."""
+    layout = _buffer_layout(model, params) if offsets is None else _Layout.of(model, offsets)
+    slope, eps, momentum = layout.consts
+    table, fe_vjp = model.fe_mlp.table_and_vjp()
+    loss, d_table, mean, var = core.kernel("chain_loss_grad")(
+        table.numpy(), idx.numpy(), has_pred.numpy().view("uint8"), batch.numpy(), counts.clamp(min=1.0).numpy(),
+        y.detach().to(table.dtype).numpy(), params.detach().numpy(), layout.core_offsets, *layout.dims, slope, eps,
+        float(model.fe_grad_scale), float(rank_weight), grad.detach().numpy())
+    with torch.no_grad():
+        norms = layout.norms
+        mean, var = torch.from_numpy(mean), torch.from_numpy(var)
+        torch._foreach_lerp_([bn.running_mean for bn in norms], list(mean.unbind(0)), momentum)
+        torch._foreach_lerp_([bn.running_var for bn in norms], list(var.unbind(0)), momentum)
+        torch._foreach_add_([bn.num_batches_tracked for bn in norms], 1)
+        flat = grad.detach().numpy()
+        for g, (o, n) in zip(fe_vjp(d_table), layout.fe):
+            flat[o : o + n] = g.numpy().reshape(-1)
+    return loss
+
+
 class _ChainLoss(torch.autograd.Function):
-    """``(meta, *FE-MLP parameters, *hop parameters, *head parameters) -> loss``: Eq. 4 on a chain
-    batch in one node, from the FE-MLP's table of scalars (``h0 = |table[idx]|``,
-    :meth:`~.fe_mlp.FEMLP.table_and_vjp`, its gradient by hand too) through the hops, the mean
-    pooling and the head ``Linear -> ReLU -> Linear`` to ``MSE(pred, y) + w * mean over hops
-    (1 - Pearson(soft rank ||h_G^m||_1, y))`` (:func:`autobuild.core.soft_rank_pearson`). The loss
-    is a scalar, so the head's and the ranking term's gradients are taken in the forward and the
-    backward only runs the hops' and the table's."""
+    """``(model, idx, has_pred, batch, counts, y, rank_weight, *model.parameters()) -> loss``:
+    :func:`chain_loss_grad` on a flat copy of the parameters as an autograd node; its backward
+    scales the gradient the forward took by the incoming one."""
 
     @staticmethod
-    def forward(ctx, meta: tuple, *params: torch.Tensor):  # noqa: ANN001, ANN205
-        fe, n_fe, convs, norms, idx, has_pred, batch, denom, scale, y, rank_weight = meta
-        hop_params, (w1, b1, w2, b2) = params[n_fe:-4], [p.detach() for p in params[-4:]]
-        table, ctx.fe_vjp = fe.table_and_vjp()
-        with torch.no_grad():
-            signed = table[idx]
-            h0 = signed.abs()
-        graph_norms, pooled, ctx.hs, ctx.saved = _hops_forward(convs, norms, h0, has_pred, batch, denom, hop_params)
-        with torch.no_grad():
-            z = torch.addmm(b1, pooled, w1.t())
-            a = torch.relu(z)
-            r = torch.addmm(b2, a, w2.t()).squeeze(1) - y
-            bsz = r.shape[0]
-            loss = r.square().mean()
-            d_pred = (r * (2.0 / bsz)).unsqueeze(1)  # [B, 1]
-            d_z = (d_pred * w2).mul_(z > 0)  # [B, HC]
-            head = [d_pred.t().mm(a), d_pred.sum(0), d_z.t().mm(pooled), d_z.sum(0)]
-            ctx.d_pooled = d_z.mm(w1)
-            ctx.d_norms = torch.zeros_like(graph_norms.t())
-            if rank_weight:
-                kernel = core.kernel("soft_rank_pearson")
-                corr, d_corr = kernel(graph_norms.t().double().numpy(), y.double().numpy(), 1.0)
-                hops = corr.shape[0]
-                loss = loss + rank_weight * float((1.0 - corr).mean())
-                ctx.d_norms = torch.from_numpy(d_corr * (-rank_weight / hops)).to(pooled.dtype)
-        ctx.head = [g.view(p.shape) for g, p in zip((head[2], head[3], head[0], head[1]), (w1, b1, w2, b2))]
-        ctx.meta, ctx.hop_params, ctx.sign, ctx.n_table = meta, hop_params, torch.sgn(signed), table.shape[0]
-        return loss.reshape(())
+    def forward(ctx, model: Any, idx: torch.Tensor, has_pred: torch.Tensor, batch: torch.Tensor,  # noqa: ANN001, ANN205
+                counts: torch.Tensor, y: torch.Tensor, rank_weight: float, *params: torch.Tensor):
+        flat = torch.cat([p.detach().reshape(-1) for p in params])
+        grad = torch.zeros_like(flat)
+        starts = np.concatenate([[0], np.cumsum([p.numel() for p in params])])
+        where = {id(p): int(o) for p, o in zip(params, starts)}
+        offsets = [where[id(t)] for ts in _roles(model) for t in ts]
+        loss = chain_loss_grad(model, idx, has_pred, batch, counts, y, rank_weight, flat, grad, offsets)
+        ctx.grads = [grad[int(a) : int(b)].view(p.shape) for p, a, b in zip(params, starts[:-1], starts[1:])]
+        return torch.tensor(loss, dtype=flat.dtype)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_loss: torch.Tensor):  # noqa: ANN001, ANN205
-        _, _, _, _, idx, _, batch, denom, scale, _, _ = ctx.meta
-        dh, grads = _hops_backward(ctx.hs, ctx.saved, batch, denom, scale, ctx.d_norms * d_loss, ctx.d_pooled * d_loss)
-        d_table = dh.new_zeros(ctx.n_table).index_add_(0, idx.reshape(-1), dh.mul_(ctx.sign).reshape(-1))
-        return (None, *ctx.fe_vjp(d_table), *_shaped(grads, ctx.hop_params), *(g * d_loss for g in ctx.head))
+        return (None, None, None, None, None, None, None, *(g * d_loss for g in ctx.grads))
 
 
 def encode_chains(convs: Sequence[GATv2Conv], norms: Sequence[nn.BatchNorm1d], h0: torch.Tensor,
@@ -200,19 +272,10 @@ def encode_chains(convs: Sequence[GATv2Conv], norms: Sequence[nn.BatchNorm1d], h
     return _ChainEncoder.apply(meta, h0, *_hop_params(convs, norms))
 
 
-def chain_loss(fe: Any, convs: Sequence[GATv2Conv], norms: Sequence[nn.BatchNorm1d], head: nn.Sequential,
-               idx: torch.Tensor, has_pred: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor,
-               fe_grad_scale: float, y: torch.Tensor, rank_weight: float) -> torch.Tensor:
-    """The Eq. 4 loss (authors' hop term, ``hop_loss="pearson"``) of a chain batch with standardised
-    labels ``y``, from the FE-MLP ``fe`` (:class:`~.fe_mlp.FEMLP`) and value indices ``idx`` ``[N, F]``
-    (``h0 = |fe.table()[idx]|``) through :func:`_ChainLoss`; the caller checks :func:`fusable` and
-    :func:`head_fusable`."""
-    fe_params = list(fe.parameters())  # the order of table_and_vjp's gradients
-    meta = (fe, len(fe_params), list(convs), list(norms), idx, has_pred, batch, counts.clamp(min=1.0),
-            float(fe_grad_scale), y.detach().to(fe_params[0].dtype), float(rank_weight))
-    lin1, lin2 = head[0], head[2]
-    return _ChainLoss.apply(meta, *fe_params, *_hop_params(convs, norms), lin1.weight, lin1.bias, lin2.weight,
-                            lin2.bias)
+def chain_loss(model: Any, idx: torch.Tensor, has_pred: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor,
+               y: torch.Tensor, rank_weight: float) -> torch.Tensor:
+    """:func:`chain_loss_grad` as a differentiable loss of ``model``'s parameters (any storage)."""
+    return _ChainLoss.apply(model, idx, has_pred, batch, counts, y, rank_weight, *model.parameters())
 
 
 def head_fusable(head: nn.Module) -> bool:

@@ -155,10 +155,15 @@ SCHEDULES = ("cosine", "constant")
 
 def fit(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor, tr: np.ndarray, epochs: int,
         batch_size: int, seed: int, loss_fn: Any, opt: Any, sched: Any = None,
-        progress: Any = None, monitor: Any = None) -> tuple[list[float], float]:
+        progress: Any = None, monitor: Any = None, grad_fn: Any = None) -> tuple[list[float], float]:
     """Mini-batch training over the train indices ``tr`` (reshuffled every epoch with ``seed + 1``).
 
-    ``loss_fn(model, graph_tensors, y_batch)`` gives the batch loss; ``progress(epoch, mean_loss)``
+    ``loss_fn(model, graph_tensors, y_batch)`` gives the batch loss (autograd takes its gradient);
+    with ``grad_fn`` and an optimiser on flat buffers (:class:`~.flat_adamw.FlatAdamW`), a batch
+    first tries ``grad_fn(model, graph_tensors, y_batch, params, grad)``, which writes the whole
+    gradient into ``grad`` and returns the loss as a float, or None to fall back to ``loss_fn``
+    (the same loss, without autograd: :meth:`~.predictor.AutoBuildPredictor.fused_loss_grad`).
+    ``progress(epoch, mean_loss)``
     after every epoch (with ``val=`` the monitor's latest held-out SRCC when it takes that
     argument); ``monitor(epoch)`` before it (a :class:`ValidationMonitor`; it only reads the
     model, so training is the same with or without it). Returns the per-epoch mean losses and
@@ -170,7 +175,10 @@ def fit(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor,
     t0 = time.perf_counter()
     history: list[float] = []
     try:
-        _epochs(model, space, codes, ys, tr, epochs, batch_size, rng, loss_fn, opt, sched, report, monitor, history)
+        if grad_fn is None or getattr(opt, "grad", None) is None:
+            grad_fn = None
+        _epochs(model, space, codes, ys, tr, epochs, batch_size, rng, loss_fn, grad_fn, opt, sched, report, monitor,
+                history)
     finally:
         release = getattr(opt, "release", None)
         if release is not None:
@@ -179,7 +187,7 @@ def fit(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor,
 
 
 def _epochs(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor, tr: np.ndarray, epochs: int,
-            batch_size: int, rng: np.random.Generator, loss_fn: Any, opt: Any, sched: Any,
+            batch_size: int, rng: np.random.Generator, loss_fn: Any, grad_fn: Any, opt: Any, sched: Any,
             report: Any, monitor: Any, history: list[float]) -> None:
     for epoch in range(epochs):
         model.train()
@@ -189,13 +197,20 @@ def _epochs(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Ten
             idx = order[i : i + batch_size]
             if len(idx) < 2:
                 continue
-            loss = loss_fn(model, space.graphs(codes[idx]).torch(), ys[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+            graphs, yb = space.graphs(codes[idx]).torch(), ys[idx]
+            loss = None
+            if grad_fn is not None:
+                opt.zero_grad()  # grad_fn writes every parameter's gradient; a stale one must not survive
+                loss = grad_fn(model, graphs, yb, opt.params, opt.grad)
+            if loss is None:
+                loss = loss_fn(model, graphs, yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                loss = loss.item()
             opt.step()
             if sched is not None:
                 sched.step()
-            total += loss.item()
+            total += loss
             nb += 1
         history.append(total / max(nb, 1))
         if monitor is not None:

@@ -56,6 +56,17 @@ class FlatAdamW:
         self._fused = hasattr(torch, "_fused_adamw_")
 
     @property
+    def params(self) -> torch.Tensor:
+        """The flat buffer every parameter is a view of (in ``module.parameters()`` order)."""
+        return self._flat
+
+    @property
+    def grad(self) -> torch.Tensor:
+        """The flat gradient every parameter's ``.grad`` is a view of (same layout as :attr:`params`);
+        a loop may write a whole gradient into it and call :meth:`step`."""
+        return self._grad
+
+    @property
     def steps(self) -> int:
         """Updates taken so far."""
         return int(self._steps.item())

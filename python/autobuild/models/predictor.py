@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..spaces.macro import FeatureCategory
-from .chain_encoder import chain_loss, encode_chains, fusable, head_fusable
+from .chain_encoder import chain_loss, chain_loss_grad, encode_chains, fusable, head_fusable
 from .fe_mlp import FEMLP
 from .gatv2 import GATv2Conv, chain_links
 
@@ -138,17 +138,35 @@ class AutoBuildPredictor(nn.Module):
     def fused_loss(self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor,
                    y: torch.Tensor, rank_weight: float) -> torch.Tensor | None:
         """``MSE(pred, y) + rank_weight * mean over hops (1 - Pearson(soft rank ||h_G^m||_1, y))`` (Eq. 4
-        with the authors' hop term, standardised ``y``) in one autograd node from the FE-MLP's table
+        with the authors' hop term, standardised ``y``) as one autograd node
         (:func:`~.chain_encoder.chain_loss`), or None where that path does not apply (evaluation,
         DAGs, configurations :func:`~.chain_encoder.fusable` does not cover): then compose
         :meth:`forward_train` with the loss terms."""
-        if not (self.training and torch.is_grad_enabled()) or not self._fusable()[1]:
+        if not torch.is_grad_enabled():
             return None
-        chain = chain_links(edge_index, x.shape[0])
+        idx, chain = self._fused_inputs(x, edge_index)
         if chain is None:
             return None
-        return chain_loss(self.fe_mlp, self.convs, self.norms, self.head, x + self.fe_mlp.offsets, chain, batch,
-                          counts, self.fe_grad_scale, y, rank_weight)
+        return chain_loss(self, idx, chain, batch, counts, y, rank_weight)
+
+    def fused_loss_grad(self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor,
+                        y: torch.Tensor, rank_weight: float, params: torch.Tensor, grad: torch.Tensor) -> float | None:
+        """:meth:`fused_loss` and its gradient without autograd, for a training loop whose parameters
+        all live in one flat buffer ``params`` (:class:`~.flat_adamw.FlatAdamW`): every parameter's
+        gradient is written to its place in ``grad``, the loss returned
+        (:func:`~.chain_encoder.chain_loss_grad`; no autograd node, no per-parameter accumulation).
+        None where :meth:`fused_loss` would be."""
+        idx, chain = self._fused_inputs(x, edge_index)
+        if chain is None:
+            return None
+        return chain_loss_grad(self, idx, chain, batch, counts, y, rank_weight, params, grad)
+
+    def _fused_inputs(self, x: torch.Tensor, edge_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Value indices into the FE-MLP's table and ``has_pred`` of a chain batch in training mode,
+        on a configuration the fused loss covers; ``has_pred`` None otherwise."""
+        if not self.training or not self._fusable()[1]:
+            return x, None
+        return x + self.fe_mlp.offsets, chain_links(edge_index, x.shape[0])
 
     def forward(
         self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor

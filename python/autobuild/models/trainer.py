@@ -135,11 +135,13 @@ def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: TrainConfi
     sched = lr_schedule(opt, cfg.schedule, steps_per_epoch(len(tr), cfg.batch_size) * cfg.epochs)
     ys = torch.from_numpy(((y - mu) / sd).astype(np.float32))
 
+    fused = cfg.hop_loss == "pearson" or cfg.rank_weight == 0  # the forms the core's fused loss covers
+
+    def grad_fn(m: AutoBuildPredictor, g: tuple, yb: torch.Tensor, params: torch.Tensor,
+                grad: torch.Tensor) -> float | None:  # chains on the CPU: loss and gradient in one core call
+        return m.fused_loss_grad(*g, yb, cfg.rank_weight, params, grad) if fused else None
+
     def loss_fn(m: AutoBuildPredictor, g: tuple, yb: torch.Tensor) -> torch.Tensor:  # Eq. 4
-        if cfg.hop_loss == "pearson" or cfg.rank_weight == 0:  # chains on the CPU: one fused node
-            fused = m.fused_loss(*g, yb, cfg.rank_weight)
-            if fused is not None:
-                return fused
         pred, norms = m.forward_train(*g)
         mse = torch.nn.functional.mse_loss(pred, yb)
         if cfg.rank_weight == 0:  # the MSE-only predictors of the Exhaustive Search baseline (Sec. 5.3)
@@ -148,7 +150,7 @@ def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: TrainConfi
 
     monitor = ValidationMonitor(model, space, codes, y, te, cfg.epochs)
     history, train_seconds = fit(model, space, codes, ys, tr, cfg.epochs, cfg.batch_size, cfg.seed, loss_fn, opt,
-                                 sched, progress, monitor)
+                                 sched, progress, monitor, grad_fn)
     report = evaluate(model, space, codes, y, tr, te)
     report.update(train_seconds=train_seconds, seconds_per_epoch=train_seconds / cfg.epochs, loss_history=history,
                   val_history=monitor.history)
