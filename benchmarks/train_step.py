@@ -14,10 +14,13 @@ and the ratio to the module path:
 * encoder: all hops as one autograd node over the core's ``gat_chain_bn_forward`` / ``_backward``
   kernels (models/chain_encoder.py), the same composed loss, AdamW on one flat parameter buffer
   (models/flat_adamw.py);
+* loss node: the whole loss and its gradient as one call of the core
+  (:meth:`~autobuild.models.predictor.AutoBuildPredictor.fused_loss`: ``core.chain_loss_grad``,
+  the FE-MLP's table and VJP in NumPy) inside one autograd node, on a flat copy of the parameters;
 * step (and the same with 2 torch threads, to choose the default of ``--threads``): what
-  ``autobuild train`` runs - the whole loss as one node
-  (:meth:`~autobuild.models.predictor.AutoBuildPredictor.fused_loss`: FE-MLP gather, hops, pooling,
-  head, MSE and the hop term as the core's ``soft_rank_pearson``) and the flat AdamW.
+  ``autobuild train`` runs - the same core call reading the parameters from and writing the
+  gradient into the flat AdamW's buffers
+  (:meth:`~autobuild.models.predictor.AutoBuildPredictor.fused_loss_grad`), no autograd.
 """
 
 from __future__ import annotations
@@ -69,26 +72,33 @@ def main() -> None:
         pred, norms = m.forward_train(*g)
         return torch.nn.functional.mse_loss(pred, yb) + composed_hop_loss(norms, yb)
 
-    m_step, m_step2, m_enc, m_mod = model(), model(), model(), model()
+    m_step, m_step2, m_node, m_enc, m_mod = model(), model(), model(), model(), model()
+    no_grad_fn = None
+    step_fn = lambda m, g, yb, params, grad: m.fused_loss_grad(*g, yb, 1.0, params, grad)  # noqa: E731
     variants = {
         "modules": (m_mod, torch.optim.AdamW(m_mod.parameters(), lr=1e-3, weight_decay=1e-5, fused=True),
-                    lambda *a: False, loss_modules),
-        "encoder": (m_enc, FlatAdamW(m_enc, 1e-3, 1e-5), fusable, loss_modules),
-        "step": (m_step, FlatAdamW(m_step, 1e-3, 1e-5), fusable, lambda m, g, yb: m.fused_loss(*g, yb, 1.0)),
-        "step, 2 threads": (m_step2, FlatAdamW(m_step2, 1e-3, 1e-5), fusable,
-                            lambda m, g, yb: m.fused_loss(*g, yb, 1.0)),
+                    lambda *a: False, loss_modules, no_grad_fn),
+        "encoder": (m_enc, FlatAdamW(m_enc, 1e-3, 1e-5), fusable, loss_modules, no_grad_fn),
+        "loss node": (m_node, FlatAdamW(m_node, 1e-3, 1e-5), fusable, lambda m, g, yb: m.fused_loss(*g, yb, 1.0),
+                      no_grad_fn),
+        "step": (m_step, FlatAdamW(m_step, 1e-3, 1e-5), fusable, None, step_fn),
+        "step, 2 threads": (m_step2, FlatAdamW(m_step2, 1e-3, 1e-5), fusable, None, step_fn),
     }
 
     def steps(name: str, k0: int) -> float:
-        m, opt, fuse, loss_fn = variants[name]
+        m, opt, fuse, loss_fn, grad_fn = variants[name]
         P.fusable = fuse
         torch.set_num_threads(2 if name.endswith("2 threads") else 1)
         t0 = time.perf_counter()
         for k in range(k0, k0 + args.steps):
             g, yb = graphs[k % 40], ys[batches[k % 40]]
-            loss = loss_fn(m, g, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+            if grad_fn is not None:  # fitting.fit's path with a grad_fn
+                opt.zero_grad()
+                grad_fn(m, g, yb, opt.params, opt.grad)
+            else:
+                loss = loss_fn(m, g, yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
             opt.step()
         return (time.perf_counter() - t0) / args.steps * 1e3
 
@@ -104,7 +114,8 @@ def main() -> None:
           f"{core.backend_name()}")
     print("| path | ms / step | ratio |\n|---|---|---|")
     labels = {"modules": "modules (autobuild 0.5)", "encoder": "fused chain encoder + flat AdamW, loss composed",
-              "step": "whole loss in one node (what `train` runs)",
+              "loss node": "loss and gradient in one core call, as an autograd node",
+              "step": "the same core call on the optimiser's buffers (what `train` runs)",
               "step, 2 threads": "the same, `--threads 2`"}
     for k, label in labels.items():
         print(f"| {label} | {med[k]:.2f} | {med['modules'] / med[k]:.2f}x |")

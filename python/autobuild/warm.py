@@ -72,6 +72,12 @@ def _warm_gat_chain() -> None:
     f = core.gat_chain_bn_forward(xlr, att, hp, 0.2, ones, ones, 1e-5, res)
     core.gat_chain_bn_forward(xlr, att, hp, 0.2, ones, ones, 1e-5, None)
     core.gat_chain_bn_backward(res, xlr, att, hp, 0.2, f[1], f[2], f[3], f[5], ones, ones)
+    # The whole training loss: 2 features, 1 hop of width 2, head width 2 (sizes 8, 2, 2, 2 | 4, 2, 2, 1).
+    offsets = np.array([0, 8, 10, 12, 14, 18, 20, 22], np.int64)
+    params = np.full(23, 0.5, np.float32)
+    core.chain_loss_grad(np.array([0.3, -0.2, 0.1], np.float32), np.array([[0, 1], [2, 1], [1, 0], [0, 2]]), hp,
+                         np.array([0, 0, 0, 1]), np.array([3.0, 1.0], np.float32), np.array([0.5, -0.5], np.float32),
+                         params, offsets, 1, 1, 2, 2, 0.2, 1e-5, 0.03, 1.0, np.zeros_like(params))
 
 
 if __name__ == "__main__":

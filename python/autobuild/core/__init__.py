@@ -45,6 +45,23 @@ Functions (same signature in both backends):
     ``grad[b] = d corr[b] / d values[b]`` (float64[H, B]); constant ranks or a constant target give
     correlation 0 and gradient 0.
 
+``chain_loss_grad(table, idx, has_pred, batch, denom, y, params, offsets, layers, heads, hidden, head_hidden, negative_slope, eps, scale, rank_weight, grad, strength=1.0) -> (loss, d_table, batch_mean, batch_var)``
+    the predictor's training loss (Eq. 4, the authors' hop term) on a batch of chains and its whole
+    gradient in one call (:func:`autobuild.models.chain_encoder.chain_loss_grad`): ``h^0 =
+    |table[idx]|`` (``table`` float32[T], the FE-MLP's scalars; ``idx`` int64[N, F]); hop ``m``:
+    ``[x_l | x_r] = h^m W_m^T``, then :func:`gat_chain_bn_forward` (residual ``h^m`` for ``m >= 1``);
+    graph norms ``||h_G^m||_1`` (``batch`` int64[N] in ``[0, B)``, ``denom`` float32[B] nodes per
+    graph, >= 1); ``pred = relu(pool(h^M) w1^T + b1) w2 + b2``; ``loss = mean (pred - y)^2 +
+    rank_weight * mean over hops (1 - soft_rank_pearson)`` (``y`` float32[B]). Parameter ``j`` is
+    ``params[offsets[j]:]`` (float32[P]; ``offsets`` int64[4 * layers + 4]): per hop ``W = [W_l; W_r]``
+    [2 * hidden, K_m] (``K_0 = F``, else ``hidden``), ``att`` [heads, hidden / heads], ``gamma``,
+    ``beta`` [hidden]; then the head's ``w1`` [head_hidden, hidden], ``b1``, ``w2`` [head_hidden], ``b2``
+    [1]; the spans may lie anywhere but must not overlap. The gradient of each is written to the same
+    span of ``grad`` (float32[P], writeable, not sharing memory with ``params``; nothing else of it
+    is touched); the gradient reaching ``h^0`` through the hops is scaled by ``scale`` (the FE-MLP
+    gradient scale) before ``d_table`` (float32[T]). ``batch_mean``, ``batch_var`` (unbiased)
+    float32[layers, hidden] are every hop's batch statistics (for running statistics).
+
 Evolutionary search (paper Sec. 5.2, 7.5):
 
 ``hash_codes(codes int32[N, L]) -> uint64[N]``
@@ -111,7 +128,7 @@ BACKENDS = ("cpp", "numba")
 FUNCTIONS = (
     "enumerate_modules", "encode_batch", "calibrate_scores", "hash_codes", "non_dominated_rank", "hypervolume_2d",
     "mutate", "gat_chain_forward", "gat_chain_backward", "gat_chain_bn_forward", "gat_chain_bn_backward",
-    "soft_rank_pearson",
+    "soft_rank_pearson", "chain_loss_grad",
 )
 #: ``kind`` argument of :func:`mutate` for each mutation operator of the EA (paper Sec. 5.2, 7.5).
 MUTATION_KINDS = {"stage-full": 0, "stage-table": 1, "layer": 2}
@@ -182,6 +199,7 @@ gat_chain_backward = _dispatch("gat_chain_backward")
 gat_chain_bn_forward = _dispatch("gat_chain_bn_forward")
 gat_chain_bn_backward = _dispatch("gat_chain_bn_backward")
 soft_rank_pearson = _dispatch("soft_rank_pearson")
+chain_loss_grad = _dispatch("chain_loss_grad")
 
 
 def kernel(fn: str) -> Any:
@@ -191,7 +209,8 @@ def kernel(fn: str) -> Any:
 
 
 __all__ = [
-    "BACKENDS", "MUTATION_KINDS", "available_backends", "backend_name", "calibrate_scores", "encode_batch",
+    "BACKENDS", "MUTATION_KINDS", "available_backends", "backend_name", "calibrate_scores", "chain_loss_grad",
+    "encode_batch",
     "enumerate_modules", "gat_chain_backward", "gat_chain_bn_backward", "gat_chain_bn_forward", "gat_chain_forward",
     "get_backend", "kernel", "hash_codes", "hypervolume_2d", "mutate", "non_dominated_rank", "soft_rank_pearson",
 ]
