@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -321,3 +323,37 @@ def test_fe_table_vjp_is_autograd():
         for g, p in zip(grads, params):
             assert g.shape == p.shape
             torch.testing.assert_close(g, p.grad, rtol=0, atol=1e-6)
+
+
+def test_export_skips_the_onnxscript_pass_only_where_it_does_nothing(tmp_path, monkeypatch):
+    """The TorchScript export without torch's onnxscript-function pass (which imports onnx) is the
+    same file byte for byte, and the wire-format check finds custom-domain nodes, also inside a
+    node's subgraph, where the pass must still run."""
+    import onnx
+    from onnx import helper
+
+    from autobuild.models import onnx_export as ox
+
+    sp = get_space("ofa-pn")
+    torch.manual_seed(0)
+    model = AutoBuildPredictor(sp.feature_categories).eval()
+    example = sp.graphs(sp.sample_codes(4, seed=0))
+    ox._torch_export(model, example, str(tmp_path / "fast.onnx"), "torchscript")
+    monkeypatch.setattr(ox, "_onnxscript_functions_only_where_used", contextlib.nullcontext)
+    ox._torch_export(model, example, str(tmp_path / "full.onnx"), "torchscript")
+    fast = (tmp_path / "fast.onnx").read_bytes()
+    assert fast == (tmp_path / "full.onnx").read_bytes() and not ox.has_custom_domain(fast)
+
+    def model_of(nodes):
+        graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("a", onnx.TensorProto.FLOAT, [1])],
+                                  [helper.make_tensor_value_info("b", onnx.TensorProto.FLOAT, [1])])
+        return helper.make_model(graph).SerializeToString()
+
+    plain = helper.make_node("Relu", ["a"], ["b"])
+    custom = helper.make_node("MyOp", ["a"], ["b"], domain="com.example")
+    sub = helper.make_graph([custom], "sub", [], [helper.make_tensor_value_info("b", onnx.TensorProto.FLOAT, [1])])
+    branch = helper.make_node("If", ["a"], ["b"], then_branch=sub, else_branch=sub)
+    assert not ox.has_custom_domain(model_of([plain]))
+    assert ox.has_custom_domain(model_of([plain, custom])) and ox.has_custom_domain(model_of([branch]))
+    with pytest.raises(ValueError, match="protobuf"):
+        ox.has_custom_domain(fast[: len(fast) // 2])

@@ -110,6 +110,78 @@ def _without_field(buf: bytes, drop: int | None, recurse: dict[int, int] | None 
     return bytes(out)
 
 
+def _length_fields(buf: bytes) -> Any:
+    """``(field number, payload)`` of every length-delimited field of the protobuf message ``buf``."""
+    i = 0
+    while i < len(buf):
+        key, i = _varint(buf, i)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            _, i = _varint(buf, i)
+        elif wire in (1, 5):
+            i += 8 if wire == 1 else 4
+        elif wire == 2:
+            size, i = _varint(buf, i)
+            if i + size > len(buf):
+                raise ValueError("truncated protobuf message")
+            yield field, buf[i : i + size]
+            i += size
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+
+
+# GraphProto.node, NodeProto.attribute and .domain, AttributeProto.g and .graphs.
+_GRAPH_NODE, _NODE_ATTRIBUTE, _NODE_DOMAIN, _ATTR_GRAPH, _ATTR_GRAPHS = 1, 5, 7, 6, 11
+
+
+def _has_domain_nodes(graph: bytes) -> bool:
+    """Whether a serialised ONNX ``GraphProto`` (or a graph inside one of its nodes' attributes) has a
+    node outside the default operator domain."""
+    for field, node in _length_fields(graph):
+        if field != _GRAPH_NODE:
+            continue
+        for f, payload in _length_fields(node):
+            if f == _NODE_DOMAIN and payload:
+                return True
+            if f == _NODE_ATTRIBUTE and any(af in (_ATTR_GRAPH, _ATTR_GRAPHS) and _has_domain_nodes(sub)
+                                            for af, sub in _length_fields(payload)):
+                return True
+    return False
+
+
+def has_custom_domain(model: bytes) -> bool:
+    """Whether a serialised ONNX model has a node outside the default operator domain."""
+    return any(f == _MODEL_GRAPH and _has_domain_nodes(g) for f, g in _length_fields(model))
+
+
+@contextlib.contextmanager
+def _onnxscript_functions_only_where_used() -> Any:
+    """The TorchScript exporter ends by inserting the onnxscript functions of custom-domain nodes into
+    the model (``onnx_proto_utils._add_onnxscript_fn``), which imports ``onnx`` and parses the model
+    whatever it holds: about a second of every training run, most of it ``ml_dtypes`` registering
+    its casts. Without custom-domain nodes it returns the bytes unchanged; inside this block it is
+    only called where the model has such nodes (checked on the wire format), so the export is the
+    same byte for byte (``tests/test_models.py``)."""
+    try:
+        from torch.onnx._internal.torchscript_exporter import onnx_proto_utils as opu
+    except ImportError:  # another torch layout: leave the exporter as it is
+        yield
+        return
+    original = getattr(opu, "_add_onnxscript_fn", None)
+    if original is None:
+        yield
+        return
+
+    def add_where_used(model_bytes: bytes, custom_opsets: Any) -> bytes:
+        return original(model_bytes, custom_opsets) if has_custom_domain(model_bytes) else model_bytes
+
+    opu._add_onnxscript_fn = add_where_used
+    try:
+        yield
+    finally:
+        opu._add_onnxscript_fn = original
+
+
 def drop_value_info(model: bytes) -> bytes:
     """A serialised ONNX model without the shapes of its intermediate values (``graph.value_info``):
     the TorchScript tracer records the example's sizes there where it cannot see that they vary, and
@@ -135,7 +207,8 @@ def _torch_export(model: torch.nn.Module, example: Any, path: str, exporter: str
     else:
         kw.update(dynamo=True, external_data=False)
     sink = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+    fast = _onnxscript_functions_only_where_used() if exporter == "torchscript" else contextlib.nullcontext()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), fast:
         warnings.simplefilter("ignore")
         torch.onnx.export(model, example.torch(), path, **kw)
 

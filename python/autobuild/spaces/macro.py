@@ -477,8 +477,17 @@ class MacroSpace:
             lists.append(lst)
         for s in range(self.n_stages):
             off = int(self.slot_offset[s])
+            index, choices = self._choice_index[s], self._stage_choices[s]
             for j in range(int(self.max_depth[s])):
                 slot = off + j
+                if j < code[s]:  # the common case first: an allowed choice, every value of its exact type
+                    key = tuple(lst[slot] for lst in lists)
+                    idx = index.get(key)
+                    if idx is not None and all(type(a) is type(b) for a, b in zip(key, choices[idx])):
+                        code[self.n_stages + slot] = idx
+                        continue
+                elif all(type(lst[slot]) is int and lst[slot] == 0 for lst in lists):
+                    continue
                 vals = []
                 for f, lst in zip(self.layer_features, lists):
                     v = lst[slot]
