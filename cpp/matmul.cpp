@@ -5,6 +5,7 @@
 // (k ascending), so they differ only where FMA contraction rounds differently.
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "core.hpp"
@@ -84,30 +85,16 @@ AB_AVX2 void tile8(const float* A, int64_t ars, int64_t aks, const float* B, int
   AB_S8(0) AB_S8(1) AB_S8(2) AB_S8(3) AB_S8(4) AB_S8(5) AB_S8(6) AB_S8(7)
 }
 
-// The rows left after the full tiles, in one tile of their own.
-AB_AVX2 void rest16(const float* A, int64_t ars, int64_t aks, const float* B, int64_t k, int64_t m, float* C,
-                    int64_t r, int64_t rows, int64_t j) {
-  switch (rows) {
-    case 1: tile16<1>(A, ars, aks, B, k, m, C, r, j); break;
-    case 2: tile16<2>(A, ars, aks, B, k, m, C, r, j); break;
-    case 3: tile16<3>(A, ars, aks, B, k, m, C, r, j); break;
-    case 4: tile16<4>(A, ars, aks, B, k, m, C, r, j); break;
-    case 5: tile16<5>(A, ars, aks, B, k, m, C, r, j); break;
-    default: break;
-  }
-}
-
-AB_AVX2 void rest8(const float* A, int64_t ars, int64_t aks, const float* B, int64_t k, int64_t m, float* C,
-                   int64_t r, int64_t rows, int64_t j) {
-  switch (rows) {
-    case 1: tile8<1>(A, ars, aks, B, k, m, C, r, j); break;
-    case 2: tile8<2>(A, ars, aks, B, k, m, C, r, j); break;
-    case 3: tile8<3>(A, ars, aks, B, k, m, C, r, j); break;
-    case 4: tile8<4>(A, ars, aks, B, k, m, C, r, j); break;
-    case 5: tile8<5>(A, ars, aks, B, k, m, C, r, j); break;
-    case 6: tile8<6>(A, ars, aks, B, k, m, C, r, j); break;
-    case 7: tile8<7>(A, ars, aks, B, k, m, C, r, j); break;
-    default: break;
+// f(std::integral_constant<int, rows>) for 1 <= rows <= Max: the rows left after the full tiles, in
+// one tile of their own.
+template <int Max, typename F>
+inline void with_rows(int64_t rows, F&& f) {
+  if constexpr (Max > 0) {
+    if (rows == Max) {
+      f(std::integral_constant<int, Max>{});
+    } else {
+      with_rows<Max - 1>(rows, f);
+    }
   }
 }
 
@@ -117,12 +104,12 @@ AB_AVX2 void gemm_avx2(const float* A, int64_t ars, int64_t aks, const float* B,
   for (; j + 16 <= m; j += 16) {
     int64_t r = 0;
     for (; r + 6 <= n; r += 6) tile16<6>(A, ars, aks, B, k, m, C, r, j);
-    rest16(A, ars, aks, B, k, m, C, r, n - r, j);
+    with_rows<5>(n - r, [&](auto rows) { tile16<decltype(rows)::value>(A, ars, aks, B, k, m, C, r, j); });
   }
   for (; j + 8 <= m; j += 8) {
     int64_t r = 0;
     for (; r + 8 <= n; r += 8) tile8<8>(A, ars, aks, B, k, m, C, r, j);
-    rest8(A, ars, aks, B, k, m, C, r, n - r, j);
+    with_rows<7>(n - r, [&](auto rows) { tile8<decltype(rows)::value>(A, ars, aks, B, k, m, C, r, j); });
   }
   if (j < m) gemm_portable(A, ars, aks, B, k, m, C, 0, n, j, m);
 }
