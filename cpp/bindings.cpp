@@ -312,7 +312,7 @@ py::tuple soft_rank_pearson(F64 values, F64 target, double strength) {
 
 py::tuple chain_loss_grad(F32 table, I64 idx, U8 has_pred, I64 batch, F32 denom, F32 y, F32 params, I64 offsets,
                           int64_t layers, int64_t heads, int64_t hidden, int64_t head_hidden, float slope, float eps,
-                          float scale, double rank_weight, py::array grad, double strength) {
+                          float scale, double rank_weight, py::object grad_obj, double strength) {
   const std::string fn = "chain_loss_grad: ";
   auto fail = [&](const std::string& what) { throw std::invalid_argument(fn + what); };
   if (table.ndim() != 1 || idx.ndim() != 2) fail("table must be float32[T] and idx int64[N, F]");
@@ -328,8 +328,14 @@ py::tuple chain_loss_grad(F32 table, I64 idx, U8 has_pred, I64 batch, F32 denom,
     fail("layers, heads, hidden, head_hidden >= 1 and hidden a multiple of heads");
   if (!(strength > 0.0)) fail("strength must be > 0");
   if (params.ndim() != 1) fail("params must be float32[P]");
-  const py::ssize_t p = params.shape(0), np_ = 4 * layers + 4;
+  const py::ssize_t p = params.shape(0);
+  // Sizes bounded by params before any product of them (no overflow below).
+  if (layers > p || f > p / (2 * hidden) || hidden > p / (2 * hidden) || head_hidden > p / hidden)
+    fail("params is too small for these layers, features and widths");
+  const py::ssize_t np_ = 4 * layers + 4;
   if (offsets.ndim() != 1 || offsets.shape(0) != np_) fail("offsets must be int64[4 * layers + 4]");
+  if (!py::isinstance<py::array>(grad_obj)) fail("grad must be a writeable contiguous float32 array the size of params");
+  auto grad = py::reinterpret_borrow<py::array>(grad_obj);
   if (!py::isinstance<py::array_t<float>>(grad) || grad.ndim() != 1 || grad.shape(0) != p || !grad.writeable() ||
       !(grad.flags() & py::array::c_style))
     fail("grad must be a writeable contiguous float32 array the size of params");
@@ -337,21 +343,26 @@ py::tuple chain_loss_grad(F32 table, I64 idx, U8 has_pred, I64 batch, F32 denom,
   std::vector<std::pair<int64_t, int64_t>> spans;
   for (py::ssize_t j = 0; j < np_; ++j) {
     const int64_t o = offsets.data()[j], size = autobuild::chain_param_size(j, f, layers, hidden, head_hidden);
-    if (o < 0 || o + size > p) fail("offsets place a parameter outside params");
+    if (o < 0 || size > p || o > p - size) fail("offsets place a parameter outside params");
     spans.emplace_back(o, o + size);
   }
   std::sort(spans.begin(), spans.end());
   for (size_t j = 1; j < spans.size(); ++j)
     if (spans[j].first < spans[j - 1].second) fail("offsets make parameters overlap");
   auto* gp = static_cast<float*>(grad.mutable_data());
+  auto overlaps = [&](const float* a, py::ssize_t size) { return gp < a + size && a < gp + p; };
+  if (overlaps(params.data(), p) || overlaps(table.data(), t) || overlaps(denom.data(), b) || overlaps(y.data(), b))
+    fail("grad must not share memory with params, table, denom or y");
   const float* pp = params.data();
-  if (gp < pp + p && pp < gp + p) fail("grad must not share memory with params");
   const int64_t* ip = idx.data();
   for (py::ssize_t i = 0; i < n * f; ++i)
     if (ip[i] < 0 || ip[i] >= t) fail("idx out of the table's range");
   const int64_t* bp = batch.data();
+  const uint8_t* hp = has_pred.data();
   for (py::ssize_t i = 0; i < n; ++i)
     if (bp[i] < 0 || bp[i] >= b) fail("batch ids must be in [0, B)");
+  for (py::ssize_t i = 1; i < n; ++i)
+    if (hp[i] && bp[i] != bp[i - 1]) fail("has_pred links a node to one of another graph");
   for (py::ssize_t g = 0; g < b; ++g)
     if (!(denom.data()[g] >= 1.0f)) fail("denom must be >= 1");
   auto d_table = empty_f32({t});
@@ -360,7 +371,7 @@ py::tuple chain_loss_grad(F32 table, I64 idx, U8 has_pred, I64 batch, F32 denom,
   double loss;
   {
     py::gil_scoped_release release;
-    loss = autobuild::chain_loss_grad(table.data(), t, ip, n, f, has_pred.data(), bp, denom.data(), b, y.data(), pp,
+    loss = autobuild::chain_loss_grad(table.data(), t, ip, n, f, hp, bp, denom.data(), b, y.data(), pp,
                                       offsets.data(), layers, heads, hidden / heads, head_hidden, slope, eps, scale,
                                       rank_weight, strength, gp, d_table.mutable_data(), mean.mutable_data(),
                                       var.mutable_data());

@@ -10,6 +10,8 @@
 
 #include "core.hpp"
 
+// The AVX2 tiles are chosen at run time by the CPU on any x86-64 GCC / Clang build; AUTOBUILD_NO_CLONES
+// (a portable build without runtime dispatch) leaves the portable loops only.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(AUTOBUILD_NO_CLONES)
 #define AUTOBUILD_AVX2 1
 #include <immintrin.h>

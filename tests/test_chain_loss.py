@@ -154,6 +154,10 @@ def _patched(p, **changes):
     (lambda p: _patched(p, idx=p["idx"] + len(p["table"])), "table's range"),
     (lambda p: _patched(p, batch=p["batch"] + 1), r"\[0, B\)"),
     (lambda p: _patched(p, denom=p["denom"] * 0), "denom must be >= 1"),
+    (lambda p: _patched(p, has_pred=np.r_[0, np.ones(len(p["has_pred"]) - 1, np.uint8)]), "another graph"),
+    (lambda p: _patched(p, offsets=np.r_[p["offsets"][:-1], np.iinfo(np.int64).max - 3]), "outside params"),
+    (lambda p: _patched(p, layers=2 ** 62 + 1), "too small"),
+    (lambda p: _patched(p, hidden=2 ** 40, heads=1), "too small"),
 ])
 def test_chain_loss_grad_rejects_bad_inputs(backend_name, patch, message):
     p = patch(_problem(6, 2, 2, 16, 8))
@@ -164,8 +168,33 @@ def test_chain_loss_grad_rejects_bad_inputs(backend_name, patch, message):
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_chain_loss_grad_rejects_bad_grad_buffers(backend_name):
     p = _problem(6, 2, 1, 16, 8)
-    for grad, message in [(np.zeros(3, np.float32), "size of params"),
-                          (np.zeros(p["params"].shape, np.float64), "float32"),
-                          (p["params"], "share memory")]:
+    n = len(p["params"])
+    shared = np.zeros(n + len(p["table"]), np.float32)  # the table's first values are grad's last
+    with_table_inside = _patched(p, table=shared[n - 2 : n - 2 + len(p["table"])])
+    for q, grad, message in [(p, np.zeros(3, np.float32), "size of params"),
+                             (p, np.zeros(n, np.float64), "float32"),
+                             (p, torch.zeros(n), "float32 array"),  # not a NumPy array: never written
+                             (p, p["params"], "share memory"),
+                             (with_table_inside, shared[:n], "share memory")]:
         with pytest.raises(ValueError, match=message):
-            _call(backend_name, p, grad=grad)
+            _call(backend_name, q, grad=grad)
+
+
+def test_fused_step_falls_back_where_a_parameter_is_not_in_the_buffer():
+    """A frozen parameter (left out of the optimiser's buffer): the fused step declines, so that the
+    loop takes autograd's gradient instead of failing."""
+    from autobuild.graphs import encode_codes
+    from autobuild.models.flat_adamw import FlatAdamW
+    from autobuild.models.predictor import AutoBuildPredictor
+    from autobuild.spaces import get_space
+
+    sp = get_space("ofa-mbv3")
+    g = encode_codes(sp, sp.sample_codes(32, seed=3)).torch()
+    y = torch.randn(32)
+    m = AutoBuildPredictor(sp.feature_categories).train()
+    opt = FlatAdamW(m, 1e-3, 0.0)
+    assert m.fused_loss_grad(*g, y, 1.0, opt.params, opt.grad) is not None
+    frozen = AutoBuildPredictor(sp.feature_categories).train()
+    frozen.head[2].bias.requires_grad_(False)
+    opt = FlatAdamW(frozen, 1e-3, 0.0)
+    assert frozen.fused_loss_grad(*g, y, 1.0, opt.params, opt.grad) is None

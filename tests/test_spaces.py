@@ -84,6 +84,8 @@ def test_matches_oracle_format(space, oracle):
         (lambda a: a["ks"].__setitem__(0, 4), "ks[0] (stage 1, layer 1) = 4 is not one of [3, 5, 7]"),
         (lambda a: a["e"].__setitem__(0, 3.0), "e[0] (stage 1, layer 1) = 3.0 is not one of [3, 4, 6]"),
         (lambda a: a["e"].__setitem__(0, True), "is not one of"),
+        (lambda a: a["ks"].__setitem__(0, [3]), "ks[0] (stage 1, layer 1) = [3] is not one of [3, 5, 7]"),
+        (lambda a: a["e"].__setitem__(0, {"v": 3}), "e[0] (stage 1, layer 1) = {'v': 3} is not one of"),
         (lambda a: a.update(ks=[3] * 5), "ks must be a list of 20 values"),
         (lambda a: a.update(d="x"), "d must be a list of 5 integers"),
     ],

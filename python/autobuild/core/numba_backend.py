@@ -1130,6 +1130,9 @@ def _check_chain_loss(table: np.ndarray, idx: np.ndarray, has_pred: np.ndarray, 
         fail("strength must be > 0")
     if params.ndim != 1:
         fail("params must be float32[P]")
+    p = params.shape[0]
+    if layers > p or f > p // (2 * hidden) or hidden > p // (2 * hidden) or head_hidden > p // hidden:
+        fail("params is too small for these layers, features and widths")
     if offsets.shape != (4 * layers + 4,):
         fail("offsets must be int64[4 * layers + 4]")
     if (not isinstance(grad, np.ndarray) or grad.dtype != np.float32 or grad.shape != params.shape
@@ -1144,12 +1147,14 @@ def _check_chain_loss(table: np.ndarray, idx: np.ndarray, has_pred: np.ndarray, 
     spans.sort()
     if any(b[0] < a[1] for a, b in zip(spans, spans[1:])):
         fail("offsets make parameters overlap")
-    if np.shares_memory(grad, params):
-        fail("grad must not share memory with params")
+    if any(np.shares_memory(grad, a) for a in (params, table, denom, y)):
+        fail("grad must not share memory with params, table, denom or y")
     if idx.size and (idx.min() < 0 or idx.max() >= table.shape[0]):
         fail("idx out of the table's range")
     if batch.min() < 0 or batch.max() >= denom.shape[0]:
         fail("batch ids must be in [0, B)")
+    if np.any(has_pred[1:].astype(bool) & (batch[1:] != batch[:-1])):
+        fail("has_pred links a node to one of another graph")
     if not np.all(denom >= 1.0):
         fail("denom must be >= 1")
 

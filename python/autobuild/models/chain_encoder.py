@@ -189,9 +189,13 @@ class _Layout:
         return all(t.data_ptr() == base + o * size for t, o in zip(self.tensors, self.offsets))
 
 
-def _buffer_layout(model: Any, params: torch.Tensor) -> _Layout:
-    """The layout of ``model``'s parameters as views of the flat ``params`` (remembered for the
-    buffer); ValueError unless each is a contiguous view inside it."""
+def buffer_layout(model: Any, params: torch.Tensor) -> _Layout | None:
+    """The layout of ``model``'s parameters as views of the flat ``params``, or None unless each is
+    a contiguous view inside it (e.g. a frozen parameter, which an optimiser leaves out of its
+    buffer) with every ``W_r`` after its ``W_l``. Remembered for the buffer and checked on every
+    call by the tensors' data pointers: replacing a parameter object or a layer's constants
+    (momentum, eps, slope) during training is not seen, as the optimiser holding the old tensors
+    would not see it either."""
     cached = model.__dict__.get("_chain_layout")
     if cached is not None and cached.holds(params):
         return cached
@@ -200,16 +204,21 @@ def _buffer_layout(model: Any, params: torch.Tensor) -> _Layout:
     offsets = []
     for t in tensors:
         o = (t.data_ptr() - base) // size
-        if t.dtype != params.dtype or not t.is_contiguous() or not 0 <= o <= total - t.numel():
-            raise ValueError("every parameter must be a contiguous view into the flat parameter buffer")
+        if (t.dtype != params.dtype or not t.is_contiguous() or (t.data_ptr() - base) % size
+                or not 0 <= o <= total - t.numel()):
+            return None
         offsets.append(o)
-    layout = model.__dict__["_chain_layout"] = _Layout.of(model, offsets)
+    try:
+        layout = _Layout.of(model, offsets)
+    except ValueError:
+        return None
+    model.__dict__["_chain_layout"] = layout
     return layout
 
 
 def chain_loss_grad(model: Any, idx: torch.Tensor, has_pred: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor,
                     y: torch.Tensor, rank_weight: float, params: torch.Tensor, grad: torch.Tensor,
-                    offsets: Sequence[int] | None = None) -> float:
+                    offsets: Sequence[int] | None = None) -> float | None:
     """The Eq. 4 loss (authors' hop term, ``hop_loss="pearson"``) of a chain batch with standardised
     labels ``y`` and its whole gradient, without autograd. Every parameter of ``model`` (an
     :class:`~.predictor.AutoBuildPredictor`; the caller checks :func:`fusable` and
@@ -219,8 +228,11 @@ def chain_loss_grad(model: Any, idx: torch.Tensor, has_pred: torch.Tensor, batch
     table and its gradient are the FE-MLP's (:meth:`~.fe_mlp.FEMLP.table_and_vjp`), the rest is one
     call of the core (:func:`autobuild.core.chain_loss_grad`: the hops' and the head's matrix
     products, the hop kernels and :func:`~autobuild.core.soft_rank_pearson`). Updates the norms'
-    running statistics."""
-    layout = _buffer_layout(model, params) if offsets is None else _Layout.of(model, offsets)
+    running statistics. None, with nothing computed, where a parameter is not a contiguous view
+    into ``params`` (:func:`buffer_layout`)."""
+    layout = buffer_layout(model, params) if offsets is None else _Layout.of(model, offsets)
+    if layout is None:
+        return None
     slope, eps, momentum = layout.consts
     table, fe_vjp = model.fe_mlp.table_and_vjp()
     loss, d_table, mean, var = core.kernel("chain_loss_grad")(

@@ -96,7 +96,7 @@ class FEMLP(nn.Module):
         def vjp(d_table: torch.Tensor | np.ndarray) -> list[torch.Tensor]:
             d = np.asarray(d_table.detach().numpy() if isinstance(d_table, torch.Tensor) else d_table, dtype=emb.dtype)
             d_cat = d[cat_pos]  # emb row order
-            if len(cat_pos):
+            if len(cat_pos):  # sums over each category's rows (every category has a value: Feature)
                 grads = [d_cat[:, None] * w_own, np.add.reduceat(d_cat[:, None] * emb, starts, axis=0),
                          np.add.reduceat(d_cat, starts)]
             else:
@@ -119,6 +119,8 @@ class FEMLP(nn.Module):
             cat_pos = [p for i, (kind, _) in enumerate(self._order) if kind == "cat" for p in range(bounds[i], bounds[i + 1])]
             num = [(bounds[i], bounds[i + 1], getattr(self, f"num_values_{j}").numpy().astype(np.float32), j)
                    for i, (kind, j) in enumerate(self._order) if kind == "num"]
+            if any(self.sizes[i] < 1 for i, (kind, _) in enumerate(self._order) if kind == "cat"):
+                raise ValueError("FEMLP: every categorical category needs at least one value")
             self.__dict__["_owner_np"] = self.emb_owner.numpy()
             plan = self.__dict__["_np_plan"] = (np.asarray(cat_pos, dtype=np.int64),
                                                 np.asarray(self._cat_start, dtype=np.int64), num)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,9 @@ def has_custom_domain(model: bytes) -> bool:
     return any(f == _MODEL_GRAPH and _has_domain_nodes(g) for f, g in _length_fields(model))
 
 
+_PATCH_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _onnxscript_functions_only_where_used() -> Any:
     """The TorchScript exporter ends by inserting the onnxscript functions of custom-domain nodes into
@@ -167,19 +171,20 @@ def _onnxscript_functions_only_where_used() -> Any:
     except ImportError:  # another torch layout: leave the exporter as it is
         yield
         return
-    original = getattr(opu, "_add_onnxscript_fn", None)
-    if original is None:
+    if getattr(opu, "_add_onnxscript_fn", None) is None:
         yield
         return
 
     def add_where_used(model_bytes: bytes, custom_opsets: Any) -> bytes:
         return original(model_bytes, custom_opsets) if has_custom_domain(model_bytes) else model_bytes
 
-    opu._add_onnxscript_fn = add_where_used
-    try:
-        yield
-    finally:
-        opu._add_onnxscript_fn = original
+    with _PATCH_LOCK:  # one export at a time swaps the module attribute (and puts it back)
+        original = opu._add_onnxscript_fn
+        opu._add_onnxscript_fn = add_where_used
+        try:
+            yield
+        finally:
+            opu._add_onnxscript_fn = original
 
 
 def drop_value_info(model: bytes) -> bytes:

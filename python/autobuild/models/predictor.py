@@ -155,7 +155,8 @@ class AutoBuildPredictor(nn.Module):
         all live in one flat buffer ``params`` (:class:`~.flat_adamw.FlatAdamW`): every parameter's
         gradient is written to its place in ``grad``, the loss returned
         (:func:`~.chain_encoder.chain_loss_grad`; no autograd node, no per-parameter accumulation).
-        None where :meth:`fused_loss` would be."""
+        None where :meth:`fused_loss` would be, and where a parameter is not in ``params`` (a frozen
+        one): then compose the loss and take autograd's gradient."""
         idx, chain = self._fused_inputs(x, edge_index)
         if chain is None:
             return None

@@ -482,7 +482,10 @@ class MacroSpace:
                 slot = off + j
                 if j < code[s]:  # the common case first: an allowed choice, every value of its exact type
                     key = tuple(lst[slot] for lst in lists)
-                    idx = index.get(key)
+                    try:
+                        idx = index.get(key)
+                    except TypeError:  # an unhashable value (a list, a dict): the checks below name it
+                        idx = None
                     if idx is not None and all(type(a) is type(b) for a, b in zip(key, choices[idx])):
                         code[self.n_stages + slot] = idx
                         continue
