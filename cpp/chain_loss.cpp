@@ -86,8 +86,9 @@ double chain_loss_grad(const float* table, int64_t n_table, const int64_t* idx, 
                          invstd[m], bn_var + m * hc);
   }
 
-  // Graph norms [B, M+1] (embeddings are >= 0: L1 norm = sum) and the mean of the last hop.
-  std::vector<double> gn(static_cast<size_t>(b * hops), 0.0), pool(static_cast<size_t>(b * hc), 0.0);
+  // Graph norms [M+1, B], the hop term's layout (embeddings are >= 0: L1 norm = sum), and the mean
+  // of the last hop.
+  std::vector<double> gn(static_cast<size_t>(hops * b), 0.0), pool(static_cast<size_t>(b * hc), 0.0);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t g = batch[i];
     for (int64_t m = 0; m < hops; ++m) {
@@ -95,7 +96,7 @@ double chain_loss_grad(const float* table, int64_t n_table, const int64_t* idx, 
       const float* row = h[m] + i * k;
       float sum = 0.0f;
       for (int64_t c = 0; c < k; ++c) sum += row[c];
-      gn[static_cast<size_t>(g * hops + m)] += sum;
+      gn[static_cast<size_t>(m * b + g)] += sum;
     }
     const float* last = h[layers] + i * hc;
     double* p = pool.data() + g * hc;
@@ -103,7 +104,7 @@ double chain_loss_grad(const float* table, int64_t n_table, const int64_t* idx, 
   }
   float* pooled = s.take(b * hc);
   for (int64_t g = 0; g < b; ++g) {
-    for (int64_t m = 0; m < hops; ++m) gn[static_cast<size_t>(g * hops + m)] /= denom[g];
+    for (int64_t m = 0; m < hops; ++m) gn[static_cast<size_t>(m * b + g)] /= denom[g];
     for (int64_t c = 0; c < hc; ++c) pooled[g * hc + c] = static_cast<float>(pool[static_cast<size_t>(g * hc + c)] / denom[g]);
   }
 
@@ -150,13 +151,8 @@ double chain_loss_grad(const float* table, int64_t n_table, const int64_t* idx, 
   // The hop term: Pearson correlation of the soft ranks of every hop's graph norms with y.
   std::vector<double> d_norms(static_cast<size_t>(hops * b), 0.0);  // [M+1, B]
   if (rank_weight != 0.0) {
-    std::vector<double> values(static_cast<size_t>(hops * b)), target(static_cast<size_t>(b)),
-        corr(static_cast<size_t>(hops));
-    for (int64_t g = 0; g < b; ++g) {
-      target[static_cast<size_t>(g)] = y[g];
-      for (int64_t m = 0; m < hops; ++m) values[static_cast<size_t>(m * b + g)] = gn[static_cast<size_t>(g * hops + m)];
-    }
-    soft_rank_pearson(values.data(), target.data(), hops, b, strength, corr.data(), d_norms.data());
+    std::vector<double> target(y, y + b), corr(static_cast<size_t>(hops));
+    soft_rank_pearson(gn.data(), target.data(), hops, b, strength, corr.data(), d_norms.data());
     double term = 0.0;
     for (int64_t m = 0; m < hops; ++m) term += 1.0 - corr[static_cast<size_t>(m)];
     loss += rank_weight * term / static_cast<double>(hops);

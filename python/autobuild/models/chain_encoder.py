@@ -14,9 +14,10 @@ instead runs all hops as one :class:`torch.autograd.Function` whose backward is 
   :func:`~autobuild.core.gat_chain_bn_backward`;
 * one pooling of the node norms of all hops and one of the last hop.
 
-The training loss goes one step further (:func:`chain_loss`): the FE-MLP's table, the hops, the
-pooling, the head, the MSE and the hop term as one node, whose forward also takes the gradients
-the scalar loss makes known there.
+The training loss goes further (:func:`chain_loss_grad`): the FE-MLP's gather, the hops, the
+pooling, the head, the MSE and the hop term, and the whole gradient, in one call of the core
+(:func:`autobuild.core.chain_loss_grad`), on the optimiser's flat buffers and without autograd;
+:func:`chain_loss` wraps it as one autograd node for callers that want a loss tensor.
 
 It is the same function as the module path (``GATv2Conv`` -> ``BatchNorm1d`` -> ``relu`` -> ``+``,
 then :meth:`~.predictor.AutoBuildPredictor.pool`): values, gradients of every parameter and the
@@ -29,8 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-import torch
 import numpy as np
+import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 

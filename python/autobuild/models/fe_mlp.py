@@ -78,12 +78,12 @@ class FEMLP(nn.Module):
         (:mod:`.chain_encoder`), in NumPy: two dozen torch operators (or autograd nodes) on tensors of a
         few dozen numbers cost a training step about 0.25 ms, their NumPy equivalents a fifth of that.
         Equal to autograd's to float rounding (``tests/test_models.py``)."""
-        cat_pos, starts, num = self._plan()
+        cat_pos, owner, starts, num = self._plan()
         emb, out_w, out_b = (t.detach().numpy() for t in (self.emb, self.out_w, self.out_b))
         table = np.empty(sum(self.sizes), dtype=emb.dtype)  # every entry is written below
-        w_own = out_w[self._owner_np]  # [total, dim]
+        w_own = out_w[owner]  # [total, dim]
         if len(cat_pos):
-            table[cat_pos] = (emb * w_own).sum(1) + out_b[self._owner_np]
+            table[cat_pos] = (emb * w_own).sum(1) + out_b[owner]
         mlps = []
         for lo, hi, vals, j in num:
             lin1, lin2 = self.numeric[j][0], self.numeric[j][2]
@@ -109,10 +109,10 @@ class FEMLP(nn.Module):
 
         return torch.from_numpy(table), vjp
 
-    def _plan(self) -> tuple[np.ndarray, np.ndarray, list]:
-        """Index arrays of :meth:`table_and_vjp` (made once): the table position of every categorical
-        embedding row, the first row of each categorical category, and per numeric category its
-        table span, standardised values and module index."""
+    def _plan(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+        """Index arrays of :meth:`table_and_vjp` (made once): the table position and the category of
+        every categorical embedding row, the first row of each categorical category, and per numeric
+        category its table span, standardised values and module index."""
         plan = self.__dict__.get("_np_plan")
         if plan is None:
             bounds = self.offsets.tolist() + [sum(self.sizes)]
@@ -121,8 +121,7 @@ class FEMLP(nn.Module):
                    for i, (kind, j) in enumerate(self._order) if kind == "num"]
             if any(self.sizes[i] < 1 for i, (kind, _) in enumerate(self._order) if kind == "cat"):
                 raise ValueError("FEMLP: every categorical category needs at least one value")
-            self.__dict__["_owner_np"] = self.emb_owner.numpy()
-            plan = self.__dict__["_np_plan"] = (np.asarray(cat_pos, dtype=np.int64),
+            plan = self.__dict__["_np_plan"] = (np.asarray(cat_pos, dtype=np.int64), self.emb_owner.numpy(),
                                                 np.asarray(self._cat_start, dtype=np.int64), num)
         return plan
 

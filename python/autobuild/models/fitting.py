@@ -175,7 +175,7 @@ def fit(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor,
     t0 = time.perf_counter()
     history: list[float] = []
     try:
-        if grad_fn is None or getattr(opt, "grad", None) is None:
+        if getattr(opt, "grad", None) is None:  # grad_fn needs the optimiser's flat buffers
             grad_fn = None
         _epochs(model, space, codes, ys, tr, epochs, batch_size, rng, loss_fn, grad_fn, opt, sched, report, monitor,
                 history)

@@ -79,56 +79,48 @@ def _put_varint(n: int) -> bytes:
             return bytes(out)
 
 
-def _without_field(buf: bytes, drop: int | None, recurse: dict[int, int] | None = None) -> bytes:
-    """The protobuf message ``buf`` without its length-delimited fields numbered ``drop`` (None: no
-    field); fields in ``recurse`` (number -> field to drop inside them) are edited the same way one
-    level down."""
-    out, i = bytearray(), 0
+def _fields(buf: bytes) -> Any:
+    """``(field number, start, end, payload)`` of every field of the protobuf message ``buf``:
+    ``buf[start:end]`` is the whole field, ``payload`` its bytes when length-delimited, else None."""
+    i = 0
     while i < len(buf):
         start = i
         key, i = _varint(buf, i)
         field, wire = key >> 3, key & 7
-        if wire == 0:
-            _, i = _varint(buf, i)
-        elif wire == 1:
-            i += 8
-        elif wire == 5:
-            i += 4
-        elif wire == 2:
-            size, i = _varint(buf, i)
-            payload, i = buf[i : i + size], i + size
-            if field == drop:
-                continue
-            if recurse and field in recurse:
-                inner = _without_field(payload, recurse[field])
-                out += _put_varint(key) + _put_varint(len(inner)) + inner
-                continue
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire}")
-        if i > len(buf):
-            raise ValueError("truncated protobuf message")
-        out += buf[start:i]
-    return bytes(out)
-
-
-def _length_fields(buf: bytes) -> Any:
-    """``(field number, payload)`` of every length-delimited field of the protobuf message ``buf``."""
-    i = 0
-    while i < len(buf):
-        key, i = _varint(buf, i)
-        field, wire = key >> 3, key & 7
+        payload = None
         if wire == 0:
             _, i = _varint(buf, i)
         elif wire in (1, 5):
             i += 8 if wire == 1 else 4
         elif wire == 2:
             size, i = _varint(buf, i)
-            if i + size > len(buf):
-                raise ValueError("truncated protobuf message")
-            yield field, buf[i : i + size]
-            i += size
+            payload, i = buf[i : i + size], i + size
         else:
             raise ValueError(f"unsupported protobuf wire type {wire}")
+        if i > len(buf):
+            raise ValueError("truncated protobuf message")
+        yield field, start, i, payload
+
+
+def _without_field(buf: bytes, drop: int | None, recurse: dict[int, int] | None = None) -> bytes:
+    """The protobuf message ``buf`` without its length-delimited fields numbered ``drop`` (None: no
+    field); fields in ``recurse`` (number -> field to drop inside them) are edited the same way one
+    level down."""
+    out = bytearray()
+    for field, start, end, payload in _fields(buf):
+        if payload is not None and field == drop:
+            continue
+        if payload is not None and recurse and field in recurse:
+            inner = _without_field(payload, recurse[field])
+            out += _put_varint((field << 3) | 2) + _put_varint(len(inner)) + inner
+            continue
+        out += buf[start:end]
+    return bytes(out)
+
+
+def _length_fields(buf: bytes) -> Any:
+    """``(field number, payload)`` of every length-delimited field of the protobuf message ``buf``."""
+    return ((field, payload) for field, _, _, payload in _fields(buf) if payload is not None)
 
 
 # GraphProto.node, NodeProto.attribute and .domain, AttributeProto.g and .graphs.
@@ -168,10 +160,9 @@ def _onnxscript_functions_only_where_used() -> Any:
     same byte for byte (``tests/test_models.py``)."""
     try:
         from torch.onnx._internal.torchscript_exporter import onnx_proto_utils as opu
-    except ImportError:  # another torch layout: leave the exporter as it is
-        yield
-        return
-    if getattr(opu, "_add_onnxscript_fn", None) is None:
+    except ImportError:
+        opu = None
+    if getattr(opu, "_add_onnxscript_fn", None) is None:  # another torch layout: leave the exporter as it is
         yield
         return
 
