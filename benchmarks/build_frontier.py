@@ -51,13 +51,12 @@ def run_one(task: tuple) -> dict:
     from autobuild.construction import train_score_select, unite
     from autobuild.construction.pipeline import model_dir_for
     from autobuild.data import builtin_data_path, read_labelled
-    from autobuild.models.trainer import TrainConfig
     from autobuild.spaces import get_space
 
     sp = get_space(space_name)
     t0 = time.perf_counter()
     table = read_labelled(builtin_data_path(space_name), validate=sp.validate)
-    art, scores, sel = train_score_select(sp, table, eq_text, k, TrainConfig(epochs=epochs),
+    art, scores, sel = train_score_select(sp, table, eq_text, k, {"epochs": epochs},
                                           model_dir_for(work, eq_text, f"{space_name}-{device}"))
     t_all = time.perf_counter() - t0
     t0 = time.perf_counter()

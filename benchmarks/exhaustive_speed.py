@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from autobuild.models.fitting import run_model
-from autobuild.models.predictor import AutoBuildPredictor
+from autobuild.models.gatv2_network import GATv2Network
 from autobuild.search.exhaustive import Plan
 from autobuild.spaces import get_space
 
@@ -35,7 +35,7 @@ def main() -> None:
     models = []
     for i in range(args.members):
         torch.manual_seed(i)
-        models.append(AutoBuildPredictor(sp.feature_categories, layers=6).eval())
+        models.append(GATv2Network(sp.feature_categories, layers=6).eval())
     codes = sp.all_codes()
     t0 = time.perf_counter()
     plan = Plan(sp, codes, 6)
@@ -50,12 +50,12 @@ def main() -> None:
     ref = run_model(models[0], sp, sub)[0]
     t_torch = (time.perf_counter() - t) * len(codes) / len(sub) * args.members
     got = Plan(sp, sub, 6).predict(models[0])
-    from autobuild.models.inference import OnnxPredictor
+    from autobuild.models.inference import OnnxSession
     from autobuild.models.onnx_export import export_onnx
 
     with tempfile.TemporaryDirectory() as d:
         export_onnx(models[0], sp, Path(d) / "m.onnx")
-        sess = OnnxPredictor(Path(d) / "m.onnx")
+        sess = OnnxSession(Path(d) / "m.onnx")
         t = time.perf_counter()
         sess.predict(sp, sub)
         t_ort = (time.perf_counter() - t) * len(codes) / len(sub) * args.members

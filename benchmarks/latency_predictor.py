@@ -9,7 +9,7 @@ headline), with seconds per epoch.
 
 THROUGHPUT (per space, with the latency_gpu model; all metrics share the architecture): random
 archs (``space.sample_codes``) predicted from codes, encoding included, by
-  * ``OnnxPredictor.predict`` - one ONNX Runtime run per batch of 1,024 / 4,096, ORT's own threads;
+  * ``OnnxSession.predict`` - one ONNX Runtime run per batch of 1,024 / 4,096, ORT's own threads;
   * ``OnnxEvaluator`` (the search's built-in evaluator) with batch_size 1,024 / 4,096 - 256-arch
     single-threaded runs on one worker thread per core (target >= 20,000 archs/s on 2 cores);
   * PyTorch, the same model batched (4,096), for reference;
@@ -37,10 +37,10 @@ import torch
 
 from autobuild.data import TargetEquation, builtin_data_path, read_labelled
 from autobuild.graphs import encode_codes
-from autobuild.models.artifact import save_model
-from autobuild.models.evaluators import OnnxEvaluator
-from autobuild.models.inference import OnnxPredictor
-from autobuild.models.kgnn import KGNNConfig, KGNNPredictor, train_kgnn
+from autobuild.models.artifact import save_result
+from autobuild.search.evaluators.onnx import OnnxEvaluator
+from autobuild.models.inference import OnnxSession
+from autobuild.models.kgnn import KGNNConfig, GraphConvNetwork, train_kgnn
 from autobuild.models.fitting import TrainResult
 from autobuild.spaces import get_space
 
@@ -74,7 +74,7 @@ def throughput(space, model_dir: Path, n: int, repeat: int) -> list[dict]:
         rows.append(r)
         return r
 
-    sess = OnnxPredictor(model_dir / "model.onnx")
+    sess = OnnxSession(model_dir / "model.onnx")
     for b in BATCHES:
         row("onnxruntime, one run per batch", b, *best_of(lambda b=b: sess.predict(space, codes, batch_size=b), repeat),
             ort_threads="default")
@@ -144,7 +144,7 @@ def main() -> int:
                 y = TargetEquation(metric).evaluate(table.metrics)
                 if args.throughput_only:
                     torch.manual_seed(args.seed)
-                    model = KGNNPredictor(sp.feature_categories, hidden=cfg.hidden, layers=cfg.layers)
+                    model = GraphConvNetwork(sp.feature_categories, hidden=cfg.hidden, layers=cfg.layers)
                     model.y_mean.fill_(float(y.mean()))
                     model.y_std.fill_(float(y.std()))
                     res = TrainResult(model.eval(), cfg, {"note": "untrained (throughput only)"}, kind="kgnn")
@@ -165,7 +165,7 @@ def main() -> int:
                     if b:
                         print(f"{'':<9} {'line on MACs':<12} MAE {b['mae']:.4g} ms  MAPE {b['mape']:.2f} %  "
                               f"SRCC {b['srcc']:.4f}  within +-10 % {b['within10']:.1f} %", flush=True)
-                dirs[metric] = save_model(Path(tmp) / f"{name}-{metric}", res, sp, TargetEquation(metric),
+                dirs[metric] = save_result(Path(tmp) / f"{name}-{metric}", res, sp, TargetEquation(metric),
                                           {"source": f"builtin:{name}", "n": len(table)})
                 if not args.throughput_only:
                     print(f"  ONNX parity: {json.loads((dirs[metric] / 'config.json').read_text())['onnx']}", flush=True)

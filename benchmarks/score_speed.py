@@ -32,8 +32,8 @@ def main() -> int:
     ap.add_argument("--naive", type=int, default=300)
     args = ap.parse_args()
     from autobuild.data import TargetEquation, builtin_data_path, read_labelled
-    from autobuild.models.artifact import load_model, save_model
-    from autobuild.models.inference import OnnxPredictor
+    from autobuild.models.artifact import load_model, save_result
+    from autobuild.models.inference import OnnxSession
     from autobuild.models.trainer import TrainConfig, train_predictor
     from autobuild.scoring import score_modules
     from autobuild.scoring.scorer import _last_node_norms, module_count
@@ -47,7 +47,7 @@ def main() -> int:
             t = read_labelled(builtin_data_path(name), validate=sp.validate)
             eq = TargetEquation("acc")
             res = train_predictor(sp, sp.encode(t.archs[:500]), eq.evaluate(t.metrics)[:500], TrainConfig(epochs=2))
-            path = save_model(Path(tmp) / name, res, sp, eq, {"source": "bench", "n": 500})
+            path = save_result(Path(tmp) / name, res, sp, eq, {"source": "bench", "n": 500})
             n_mod = module_count(sp)
             times = {}
             for runtime in ("torch", "onnx"):
@@ -62,7 +62,7 @@ def main() -> int:
                             "--show", "0", "--quiet"], check=True, capture_output=True)
             t_cli = time.perf_counter() - t0
             # Naive: one module per ONNX Runtime call (encoding included), on a sample of modules.
-            sess = OnnxPredictor(load_model(path).onnx_path)
+            sess = OnnxSession(load_model(path).onnx_path)
             last = sp.n_groups - 1
             mods = sp.enumerate_modules(last)
             gidx = [f.values.index(scores.globals[f.name]) for f in sp.global_features]

@@ -42,7 +42,6 @@ def prepare(task: tuple) -> tuple:
     space_name, device, k, p, epochs, work = task
     from autobuild.construction import build_from_equations
     from autobuild.data import builtin_data_path, read_labelled
-    from autobuild.models.trainer import TrainConfig
     from autobuild.search.auto_equations import auto_equations
     from autobuild.search.objectives import parse_objectives
     from autobuild.spaces import get_space
@@ -53,7 +52,7 @@ def prepare(task: tuple) -> tuple:
     hand = equations(space_name, device)
     auto = auto_equations(table.metrics, parse_objectives(f"acc:max,latency_{device}:min"), p)
     for label, eqs in (("autobuild", hand), ("auto-eq", auto)):
-        rs, _ = build_from_equations(sp, table, eqs, k, TrainConfig(epochs=epochs), work, prefix=f"{space_name}-{device}-")
+        rs, _ = build_from_equations(sp, table, eqs, k, {"epochs": epochs}, work, prefix=f"{space_name}-{device}-")
         out[label] = rs.to_dict()
     return space_name, device, out, auto
 

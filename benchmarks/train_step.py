@@ -15,12 +15,12 @@ and the ratio to the module path:
   kernels (models/chain_encoder.py), the same composed loss, AdamW on one flat parameter buffer
   (models/flat_adamw.py);
 * loss node: the whole loss and its gradient as one call of the core
-  (:meth:`~autobuild.models.predictor.AutoBuildPredictor.fused_loss`: ``core.chain_loss_grad``,
+  (:meth:`~autobuild.models.gatv2_network.GATv2Network.fused_loss`: ``core.chain_loss_grad``,
   the FE-MLP's table and VJP in NumPy) inside one autograd node, on a flat copy of the parameters;
 * step (and the same with 2 torch threads, to choose the default of ``--threads``): what
   ``autobuild train`` runs - the same core call reading the parameters from and writing the
   gradient into the flat AdamW's buffers
-  (:meth:`~autobuild.models.predictor.AutoBuildPredictor.fused_loss_grad`), no autograd.
+  (:meth:`~autobuild.models.gatv2_network.GATv2Network.fused_loss_grad`), no autograd.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def main() -> None:
     from autobuild import core
     from autobuild.data.builtin import resolve_data
     from autobuild.data.table import read_labelled
-    from autobuild.models import predictor as P
+    from autobuild.models import gatv2_network as P
     from autobuild.models.flat_adamw import FlatAdamW
     from autobuild.spaces import get_space
 
@@ -58,9 +58,9 @@ def main() -> None:
     graphs = [sp.graphs(codes[i]).torch() for i in batches]
     fusable = P.fusable
 
-    def model() -> P.AutoBuildPredictor:
+    def model() -> P.GATv2Network:
         torch.manual_seed(0)
-        return P.AutoBuildPredictor(sp.feature_categories).train()
+        return P.GATv2Network(sp.feature_categories).train()
 
     from autobuild.models import softrank as sr
 
@@ -68,7 +68,7 @@ def main() -> None:
         r = sr.soft_rank(norms, 1.0).double()
         return (1.0 - (sr._unit_rows(r) * sr._unit_rows(yb.double())).sum(-1).to(norms.dtype)).mean()
 
-    def loss_modules(m: P.AutoBuildPredictor, g: tuple, yb: torch.Tensor) -> torch.Tensor:
+    def loss_modules(m: P.GATv2Network, g: tuple, yb: torch.Tensor) -> torch.Tensor:
         pred, norms = m.forward_train(*g)
         return torch.nn.functional.mse_loss(pred, yb) + composed_hop_loss(norms, yb)
 

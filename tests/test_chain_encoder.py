@@ -11,15 +11,15 @@ import torch
 
 from autobuild import core
 from autobuild.graphs import encode_codes
-from autobuild.models import predictor
-from autobuild.models.predictor import AutoBuildPredictor
+from autobuild.models import gatv2_network as predictor
+from autobuild.models.gatv2_network import GATv2Network
 from autobuild.models.trainer import TrainConfig, train_predictor
 from autobuild.spaces import get_space
 
 BACKENDS = core.available_backends()
 
 
-def _step(m: AutoBuildPredictor, g: tuple, w: torch.Tensor) -> tuple:
+def _step(m: GATv2Network, g: tuple, w: torch.Tensor) -> tuple:
     m.zero_grad()
     pred, norms = m.forward_train(*g)
     ((pred * w).sum() + (norms * torch.arange(1.0, norms.shape[0] + 1).unsqueeze(1)).sum()).backward()
@@ -36,7 +36,7 @@ def test_encoder_is_the_module_path(name, scale, layers, monkeypatch):
     sp = get_space(name)
     g = encode_codes(sp, sp.sample_codes(128, seed=5)).torch()
     torch.manual_seed(0)
-    ref_model = AutoBuildPredictor(sp.feature_categories, layers=layers, fe_grad_scale=scale).train()
+    ref_model = GATv2Network(sp.feature_categories, layers=layers, fe_grad_scale=scale).train()
     w = torch.randn(128)
     fused_models = {b: copy.deepcopy(ref_model) for b in BACKENDS}
     links = predictor.chain_links
@@ -67,17 +67,17 @@ def test_encoder_only_where_it_applies(monkeypatch):
     calls = []
     orig = predictor.encode_chains
     monkeypatch.setattr(predictor, "encode_chains", lambda *a: calls.append(1) or orig(*a))
-    m = AutoBuildPredictor(sp.feature_categories).train()
+    m = GATv2Network(sp.feature_categories).train()
     m.forward_train(*g)
     assert calls == [1]
     with torch.no_grad():
         m.forward_train(*g)
     m.eval()
     m.forward_train(*g)
-    AutoBuildPredictor(sp.feature_categories, norm="none").train().forward_train(*g)
+    GATv2Network(sp.feature_categories, norm="none").train().forward_train(*g)
     x, ei, batch, counts = g
     dag = torch.cat([ei, torch.tensor([[0], [2]])], dim=1)
-    AutoBuildPredictor(sp.feature_categories).train().forward_train(x, dag, batch, counts)
+    GATv2Network(sp.feature_categories).train().forward_train(x, dag, batch, counts)
     assert calls == [1]
 
 
@@ -172,7 +172,7 @@ def test_gat_chain_bn_rejects_bad_inputs(backend_name, patch, message):
         core.get_backend(backend_name).gat_chain_bn_forward(xlr, att, hp, 0.2, gamma, beta, 1e-5, res)
 
 
-def _composed_loss(m: AutoBuildPredictor, g: tuple, y: torch.Tensor, rank_weight: float) -> torch.Tensor:
+def _composed_loss(m: GATv2Network, g: tuple, y: torch.Tensor, rank_weight: float) -> torch.Tensor:
     """Eq. 4 composed of autograd ops (the soft ranks of the in-house backend, unit rows)."""
     from autobuild.models import softrank as sr
 
@@ -191,7 +191,7 @@ def test_fused_loss_is_the_composed_loss(name, rank_weight, monkeypatch):
     g = encode_codes(sp, sp.sample_codes(128, seed=7)).torch()
     y = torch.randn(128)
     torch.manual_seed(1)
-    ref_model = AutoBuildPredictor(sp.feature_categories).train()
+    ref_model = GATv2Network(sp.feature_categories).train()
     models = {b: copy.deepcopy(ref_model) for b in BACKENDS}
     ref_loss = _composed_loss(ref_model, g, y, rank_weight)
     ref_loss.backward()

@@ -185,16 +185,16 @@ def test_fused_step_falls_back_where_a_parameter_is_not_in_the_buffer():
     loop takes autograd's gradient instead of failing."""
     from autobuild.graphs import encode_codes
     from autobuild.models.flat_adamw import FlatAdamW
-    from autobuild.models.predictor import AutoBuildPredictor
+    from autobuild.models.gatv2_network import GATv2Network
     from autobuild.spaces import get_space
 
     sp = get_space("ofa-mbv3")
     g = encode_codes(sp, sp.sample_codes(32, seed=3)).torch()
     y = torch.randn(32)
-    m = AutoBuildPredictor(sp.feature_categories).train()
+    m = GATv2Network(sp.feature_categories).train()
     opt = FlatAdamW(m, 1e-3, 0.0)
     assert m.fused_loss_grad(*g, y, 1.0, opt.params, opt.grad) is not None
-    frozen = AutoBuildPredictor(sp.feature_categories).train()
+    frozen = GATv2Network(sp.feature_categories).train()
     frozen.head[2].bias.requires_grad_(False)
     opt = FlatAdamW(frozen, 1e-3, 0.0)
     assert frozen.fused_loss_grad(*g, y, 1.0, opt.params, opt.grad) is None

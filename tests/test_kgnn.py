@@ -15,11 +15,11 @@ import torch
 from autobuild import AutobuildError
 from autobuild.data import TargetEquation, builtin_data_path, read_labelled
 from autobuild.graphs import encode_codes
-from autobuild.models.artifact import load_model, save_model
-from autobuild.models.evaluators import OnnxEvaluator
-from autobuild.models.inference import OnnxPredictor, resolve_provider
-from autobuild.models.kgnn import KGNNConfig, KGNNPredictor, latency_loss, train_kgnn
-from autobuild.models.predictor import AutoBuildPredictor
+from autobuild.models.artifact import load_model, save_result
+from autobuild.search.evaluators.onnx import OnnxEvaluator
+from autobuild.models.inference import OnnxSession, resolve_provider
+from autobuild.models.kgnn import KGNNConfig, GraphConvNetwork, latency_loss, train_kgnn
+from autobuild.models.gatv2_network import GATv2Network
 from autobuild.models.fitting import TrainResult
 from autobuild.models.trainer import TrainConfig, train_predictor
 from autobuild.spaces import get_space
@@ -41,7 +41,7 @@ def trained(mbv3):
 @pytest.fixture(scope="module")
 def saved(trained, mbv3, tmp_path_factory):
     sp = mbv3[0]
-    return save_model(tmp_path_factory.mktemp("kgnn") / "lat", trained, sp, TargetEquation("latency_gpu"),
+    return save_result(tmp_path_factory.mktemp("kgnn") / "lat", trained, sp, TargetEquation("latency_gpu"),
                       {"source": "test", "n": 600})
 
 
@@ -49,7 +49,7 @@ def saved(trained, mbv3, tmp_path_factory):
 def autobuild_dir(mbv3, tmp_path_factory):
     sp, codes, metrics, _ = mbv3
     res = train_predictor(sp, codes[:200], metrics["acc"][:200], TrainConfig(epochs=1, seed=0))
-    return save_model(tmp_path_factory.mktemp("ab") / "acc", res, sp, TargetEquation("acc"), {"source": "test", "n": 200})
+    return save_result(tmp_path_factory.mktemp("ab") / "acc", res, sp, TargetEquation("acc"), {"source": "test", "n": 200})
 
 
 def test_report_fields_and_learning(trained):
@@ -97,7 +97,7 @@ def test_type_table_path_equals_plain_path_and_pyg_graphconv(mbv3):
     for name in ("ofa-mbv3", "ofa-pn"):
         sp = get_space(name)
         torch.manual_seed(0)
-        m = KGNNPredictor(sp.feature_categories, hidden=64).eval()
+        m = GraphConvNetwork(sp.feature_categories, hidden=64).eval()
         assert m.use_type_table
         g = encode_codes(sp, sp.sample_codes(40, seed=2))
         x, ei, _, _ = g.torch()
@@ -110,7 +110,7 @@ def test_type_table_path_equals_plain_path_and_pyg_graphconv(mbv3):
             h, e = torch.randn(50, 64), torch.randint(0, 50, (2, 120))
             torch.testing.assert_close(m.convs[1](h, e), GraphConv.forward(m.convs[1], h, e), rtol=1e-5, atol=1e-5)
     # A space with too many feature tuples for the table falls back to the plain path.
-    m = KGNNPredictor(get_space("ofa-mbv3").feature_categories, hidden=8, max_type_table=10)
+    m = GraphConvNetwork(get_space("ofa-mbv3").feature_categories, hidden=8, max_type_table=10)
     assert not m.use_type_table
 
 
@@ -132,7 +132,7 @@ def test_onnx_parity_and_dynamic_batch(saved, mbv3):
         for a, b in zip(got, ref):
             assert np.max(np.abs(a - b)) <= 1e-5 * max(1.0, float(np.max(np.abs(b))))
     # Predictions are in label units (GPU latency in ms).
-    pred, norms = OnnxPredictor(art.onnx_path).predict(sp, codes[600:1100], batch_size=128)
+    pred, norms = OnnxSession(art.onnx_path).predict(sp, codes[600:1100], batch_size=128)
     assert 5.0 < float(pred.mean()) < 11.0 and norms.shape == (500, 5)
 
 
@@ -141,11 +141,11 @@ def test_artifact_kinds(saved, autobuild_dir, mbv3, tmp_path, trained):
     art = load_model(saved, space=sp)
     assert art.kind == "kgnn" and art.config["kind"] == "kgnn" and art.hops == 5
     m = art.torch_model()
-    assert isinstance(m, KGNNPredictor)
+    assert isinstance(m, GraphConvNetwork)
     for (k, v), (k2, v2) in zip(m.state_dict().items(), trained.model.state_dict().items()):
         assert k == k2 and torch.equal(v, v2)
     ab = load_model(autobuild_dir, space=sp)
-    assert ab.kind == "autobuild" and isinstance(ab.torch_model(), AutoBuildPredictor)
+    assert ab.kind == "autobuild" and isinstance(ab.torch_model(), GATv2Network)
     with pytest.raises(AutobuildError, match="module scoring needs a model of kind 'autobuild'"):
         art.require("ranks_hops", "module scoring")
     # A config written before the "kind" field means an AutoBuild predictor.
@@ -155,7 +155,7 @@ def test_artifact_kinds(saved, autobuild_dir, mbv3, tmp_path, trained):
     del cfg["kind"]
     (old / "config.json").write_text(json.dumps(cfg))
     reseal_model(old)
-    assert load_model(old).kind == "autobuild" and isinstance(load_model(old).torch_model(), AutoBuildPredictor)
+    assert load_model(old).kind == "autobuild" and isinstance(load_model(old).torch_model(), GATv2Network)
     cfg["kind"] = "transformer"
     (old / "config.json").write_text(json.dumps(cfg))
     reseal_model(old)
@@ -164,7 +164,7 @@ def test_artifact_kinds(saved, autobuild_dir, mbv3, tmp_path, trained):
     # A result whose declared kind contradicts its model is refused.
     bad = TrainResult(trained.model, trained.config, trained.report, kind="autobuild")
     with pytest.raises(AutobuildError, match="says kind 'autobuild' but holds a 'kgnn' model"):
-        save_model(tmp_path / "bad", bad, sp, TargetEquation("latency_gpu"), {})
+        save_result(tmp_path / "bad", bad, sp, TargetEquation("latency_gpu"), {})
 
 
 def test_onnx_evaluator(saved, autobuild_dir, mbv3, tmp_path):
@@ -266,7 +266,7 @@ def test_exporters_agree_and_the_fallback_is_used(tmp_path, monkeypatch):
 
     sp = get_space("ofa-pn")
     torch.manual_seed(0)
-    m = KGNNPredictor(sp.feature_categories, hidden=16).eval()
+    m = GraphConvNetwork(sp.feature_categories, hidden=16).eval()
     info = onnx_export.export_onnx(m, sp, tmp_path / "t.onnx", exporters=("torchscript",))
     assert info["exporter"] == "torchscript" and info["parity_max_rel_diff"] <= 1e-5
     real = onnx_export._torch_export
@@ -347,7 +347,7 @@ def test_macs_prior_is_exact_and_the_starting_line(mbv3):
     for name in ("ofa-mbv3", "ofa-pn"):
         sp = get_space(name)
         codes = sp.sample_codes(64, seed=4)
-        m = KGNNPredictor(sp.feature_categories, hidden=16, prior="macs")
+        m = GraphConvNetwork(sp.feature_categories, hidden=16, prior="macs")
         layer, fixed = node_type_macs(sp)
         m.set_macs_prior(layer / 1e9, fixed / 1e9, 0.0, 1.0, [0.0, 1.0])
         x, _, b, c = encode_codes(sp, codes).torch()

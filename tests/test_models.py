@@ -12,9 +12,9 @@ from autobuild import AutobuildError
 from autobuild.data import TargetEquation, builtin_data_path, read_labelled
 from autobuild.graphs import encode_codes
 from autobuild.metrics import spearman
-from autobuild.models.artifact import load_model, save_model
-from autobuild.models.inference import OnnxPredictor
-from autobuild.models.predictor import AutoBuildPredictor
+from autobuild.models.artifact import load_model, save_result
+from autobuild.models.inference import OnnxSession
+from autobuild.models.gatv2_network import GATv2Network
 from autobuild.models.trainer import TrainConfig, train_predictor
 from autobuild.spaces import get_space
 
@@ -82,7 +82,7 @@ def test_gradient_scale_keeps_forward_values(mbv3):
     outs = []
     for scale in (0.1, 1.0):
         torch.manual_seed(0)
-        outs.append(AutoBuildPredictor(sp.feature_categories, fe_grad_scale=scale).train()(*g.torch()))
+        outs.append(GATv2Network(sp.feature_categories, fe_grad_scale=scale).train()(*g.torch()))
     for a, b in zip(*outs):
         torch.testing.assert_close(a, b)
 
@@ -91,12 +91,12 @@ def _chain_runs(sp, codes, monkeypatch):
     """Prediction, node norms and parameter gradients of one model on the edge path, the torch
     dense chain path and the fused core kernels (each available backend)."""
     import autobuild.models.gatv2 as gatv2
-    import autobuild.models.predictor as predictor
+    import autobuild.models.gatv2_network as predictor
     from autobuild import core
 
     g = encode_codes(sp, codes).torch()
     torch.manual_seed(0)
-    m = AutoBuildPredictor(sp.feature_categories, heads=1).train()
+    m = GATv2Network(sp.feature_categories, heads=1).train()
     weights = torch.randn(len(codes))
     links, fused = predictor.chain_links, gatv2._fused
     runs = {}
@@ -152,11 +152,11 @@ def test_bad_training_input(mbv3):
 def test_artifact_roundtrip_and_onnx_parity(trained, mbv3, tmp_path):
     sp, codes, _ = mbv3
     eq = TargetEquation("acc")
-    path = save_model(tmp_path / "m", trained, sp, eq, {"source": "test", "n": 1000})
+    path = save_result(tmp_path / "m", trained, sp, eq, {"source": "test", "n": 1000})
     art = load_model(path, space=sp)
     assert art.target == eq and art.hops == 5
     assert art.config["onnx"]["parity_max_abs_diff"] <= 1e-4
-    sess = OnnxPredictor(art.onnx_path)
+    sess = OnnxSession(art.onnx_path)
     pred, norms = sess.predict(sp, codes[1000:1500], batch_size=128)
     model = art.torch_model()
     with torch.no_grad():
@@ -193,7 +193,7 @@ def test_gatv2_is_pyg_gatv2_and_exports_without_warnings(tmp_path):
 
     from autobuild.models.gatv2 import GATv2Conv
     from autobuild.models.onnx_export import export_onnx
-    from autobuild.models.predictor import AutoBuildPredictor
+    from autobuild.models.gatv2_network import GATv2Network
 
     torch.manual_seed(0)
     x = torch.randn(300, 8)
@@ -210,7 +210,7 @@ def test_gatv2_is_pyg_gatv2_and_exports_without_warnings(tmp_path):
         (yb * weight).sum().backward()
         torch.testing.assert_close(xb.grad, xa.grad, rtol=1e-4, atol=1e-5)  # float32 summation order
     sp = get_space("ofa-pn")
-    m = AutoBuildPredictor(sp.feature_categories, hidden=16, layers=3).eval()
+    m = GATv2Network(sp.feature_categories, hidden=16, layers=3).eval()
     info = export_onnx(m, sp, tmp_path / "m.onnx")
     assert info["exporter"] == "torchscript"
     script = ("import numpy as np, onnxruntime as ort\n"
@@ -253,10 +253,10 @@ def test_configs_before_norm_build_the_0_2_predictor():
     """A stored config without ``norm`` (autobuild 0.2) rebuilds the predictor without batch norm,
     with the GATv2 biases, so its weights load strictly; the 0.3 default has norms and no biases."""
     sp = get_space("ofa-mbv3")
-    old = AutoBuildPredictor.from_hyperparameters(sp.feature_categories, {"hidden": 16, "layers": 2})
+    old = GATv2Network.from_hyperparameters(sp.feature_categories, {"hidden": 16, "layers": 2})
     assert all(isinstance(n, torch.nn.Identity) for n in old.norms) and old.convs[0].bias is not None
-    old.load_state_dict(AutoBuildPredictor(sp.feature_categories, hidden=16, layers=2, norm="none").state_dict())
-    new = AutoBuildPredictor.from_hyperparameters(sp.feature_categories, {"hidden": 16, "layers": 2, "norm": "batch"})
+    old.load_state_dict(GATv2Network(sp.feature_categories, hidden=16, layers=2, norm="none").state_dict())
+    new = GATv2Network.from_hyperparameters(sp.feature_categories, {"hidden": 16, "layers": 2, "norm": "batch"})
     assert isinstance(new.norms[0], torch.nn.BatchNorm1d) and new.convs[0].bias is None
     with pytest.raises(AutobuildError, match="norm must be one of"):
         TrainConfig(norm="layer").validate()
@@ -287,7 +287,7 @@ def test_drop_value_info_is_onnx_editing_the_proto(tmp_path):
 
     sp = get_space("ofa-mbv3")
     torch.manual_seed(0)
-    model = AutoBuildPredictor(sp.feature_categories).eval()
+    model = GATv2Network(sp.feature_categories).eval()
     _torch_export(model, sp.graphs(sp.sample_codes(4, seed=0)), str(tmp_path / "m.onnx"), "torchscript")
     proto = onnx.load(str(tmp_path / "m.onnx"))
     # Older tracers record the example's shapes of intermediates: add some as they would.
@@ -336,7 +336,7 @@ def test_export_skips_the_onnxscript_pass_only_where_it_does_nothing(tmp_path, m
 
     sp = get_space("ofa-pn")
     torch.manual_seed(0)
-    model = AutoBuildPredictor(sp.feature_categories).eval()
+    model = GATv2Network(sp.feature_categories).eval()
     example = sp.graphs(sp.sample_codes(4, seed=0))
     ox._torch_export(model, example, str(tmp_path / "fast.onnx"), "torchscript")
     monkeypatch.setattr(ox, "_onnxscript_functions_only_where_used", contextlib.nullcontext)

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from autobuild.cli import cli
 from autobuild.data import TargetEquation
-from autobuild.networks.ofa_counts import count_arch, count_codes, make_divisible, with_counts
+from autobuild.networks.counts import with_counts
+from autobuild.networks.ofa_counts import count_arch, count_codes, make_divisible
 from autobuild.search.evaluators import load_evaluator
 from autobuild.spaces import get_space
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from autobuild import AutobuildError
 from autobuild.data import TargetEquation, builtin_data_path, read_labelled
-from autobuild.models.artifact import load_model, save_model
+from autobuild.models.artifact import load_model, save_result
 from autobuild.models.trainer import TrainConfig, train_predictor
 from autobuild.scoring import score_modules, write_scores
 from autobuild.spaces import get_space
@@ -34,7 +34,7 @@ def model(tmp_path_factory):
     y = eq.evaluate({k: v[:N_ROWS] for k, v in table.metrics.items()})
     res = train_predictor(sp, codes, y, TrainConfig(epochs=2, seed=1))
     path = tmp_path_factory.mktemp("plots") / "model"
-    save_model(path, res, sp, eq, {"source": "builtin:ofa-mbv3", "n": N_ROWS})
+    save_result(path, res, sp, eq, {"source": "builtin:ofa-mbv3", "n": N_ROWS})
     return load_model(path)
 
 

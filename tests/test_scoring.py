@@ -15,8 +15,8 @@ from autobuild.construction import kbest_product, load_reduced, select_modules, 
 from autobuild.cli import cli
 from autobuild.data import TargetEquation, builtin_data_path, read_labelled
 from autobuild.graphs import encode_codes
-from autobuild.models.artifact import load_model, save_model
-from autobuild.models.inference import OnnxPredictor
+from autobuild.models.artifact import load_model, save_result
+from autobuild.models.inference import OnnxSession
 from autobuild.models.trainer import TrainConfig, train_predictor
 from autobuild.scoring import read_scores, score_modules, write_scores
 from autobuild.spaces import get_space
@@ -27,7 +27,7 @@ def _train(tmp_path_factory, name: str, target: str, seed: int = 0, n: int = 400
     t = read_labelled(builtin_data_path(name), validate=sp.validate)
     eq = TargetEquation(target)
     res = train_predictor(sp, sp.encode(t.archs[:n]), eq.evaluate(t.metrics)[:n], TrainConfig(epochs=2, seed=seed, lr=1e-3))
-    return load_model(save_model(tmp_path_factory.mktemp("m") / f"{name}-{seed}", res, sp, eq, {"source": "test", "n": n}))
+    return load_model(save_result(tmp_path_factory.mktemp("m") / f"{name}-{seed}", res, sp, eq, {"source": "test", "n": n}))
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_raw_norm_is_the_stage_embedding_inside_a_full_arch(mb, mb_scores):
     """Placing a module at its stage gives exactly the hop-(l-1) norm of the stage's last node in any
     architecture that contains it (directed chain edges: the receptive field is the stage)."""
     sp = mb.space
-    sess = OnnxPredictor(mb.onnx_path)
+    sess = OnnxSession(mb.onnx_path)
     arch = sp.sample(1, seed=5)[0]
     code = sp.encode([arch])
     g = encode_codes(sp, code)

@@ -270,7 +270,7 @@ def test_search_with_builtin_onnx_evaluators(tmp_path):
     """`--evaluator onnx:acc=DIR,latency_gpu=DIR`: an AutoBuild accuracy predictor and a k-GNN
     latency predictor served by ONNX Runtime drive the search end to end."""
     from autobuild.data import TargetEquation, builtin_data_path, read_labelled
-    from autobuild.models.artifact import save_model
+    from autobuild.models.artifact import save_result
     from autobuild.models.kgnn import KGNNConfig, train_kgnn
     from autobuild.models.trainer import TrainConfig, train_predictor
 
@@ -279,8 +279,8 @@ def test_search_with_builtin_onnx_evaluators(tmp_path):
     codes = sp.encode(t.archs[:300])
     acc = train_predictor(sp, codes, t.metrics["acc"][:300], TrainConfig(epochs=1))
     lat = train_kgnn(sp, codes, t.metrics["latency_gpu"][:300], KGNNConfig(epochs=1))
-    save_model(tmp_path / "acc", acc, sp, TargetEquation("acc"), {"source": "test", "n": 300})
-    save_model(tmp_path / "lat", lat, sp, TargetEquation("latency_gpu"), {"source": "test", "n": 300})
+    save_result(tmp_path / "acc", acc, sp, TargetEquation("acc"), {"source": "test", "n": 300})
+    save_result(tmp_path / "lat", lat, sp, TargetEquation("latency_gpu"), {"source": "test", "n": 300})
     r = CliRunner().invoke(cli, ["search", "--space", "ofa-mbv3", "--objectives", "acc:max,latency_gpu:min",
                                  "--evaluator", f"onnx:acc={tmp_path / 'acc'},latency_gpu={tmp_path / 'lat'}",
                                  "--budget", "40", "--initial", "20", "--per-iteration", "10", "--executor", "inline",

@@ -88,7 +88,7 @@ def test_unet_command_saves_a_model_folder_that_loads_back(tmp_path):
 
 
 def test_flops_and_params_are_metrics_of_unet_targets():
-    from autobuild.networks.ofa_counts import with_counts
+    from autobuild.networks.counts import with_counts
 
     sp = get_space("sdv14-unet-hw")
     archs = sp.sample(5, seed=0)

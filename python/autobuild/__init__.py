@@ -2,13 +2,15 @@
 
 The public API (imported lazily, so ``import autobuild`` is instant and needs no torch):
 
-* :class:`Predictor` - train / predict / save / load a predictor (``kind="autobuild"`` or ``"kgnn"``);
+* :class:`Predictor` - one trained predictor or ensemble: ``fit`` / ``predict`` / ``score`` (Eq. 5) /
+  ``save`` / ``load`` (``kind="autobuild"`` or ``"kgnn"``);
+* :func:`build` -> :class:`BuildResult` - architectures and the reduced space from the best modules;
+* :class:`Search` -> :class:`SearchResult` - the evolutionary search (``run``, ``Search.resume``);
 * :func:`get_space` - a built-in search space by name, or a YAML/JSON space file;
   :class:`SearchSpace` (the protocol every space implements) and :class:`Module` (one module);
+* :func:`count` - exact MACs / FLOPs and parameters of archs;
 * :class:`TargetEquation`, :func:`read_labelled` - target equations and labelled data;
-* :func:`score_modules`, :func:`read_scores`, :func:`write_scores` - module scores (Eq. 5);
-* :func:`select_modules`, :func:`unite`, :func:`load_reduced` - building reduced spaces;
-* :class:`SearchConfig`, :func:`run_search` - the evolutionary search;
+* :func:`read_scores`, :func:`write_scores`, :func:`load_reduced` - the files between the steps;
 * :class:`AutobuildError` - every error about bad input or a bad artifact.
 """
 
@@ -22,20 +24,20 @@ from .errors import AutobuildError
 __version__ = "0.5.0"
 
 _EXPORTS = {
-    "Predictor": "estimator",
+    "Predictor": "predictor",
+    "build": "construction.build",
+    "BuildResult": "construction.build",
+    "Search": "search.study",
+    "SearchResult": "search.ea",
     "get_space": "spaces",
     "SearchSpace": "spaces",
     "Module": "spaces",
+    "count": "networks.counts",
     "TargetEquation": "data.equation",
     "read_labelled": "data.table",
-    "score_modules": "scoring",
     "read_scores": "scoring",
     "write_scores": "scoring",
-    "select_modules": "construction",
-    "unite": "construction",
-    "load_reduced": "construction",
-    "SearchConfig": "search",
-    "run_search": "search",
+    "load_reduced": "construction.reduced",
 }
 __all__ = ["AutobuildError", "__version__", *sorted(_EXPORTS)]
 

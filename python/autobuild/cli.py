@@ -108,16 +108,6 @@ def _fail(msg: str) -> None:
     sys.exit(2)
 
 
-def big_int(n: int) -> str:
-    """An exact integer of any size as ``%.3g`` (``float()`` overflows past 1e308)."""
-    try:
-        return f"{float(n):.3g}"
-    except OverflowError:
-        import decimal
-
-        return format(decimal.Decimal(int(n)), ".3g")
-
-
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="autobuild")
 def cli() -> None:
@@ -150,13 +140,11 @@ def _space(name: str):  # noqa: ANN202
     return get_space(name)
 
 
-def _warn_models(models: Any, purpose: str) -> None:
-    from .models.quality import poor_model_warning
-
-    for m in models:
-        w = poor_model_warning(str(m.path), m.report, purpose)
-        if w:
-            warn(w)
+def _warn_models(predictor: Any, purpose: str) -> None:
+    w = predictor.quality_warning(purpose)
+    if w:
+        for line in w.splitlines():
+            warn(line)
 
 
 
@@ -168,7 +156,6 @@ def space_cmd(name: str | None, as_json: bool) -> None:
     """Describe a search space: stages, choices, node features and its size (paper Sec. 7.2).
 
     NAME is a built-in space or a .yaml/.json space file; without NAME, list the built-in spaces."""
-    from .scoring.scorer import module_count
     from .spaces import get_space, list_spaces
 
     if name is None:
@@ -176,45 +163,16 @@ def space_cmd(name: str | None, as_json: bool) -> None:
             sp = get_space(n)
             click.echo(f"{n:<12} {sp.description}")
         return
-
     sp = _space(name)
-    if not hasattr(sp, "stages"):  # not a macro space (onnx-ir): no stages, modules or finite size
-        if as_json:
-            click.echo(json.dumps(sp.to_dict(), indent=1))
-            return
-        click.echo(f"space: {sp.name}\n  {sp.description}")
-        click.echo("node features: " + ", ".join(f"{c.name} ({c.size} values{', numeric' if c.numeric else ''})"
-                                                 for c in sp.feature_categories))
-        if "modules" in sp.capabilities:
-            groups = ", ".join(f"{sp.group_label(g)}: {sp.module_count(g):,}" for g in range(sp.n_groups))
-            click.echo(f"modules per group (stage: count): {groups}; total {module_count(sp):,}")
-            click.echo(f"cardinality: {big_int(sp.cardinality())} architectures ({sp.cardinality():,})")
-        click.echo(f"capabilities: {', '.join(sorted(sp.capabilities)) or 'none'}"
-                   + ("" if "mutate" in sp.capabilities else " (no evolutionary search)"))
-        return
     if as_json:
         d = sp.to_dict()
-        d["cardinality"] = str(sp.cardinality())
-        d["cardinality_with_globals"] = str(sp.cardinality(include_globals=True))
+        if "modules" in sp.capabilities:
+            d["cardinality"] = str(sp.cardinality())
+            d["cardinality_with_globals"] = str(sp.cardinality(include_globals=True))
         click.echo(json.dumps(d, indent=1))
         return
-    click.echo(f"space: {sp.name}")
-    if sp.description:
-        click.echo(f"  {sp.description}")
-    click.echo(f"arch keys: {', '.join(sp.arch_keys)}  (code length {sp.code_len})")
-    click.echo("stages:")
-    for i, st in enumerate(sp.stages):
-        click.echo(
-            f"  {i + 1}: depth {st.min_depth}-{st.max_depth}, {len(sp.stage_choices(i))} layer choices, "
-            f"{sp.stage_module_count(i):,} stage subgraphs"
-        )
-    click.echo("node features: " + ", ".join(f"{c.name}{list(c.values)}" for c in sp.feature_categories))
-    groups = ", ".join(f"{sp.group_label(g)}: {sp.module_count(g):,}" for g in range(sp.n_groups))
-    click.echo(f"modules per group (stage: count): {groups}; total {module_count(sp):,}")
-    glob = " x ".join(f"{f.size} {f.name}" for f in sp.global_features)
-    click.echo(f"cardinality: {big_int(sp.cardinality())} architectures ({sp.cardinality():,})")
-    if glob:
-        click.echo(f"  x {glob} = {big_int(sp.cardinality(include_globals=True))} with global features")
+    for line in sp.describe():
+        click.echo(line)
 
 
 @cli.command("sample", short_help="Draw random architectures of a space or reduced space.")
@@ -327,95 +285,81 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
     loss MAE + (1 - SRCC), sum aggregation). With --folds/--seeds > 1, train an ensemble of folds x seeds predictors into OUT (resumable:
     rerunning the same command keeps the members already trained; each member costs about one
     training run: 5 x 4 on 3,000 archs took 12 minutes on 2 CPU cores)."""
-    from .data.equation import TargetEquation
-    from .data.table import read_encoded
-    from .io_utils import check_output_dir
-    from .models.artifact import model_dir_files
+    from .predictor import Predictor
 
     if loss == "mse" and kind != "autobuild":
         raise click.BadParameter("applies to --kind autobuild (the k-GNN has its own loss, Eq. 6)", param_hint="--loss")
-    sp = _space(space_name)
-    eq = TargetEquation(target)
-    if folds * seeds == 1:  # before reading data or training: never lose a minute to a refused --out
-        check_output_dir(out, overwrite, model_dir_files)
-    path = resolve_data(data)
-    table, codes = read_encoded(path, sp)
-    y = _evaluate(eq, table, path, sp)
-
-    import dataclasses
-
-    if not quiet:  # importing torch takes a few seconds: say so rather than sit silent
-        click.echo(f"read {len(y)} labelled archs from {data}; loading PyTorch...", err=True)
-    import torch  # noqa: F401 - fail early with the install hint if missing
-    from tqdm import tqdm
-
-    from .models.artifact import save_model
-    from .models.kinds import get_kind
-
-    kind_ = get_kind(kind)
     given = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule, norm=norm,
                                     hop_loss=hop_loss, weight_decay=weight_decay, hidden=hidden,
                                     fe_grad_scale=fe_grad_scale, val_fraction=val_fraction, prior=prior).items()
              if v is not None}
     if loss == "mse":
         given["rank_weight"] = 0.0
-    if folds * seeds > 1 and not kind_.ensembles:
+    known = Predictor.hyperparameter_names(kind)
+    for name in given:
+        if name not in known:
+            raise AutobuildError(f"--{name.replace('_', '-')} does not apply to --kind {kind}")
+    if layers:
+        given["layers"] = layers
+    p = Predictor(space_name, target, kind=kind, test_fraction=test_fraction, seed=seed, threads=threads, **given)
+    ensemble = folds * seeds > 1
+    if ensemble and not KINDS[kind].ensembles:
         raise AutobuildError(f"--folds/--seeds ensembles are not made of --kind {kind} predictors "
                              f"(kinds with ensembles: {', '.join(k for k, v in KINDS.items() if v.ensembles)})")
-    layers = layers or getattr(sp, "default_layers", 4)
-    cfg = kind_.make_config({**given, "layers": layers, "test_fraction": test_fraction, "seed": seed,
-                             "threads": threads},
-                            lambda name, _: f"--{name.replace('_', '-')} does not apply to --kind {kind}")
-    data_info = {"source": data, "n": len(table), "path": str(Path(path).resolve())}
-    from .models.fitting import planned_epochs  # epochs=None: sized to the data (each member's split)
+    if not ensemble:  # before reading data or training: never lose a minute to a refused --out
+        from .io_utils import check_output_dir
+        from .models.artifact import model_dir_files
 
-    epochs = planned_epochs(cfg if folds * seeds == 1 else dataclasses.replace(cfg, folds=folds), len(y))
-    bar = tqdm(total=epochs, desc=f"train {kind_.name} {sp.name} [{eq}]", unit="epoch", disable=quiet or None,
-               file=sys.stderr)
+        check_output_dir(out, overwrite, model_dir_files)
+    table = p.read(data)
+    n = len(table)
+    p.labels(table)  # a bad equation or label fails before torch is loaded
+    if not quiet:  # importing torch takes a few seconds: say so rather than sit silent
+        click.echo(f"read {n} labelled archs from {data}; loading PyTorch...", err=True)
+    import torch  # noqa: F401 - fail early with the install hint if missing
+    from tqdm import tqdm
+
+    epochs_planned = p.planned_epochs(n, folds)  # epochs=None: sized to the data (each member's split)
+    eq = p.target
+    bar = tqdm(total=epochs_planned, desc=f"train {kind} {p.space.name} [{eq}]", unit="epoch",
+               disable=quiet or None, file=sys.stderr)
 
     def progress(epoch: int, loss: float, val: float | None = None) -> None:
         bar.update(1)
         # The held-out SRCC as it goes (the monitor's latest point): whether the model ranks yet.
         bar.set_postfix({"loss": f"{loss:.4f}", **({"held-out SRCC": f"{val:.3f}"} if val is not None else {})})
 
-    if folds * seeds > 1:
-        from .models.ensemble import load_ensemble, train_ensemble
+    def on_start(state: str) -> None:  # called once every member is known trainable and --out is safe
+        if state == "resume":
+            click.echo(f"{out}: resuming the ensemble (members already trained are kept)", err=True)
 
-        def on_start(state: str) -> None:  # called once every member is known trainable and --out is safe
-            if state == "resume":
-                click.echo(f"{out}: resuming the ensemble (members already trained are kept)", err=True)
+    def on_member(i: int, n_members: int, name: str, status: str) -> None:
+        if status == "save":
+            if not ensemble and not quiet:
+                bar.close()
+                click.echo("exporting ONNX and saving...", err=True)
+            return
+        if not ensemble:
+            return
+        bar.reset(total=epochs_planned)
+        bar.set_description(f"{name} ({i + 1}/{n_members}) [{eq}]")
+        if status == "kept":
+            click.echo(f"{name}: already trained, kept", err=True)
 
-        def on_member(i: int, n: int, name: str, status: str) -> None:
-            bar.reset(total=epochs)
-            bar.set_description(f"{name} ({i + 1}/{n}) [{eq}]")
-            if status == "kept":
-                click.echo(f"{name}: already trained, kept", err=True)
-
+    if ensemble:
         click.get_current_context().meta["autobuild.resume"] = "rerun the same command (finished members are kept)"
-        train_ensemble(sp, codes, y, eq, cfg, folds, seeds, out, data_info, progress=progress, on_member=on_member,
-                       overwrite=overwrite, on_start=on_start)
-        bar.close()
-        members = load_ensemble(out, space=sp)
-        if loss != "mse":  # MSE-only members are not trained to rank hops: nothing to warn about there
-            _warn_models(members, "module scoring")
-        srcc = np.array([m.report["test"]["srcc_hop"] for m in members])
-        pred = np.array([m.report["test"]["srcc_pred"] for m in members])
-        hops = " ".join(f"{v:.3f}" for v in srcc.mean(0))
-        if not quiet:
-            click.echo(f"saved ensemble {out}: {len(members)} members; mean test SRCC pred {pred.mean():.3f}, "
-                       f"hops 0..{srcc.shape[1] - 1} [{hops}]")
-        return
-    result = kind_.load("train")(sp, codes, y, cfg, progress=progress)
-    from .networks.profile import attach_noise_ceiling
-
-    attach_noise_ceiling(result.report, path, eq)  # labels from `autobuild profile` with a repeat pass
+    p.fit(table, folds=folds, seeds=seeds, out=out, overwrite=overwrite, progress=progress,
+          on_member=on_member, on_start=on_start)
     bar.close()
+    if ensemble:
+        if loss != "mse":  # MSE-only members are not trained to rank hops: nothing to warn about there
+            _warn_models(p, "module scoring")
+        if not quiet:
+            click.echo(f"saved ensemble {out}: {p.summary()}")
+        return
     if not quiet:
-        click.echo("exporting ONNX and saving...", err=True)
-    save_model(out, result, sp, eq, data_info, overwrite=overwrite)
-    if not quiet:
-        click.echo(f"saved {out}: {kind_.load('summary')(result.report)}")
-    _training_notes(out, result.report, quiet)
+        click.echo(f"saved {out}: {p.summary()}")
+    _training_notes(out, p.report, quiet)
 
 
 def _training_notes(out: str, report: dict, quiet: bool = False) -> None:
@@ -429,64 +373,20 @@ def _training_notes(out: str, report: dict, quiet: bool = False) -> None:
         warn(w)
 
 
-def _evaluate(eq: Any, table: Any, path: Path, space: Any = None) -> np.ndarray:
-    """The target of every row; ``macs`` / ``params`` of OFA archs are counted when the data lacks them."""
-    from .networks.ofa_counts import with_counts
-
-    try:
-        return eq.evaluate(with_counts(space, table.archs, table.metrics, eq.metrics))
-    except AutobuildError as e:
-        raise AutobuildError(f"{path}: {e}") from None
-
-
 # --------------------------------------------------------------------------- info
 @cli.command("info", short_help="Show a model's metrics, moments and FE-MLP importance.")
 @click.argument("model_dir", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the stored config and metrics as JSON.")
 def info_cmd(model_dir: str, as_json: bool) -> None:
     """Show a trained model or ensemble: test metrics per hop (Fig. 2), statistics, FE-MLP importance."""
-    from .models.ensemble import EnsembleView, load_any
+    from .predictor import Predictor
 
-    art = load_any(model_dir)
-    if isinstance(art, EnsembleView):
-        _info_ensemble(art, as_json)
-        return
-    cfg = art.config
-    rep = cfg["report"]
+    p = Predictor.load(model_dir)
     if as_json:
-        out = {k: v for k, v in cfg.items()}
-        out["report"] = {k: v for k, v in rep.items() if k not in ("split", "loss_history")}
-        click.echo(json.dumps(out, indent=1))
+        click.echo(json.dumps(p.to_json(), indent=1))
         return
-    from .models.kinds import get_kind
-
-    for line in get_kind(art.kind).load("describe")(art):
+    for line in p.describe():
         click.echo(line)
-
-
-def _info_ensemble(ens: Any, as_json: bool) -> None:
-    rep = ens.report
-    t = rep["test"]
-    if as_json:
-        click.echo(json.dumps({"ensemble": str(ens.path), "members": [str(m.path.name) for m in ens.members],
-                               "space": ens.space.name, "target": str(ens.target), "report": rep}, indent=1))
-        return
-    click.echo(f"ensemble: {ens.path} ({len(ens.members)} members)   space: {ens.space.name}   target: {ens.target}")
-    click.echo("\nheld-out test metrics, mean +- std over members (each member holds out its own fold):")
-    click.echo("  " + "  ".join(f"h{m}={v:.3f}+-{s:.3f}" for m, (v, s) in enumerate(zip(t["srcc_hop"], t["srcc_hop_std"])))
-               + f"  pred={t['srcc_pred']:.3f}+-{t['srcc_pred_std']:.3f}  MAE={t['mae']:.4g}")
-    click.echo("\nmembers:")
-    for m in ens.members:
-        mt = m.report["test"]
-        click.echo(f"  {m.path.name:<14} pred={mt['srcc_pred']:.3f}  hops [" + " ".join(f"{v:.3f}" for v in mt["srcc_hop"])
-                   + f"]  MAE={mt['mae']:.4g}  (n={mt['n']})")
-    if rep["fe_importance"]:
-        click.echo("\nFE-MLP importance |f_c(v)|, mean +- std over members (Sec. 4.3):")
-        from .models.describe import seen_importance
-
-        for name, d in rep["fe_importance"].items():
-            pairs = sorted(seen_importance(d), key=lambda p: -p[1])
-            click.echo(f"  {name:<6} " + "  ".join(f"{v}: {s:.3f}+-{e:.3f}" for v, s, e in pairs))
 
 
 # --------------------------------------------------------------------------- predict
@@ -507,42 +407,20 @@ def predict_cmd(model_dir: str, data: str, out: str, provider: str, space_name: 
     The output keeps every input column as given (the arch text untouched, ids and labels too) and
     adds pred, norm_h0 ... norm_hM."""
     from .data.table import read_records, write_records
-    from .models.ensemble import EnsembleView, load_any
-    from .models.inference import OnnxPredictor
+    from .predictor import Predictor
 
     check_outputs((out, "table"))
-    art = load_any(model_dir, space=_space(space_name) if space_name else None)
-    members = art.members if isinstance(art, EnsembleView) else [art]
-    sp = art.space
-    path = resolve_data(data)
-    records = read_records(path, validate=sp.validate)
-    codes = sp.encode(records.archs)
-    runs = []
-    for m in members:  # an ensemble predicts the mean of its members
-        sess = OnnxPredictor(m.onnx_path, provider=provider)
-        runs.append(sess.predict(sp, codes, batch_size=batch_size))
-    pred = np.mean([r[0] for r in runs], axis=0)
-    norms = np.mean([r[1] for r in runs], axis=0)
+    p = Predictor.load(model_dir, provider=provider, space=space_name)
+    sp = p.space
+    records = read_records(data, validate=sp.validate)
+    pred, norms = p.predict_codes(sp.encode(records.archs), batch_size=batch_size)
     cols: dict[str, np.ndarray] = {"pred": pred.astype(np.float64)}
     for m in range(norms.shape[1]):
         cols[f"norm_h{m}"] = norms[:, m].astype(np.float64)
     write_records(out, records, cols)
     if not quiet:
-        click.echo(f"wrote {len(pred)} predictions ({art.target}) to {out} [{sess.providers[0]}]", err=True)
-        _compare_with_labels(records, art.target, pred, same_data=_trained_on(members[0], data))
-
-
-def _trained_on(art: Any, data: str) -> bool:
-    """Whether ``data`` is the file (or built-in set) the model was trained on."""
-    d = art.config.get("data") or {}
-    try:
-        here = Path(resolve_data(data)).resolve()
-    except (OSError, AutobuildError):
-        return False
-    if d.get("path"):  # recorded at training (autobuild >= 0.5): the file itself
-        return Path(str(d["path"])) == here
-    src = str(d.get("source", ""))  # older models: only a built-in set is known for sure
-    return src.startswith("builtin:") and src == str(data)
+        click.echo(f"wrote {len(pred)} predictions ({p.target}) to {out} [{p.providers[0]}]", err=True)
+        _compare_with_labels(records, p.target, pred, same_data=p.trained_on(data))
 
 
 def _compare_with_labels(records: Any, target: Any, pred: np.ndarray, same_data: bool = False) -> None:
@@ -580,40 +458,28 @@ def count_cmd(space_name: str | None, data: str, out: str, resolution: int | Non
     The same counts are the metrics macs and params of target equations (`train --target
     "acc*100 - macs/1e7"`) when the data has no such columns."""
     from .data.table import Records, read_records, write_records
-    from .networks.ofa_counts import count_codes
+    from .networks.counts import count_codes
 
-    from .spaces.unet import UNetSpace
-
-    sp = _space(space_name) if space_name else None
-    if not isinstance(sp, UNetSpace):
-        sp = network_space(space_name)  # before reading the data
+    sp = network_space(space_name, ("ofa-mbv3", "ofa-pn", "sd-unet"))  # before reading the data
     check_outputs((out, "table"))
-    path = resolve_data(data)
-    if isinstance(sp, UNetSpace):  # FLOPs at a 64 x 64 latent and parameters of the U-Nets
-        from .networks.unet_counts import count_unet_codes
+    has_r = any(f.name == "r" for f in sp.global_features)
 
-        records = read_records(path, validate=sp.validate)
-        params, flops = count_unet_codes(sp, sp.encode(records.archs))
-        write_records(out, Records(["arch"], [{"arch": r["arch"]} for r in records.rows], records.archs,
-                                   records.jsonl, records.source), {"flops": flops, "params": params})
-        if not quiet:
-            click.echo(f"wrote FLOPs (64 x 64 latent) and parameters of {len(flops)} {sp.name} archs to {out} "
-                       f"(FLOPs {flops.min():,}..{flops.max():,}, params {params.min():,}..{params.max():,})", err=True)
-        return
-
-    def validate(a: dict) -> dict:
-        if resolution is not None and "r" not in a and "image_size" not in a:
+    def validate(a: Any) -> dict:
+        if resolution is not None and has_r and isinstance(a, dict) and "r" not in a and "image_size" not in a:
             a = {**a, "r": resolution}
         return sp.validate(a)
 
-    records = read_records(path, validate=validate)
-    macs, params = count_codes(sp, sp.encode(records.archs))
+    records = read_records(data, validate=validate)
+    counts = count_codes(sp, sp.encode(records.archs))
     only_arch = Records(["arch"], [{"arch": r["arch"]} for r in records.rows], records.archs, records.jsonl,
                         records.source)
-    write_records(out, only_arch, {"macs": macs, "params": params})
+    write_records(out, only_arch, counts)
     if not quiet:
-        click.echo(f"wrote MACs and parameters of {len(macs)} {sp.name} archs to {out} (MACs {macs.min():,}.."
-                   f"{macs.max():,}, params {params.min():,}..{params.max():,})", err=True)
+        long = {"macs": "MACs", "flops": "FLOPs (64 x 64 latent)", "params": "parameters"}
+        short = {"macs": "MACs", "flops": "FLOPs", "params": "params"}
+        what = " and ".join(long.get(k, k) for k in counts)
+        ranges = ", ".join(f"{short.get(k, k)} {v.min():,}..{v.max():,}" for k, v in counts.items())
+        click.echo(f"wrote {what} of {len(records)} {sp.name} archs to {out} ({ranges})", err=True)
 
 
 @cli.command("export", short_help="Build an OFA arch's subnet and write it as ONNX.")
@@ -698,19 +564,19 @@ def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], 
     several members are combined by their held-out SRCC per hop (Sec. 5.3)."""
     from tqdm import tqdm
 
-    from .models.ensemble import load_models
-    from .scoring import score_modules, write_scores
+    from .predictor import Predictor
+    from .scoring import write_scores
     from .scoring.scorer import module_count
 
     check_outputs((out, "scores"))
-    models = load_models(list(model_dirs))
-    _warn_models(models, "module scoring")
-    total = module_count(models[0].space) * len(models)
+    p = Predictor.load(list(model_dirs), runtime=runtime, provider=provider)
+    _warn_models(p, "module scoring")
+    total = module_count(p.space) * len(p.members)
     label = name or "+".join(str(d).rstrip("/") for d in model_dirs)  # as given: build finds the model(s) again
-    with tqdm(total=total, desc=f"score {models[0].space.name} modules", unit="module", unit_scale=True,
+    with tqdm(total=total, desc=f"score {p.space.name} modules", unit="module", unit_scale=True,
               disable=quiet or None, file=sys.stderr) as bar:
-        scores = score_modules(models, _parse_globals(globals_, resolution), min_count=min_count, provider=provider,
-                               batch_size=batch_size, name=label, progress=bar.update, runtime=runtime)
+        scores = p.score(_parse_globals(globals_, resolution), min_count=min_count, batch_size=batch_size,
+                         name=label, progress=bar.update)
     write_scores(out, scores)
     for note in scores.notes if not quiet else ():
         click.echo(f"note: {note}", err=True)
@@ -720,7 +586,7 @@ def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], 
                        err=True)
     glob = ", ".join(f"{k}={v}" for k, v in scores.globals.items())
     if not quiet:
-        click.echo(f"wrote {len(scores):,} module scores ({scores.target}; {len(models)} model(s); "
+        click.echo(f"wrote {len(scores):,} module scores ({scores.target}; {len(p.members)} model(s); "
                    f"{glob or 'no globals'}) to {out}", err=True)
     if show:
         from .plots import modules_table
@@ -749,51 +615,34 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
 
     Several files (predictors or target equations) unite their selections: up to P x K modules per
     stage (Sec. 7.2). The reduced space is the product of the per-stage selections."""
-    from .construction import select_modules, unite
-    from .data.table import write_labelled
+    from .construction import build
+    from .construction.select import select_modules
+    from .construction.summary import own_models, parse_evaluate
     from .scoring import read_scores
 
     check_outputs((out, "table"), (reduced_out, "reduced space"))
     sp = _space(space_name) if space_name else None
     loaded = [read_scores(p, space=sp) for p in scores]
     names = [f"{Path(p).name} ({s.target})" for p, s in zip(scores, loaded)]
-    selections = [(s, select_modules(s, k, constrained)) for s in loaded]
-    _warn_scores(scores, selections)
+    _warn_scores(scores, [(s, select_modules(s, k, constrained)) for s in loaded])
     if not quiet:
         for p, s in zip(scores, loaded):
             for label, tied, margin in s.tied_stages(more_than=k):
                 click.echo(f"note: {Path(p).name}: stage {label}: the top {k} is a pick among {tied:,} modules "
                            f"indistinguishable from the best (scores within ±{margin:.3g})", err=True)
-    rs = unite(selections, names)
-    size, every, exact = rs.count(limits.MAX_ARCHS)  # enumerated once: counted, and built without --top
-    bound = "" if exact else "up to "
-    if top is None and size > limit:
-        raise AutobuildError(f"the reduced space holds {bound}{size:,} architectures (> --limit {limit:,}); "
-                             "use --top N for the best N or raise --limit")
-    combos = rs.top_combos(top) if top is not None else every
-    if not len(combos):  # constrained spaces (U-Nets: one C_m, twins share their multiplier)
-        raise AutobuildError(f"no combination of the top {k} modules per stage satisfies space {rs.space.name!r}'s "
-                             "constraints (one C_m; each input stage's multiplier equal to its output twin's): "
-                             "raise --k, or use --top N for the best N valid combinations")
-    if top is None:
-        combos = combos[np.lexsort((np.arange(len(combos)), -rs.combo_scores(combos)))]
-    codes = rs.codes(combos)
-    archs = rs.space.decode(codes, pad)
-    for i, a in enumerate(archs):  # the space's constraints, checked on every built arch
-        rs.space.validate(a)
-    from .construction.summary import build_summary, own_models, parse_evaluate
-
-    predictors = (parse_evaluate(evaluate, rs.space, warn) if evaluate else  # checked even when --quiet
+    b = build(loaded, k=k, top=top, constrained=constrained, limit=limit, names=names)
+    predictors = (parse_evaluate(evaluate, b.space, warn) if evaluate else  # checked even when --quiet
                   {} if quiet else own_models(scores, loaded))
-    # Summed module scores (Eq. 5 units per stage), not a prediction: named so nobody compares them.
-    write_labelled(out, archs, {"module_score_sum": rs.combo_scores(combos)})
+    b.write(out, pad)
     if reduced_out:
-        rs.save(reduced_out)
-    per_stage = " x ".join(str(n) for n in rs.sizes)
-    lines, extreme = build_summary(rs, codes, {} if quiet else predictors)  # --quiet: the summary is not shown
+        b.reduced.save(reduced_out)
+    per_stage = " x ".join(str(n) for n in b.reduced.sizes)
+    lines, extreme = b.summary({} if quiet else predictors)  # --quiet: the summary is not shown
     if not quiet:
-        click.echo(f"reduced space {per_stage} = {bound}{size:,} architectures; wrote {len(archs):,} to {out}"
-                   + (f", reduced space to {reduced_out}" if reduced_out else ""), err=True)
+        for n_ in b.notes:
+            click.echo(f"note: {n_}", err=True)
+        click.echo(f"reduced space {per_stage} = {'' if b.exact else 'up to '}{b.size:,} architectures; wrote "
+                   f"{len(b):,} to {out}" + (f", reduced space to {reduced_out}" if reduced_out else ""), err=True)
         for line in lines:
             click.echo(line, err=True)
         if not evaluate:

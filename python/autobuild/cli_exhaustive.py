@@ -26,12 +26,11 @@ def exhaustive(model_dir: str, top: int, out: str, quiet: bool) -> None:
     from tqdm import tqdm
 
     from .data.table import write_labelled
-    from .models.ensemble import is_ensemble, load_ensemble
-    from .models.artifact import load_model
+    from .predictor import Predictor
     from .search.exhaustive import exhaustive_search
 
     check_outputs((out, "table"))
-    members = load_ensemble(model_dir) if is_ensemble(model_dir) else [load_model(model_dir)]
+    members = Predictor.load(model_dir).members
     bar = tqdm(total=len(members), desc=f"exhaustive {members[0].space.name}", unit="predictor",
                disable=quiet or None, file=sys.stderr)
     t = time.perf_counter()

@@ -112,14 +112,17 @@ def subgraphs(model_dir: str, onnx_model: str, hops: tuple[int, ...], top: int, 
     m-hop embedding norm standardised by the model's hop moments (z; Sec. 4.2). Prints the top
     subgraphs per hop; --out writes them, --plot draws them (Fig. 8)."""
     from .cli_options import check_outputs
-    from .models.artifact import load_model
     from .opgraphs.convert import op_graph
+    from .predictor import Predictor
     from .opgraphs.subgraphs import require_ir_model, top_subgraphs
 
     check_outputs((out, "table"), (plot_out, "figure"))
     if out and out.lower().endswith(".gz"):
         raise click.BadParameter(f"{out}: write .csv or .jsonl (not compressed)", param_hint="--out")
-    art = load_model(model_dir)
+    p = Predictor.load(model_dir)
+    if p.is_ensemble:
+        raise AutobuildError(f"{model_dir}: an ensemble; op subgraphs are scored by one model (give a member's directory)")
+    art = p.members[0]
     require_ir_model(art)  # before the model is converted
     graph = op_graph(onnx_model, fold=not no_fold)
     pred, rows = top_subgraphs(art, graph, sorted(set(hops)) or None, top, provider)

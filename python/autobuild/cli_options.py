@@ -30,19 +30,22 @@ def seed_option(help_: str = "Random seed.") -> Any:
     return click.option("--seed", type=click.IntRange(0, limits.MAX_SEED), default=0, show_default=True, help=help_)
 
 
-def network_space(space_name: str | None, unets: bool = False) -> Any:
-    """The ``--space`` of the commands that build real networks (``count``, ``export``, ``profile``):
-    required, and one whose networks autobuild knows (:mod:`autobuild.networks.ofa_counts`; with
-    ``unets`` the U-Net spaces too)."""
+OFA = ("ofa-mbv3", "ofa-pn")
+
+
+def network_space(space_name: str | None, families: tuple[str, ...] = OFA) -> Any:
+    """The ``--space`` of the commands that build or count real networks (``count``, ``export``,
+    ``profile``): required, with the ``network`` capability and of one of ``families`` (the
+    space's ``network_family``, :mod:`autobuild.networks`)."""
     if not space_name:
         raise click.UsageError("--space is required (ofa-mbv3 or ofa-pn)")
-    from .networks.ofa_counts import network
     from .spaces import get_space
-    from .spaces.unet import UNetSpace
 
     space = get_space(space_name)
-    if not (unets and isinstance(space, UNetSpace)):
-        network(space.name)
+    if "network" not in space.capabilities or space.network_family not in families:
+        names = [f for f in families if f in OFA] + (["the U-Net spaces"] if "sd-unet" in families else [])
+        raise AutobuildError(f"real networks (MACs and parameter counts, export, profiling) are defined for "
+                             f"{', '.join(names)}, not {space.name!r}")
     return space
 
 

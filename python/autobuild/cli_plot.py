@@ -89,10 +89,10 @@ def modules_cmd(scores_csv: str, out: str, n: int, space_name: str | None, quiet
 @QUIET
 def importance_cmd(model_dir: str, out: str, quiet: bool) -> None:
     """FE-MLP 0-hop feature importance per feature value (paper Sec. 4.3, Figs. 9/10)."""
-    from .models.ensemble import load_any
+    from .predictor import Predictor
     from .plots import plot_importance
 
-    _wrote(plot_importance(load_any(model_dir), out))
+    _wrote(plot_importance(Predictor.load(model_dir), out))
 
 
 @plot.command("arch", short_help="Node scores of one arch at every hop.")
@@ -105,14 +105,15 @@ def importance_cmd(model_dir: str, out: str, quiet: bool) -> None:
 @click.option("--provider", default="cpu", show_default=True, help="ONNX Runtime execution provider.")
 def arch_cmd(model_dir: str, arch_spec: str, row: int | None, out: str, provider: str, quiet: bool) -> None:
     """One arch's sequence graph coloured by standardised node-embedding norm per hop (Fig. 1, Sec. 4.2)."""
-    from .models.ensemble import EnsembleView, load_any
+    from .predictor import Predictor
     from .plots import plot_arch
 
-    art = load_any(model_dir)
-    if isinstance(art, EnsembleView):  # node norms are one model's: draw the best-ranking member
-        art = max(art.members, key=lambda m: m.report["test"]["srcc_pred"])
-        click.echo(f"ensemble: drawing member {art.path.name} (best held-out SRCC)", err=True)
-    if not hasattr(art.space, "encode_one"):
+    p = Predictor.load(model_dir)
+    art = p.members[0]
+    if p.is_ensemble:  # node norms are one model's: draw the best-ranking member
+        art = max(p.members, key=lambda m: m.report["test"]["srcc_pred"])
+        click.echo(f"ensemble: drawing member {art.label} (best held-out SRCC)", err=True)
+    if not art.space.layer_features:
         hint = ("op graphs are drawn by `autobuild subgraphs MODEL_DIR MODEL.onnx --plot`"
                 if art.space.name == "onnx-ir" else "it is not drawn for this space yet")
         raise AutobuildError(f"{model_dir}: `plot arch` draws the sequence graphs of stage / layer spaces (OFA, "
@@ -131,7 +132,7 @@ def arch_cmd(model_dir: str, arch_spec: str, row: int | None, out: str, provider
 @QUIET
 def hops_cmd(model_dir: str, out: str, quiet: bool) -> None:
     """Test SRCC per hop level and of the prediction (paper Fig. 2)."""
-    from .models.ensemble import load_any
+    from .predictor import Predictor
     from .plots import plot_hops
 
-    _wrote(plot_hops(load_any(model_dir), out))
+    _wrote(plot_hops(Predictor.load(model_dir), out))

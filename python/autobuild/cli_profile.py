@@ -109,13 +109,12 @@ def profile(space_name: str | None, archs_path: str, provider: str, batch: int, 
     from .data.table import read_records
     from .networks.profile import STATS, TORCH_PROVIDERS, cpu_model, environment, measure, ort_provider, recommend
 
-    from .spaces.unet import UNetSpace
-
-    space = network_space(space_name, unets=True)
-    if latent is not None and not isinstance(space, UNetSpace):
+    space = network_space(space_name, ("ofa-mbv3", "ofa-pn", "sd-unet"))
+    unet = space.network_family == "sd-unet"
+    if latent is not None and not unet:
         raise click.BadParameter("applies to the U-Net spaces only (OFA archs carry their resolution r)",
                                  param_hint="--latent")
-    if isinstance(space, UNetSpace):
+    if unet:
         latent = latent or 64
         if latent % 8:
             raise click.BadParameter(f"{latent} is not a multiple of 8 (three downsamplings)", param_hint="--latent")

@@ -14,7 +14,6 @@ from .search.strategies import STRATEGIES
 
 
 def _auto_reduced(space_name, reduced, objectives, p, data, k, epochs, work, seed):  # noqa: ANN001, ANN202
-    from .data.builtin import resolve_data
     from .data.table import read_labelled
     from .search.auto_space import build_auto_reduced
     from .search.objectives import parse_objectives
@@ -25,7 +24,7 @@ def _auto_reduced(space_name, reduced, objectives, p, data, k, epochs, work, see
     if not space_name or not data or not objectives:
         raise AutobuildError("--auto-equations needs --space, --data and --objectives")
     sp = get_space(space_name)
-    table = read_labelled(resolve_data(data), validate=sp.validate)
+    table = read_labelled(data, validate=sp.validate)
     rs, eqs = build_auto_reduced(sp, table, parse_objectives(objectives), p, k, epochs, work, seed,
                                  log=lambda m: click.echo(m, err=True))
     click.echo(f"auto equations -> reduced space {' x '.join(map(str, rs.sizes))} = {rs.cardinality():,} archs "
@@ -95,12 +94,10 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
     A journal has one writer at a time; everything is checked before it is created."""
     from tqdm import tqdm
 
-    from .construction import load_reduced, reduced_from_dict
-    from .search import SearchConfig, make_strategy, run_search
-    from .search.executors import make_executor
+    from .construction import load_reduced
     from .search.objectives import parse_objectives
-    from .search.setup import budget_iterations, check_evaluator, open_journal, resume_journal
-    from .spaces import get_space, space_from_dict
+    from .search.study import Search
+    from .spaces import get_space
 
     def given(name: str) -> bool:
         return ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
@@ -115,7 +112,6 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
     if resume and journal and Path(resume) != Path(journal):
         raise AutobuildError("give either --resume JOURNAL or --journal JOURNAL, not two different files")
     jpath = resume or journal
-    jr = None
     checked = None
     if resume:
         for opt, name in zip(_AUTO_OPTIONS, ("auto_p", "data", "k", "epochs", "work")):
@@ -132,63 +128,58 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
             asked["--space"] = get_space(space_name).to_dict()
         if given("reduced"):
             asked["--reduced"] = load_reduced(reduced).to_dict()
-        jr, cfg, extended = resume_journal(resume, asked, budget, warn)
-        if extended:
-            note(f"extending the run to a budget of {cfg.budget}")
-        note(f"resuming {resume}: {jr.count()} evaluations journaled")
+        study = Search.resume(resume, warn=warn, **asked)
+        before = study.config.budget
+        note(f"resuming {resume}: {study.evaluated} evaluations journaled")
     else:
         if not objectives or not evaluator:
             raise AutobuildError("give --objectives and --evaluator")
-        objs = parse_objectives(objectives)
-        iterations = budget_iterations(250 if budget is None else budget, initial, per_iteration)
-        rs = load_reduced(reduced) if reduced else None
-        if rs is not None:
-            sp = rs.space
-            if space_name and get_space(space_name).fingerprint() != sp.fingerprint():
-                raise AutobuildError(f"--reduced {reduced} is a reduced space of {sp.name!r}, not {space_name!r}")
-        elif space_name:
-            sp = get_space(space_name)
-        else:
+        if not reduced and not space_name:
             raise AutobuildError("give --space (or --reduced, or --resume)")
-        check_evaluator(evaluator, sp, [o.metric for o in objs], warn)
-        if auto_p is not None:
+        parse_objectives(objectives)
+        from .search.setup import budget_iterations
+
+        budget_iterations(250 if budget is None else budget, initial, per_iteration)
+        rs = reduced
+        if auto_p is not None:  # the evaluator checked first: a bad one trains nothing
+            from .search.setup import check_evaluator
+
+            if space_name:
+                check_evaluator(evaluator, get_space(space_name), [o.metric for o in parse_objectives(objectives)],
+                                warn)
             rs = _auto_reduced(space_name, reduced, objectives, auto_p, data, k, epochs, work or
                                (f"{journal}.work" if journal else "autobuild-auto"), seed)
-        strategy = strategy or ("autobuild" if rs is not None else "stage-full")
-        make_strategy(strategy, sp, reduced=rs, device=device)  # a bad strategy / device fails before the journal
-        cfg = SearchConfig(sp.to_dict(), strategy, evaluator, objectives, initial, iterations, per_iteration, seed,
-                           device, rs.to_dict() if rs is not None else None)
+        study = Search(space_name, objectives, evaluator,
+                       reduced=rs, strategy=strategy, device=device, initial=initial, per_iteration=per_iteration,
+                       seed=seed, journal=journal, warn=warn)
+        before = None
+    with study:
+        objs = study.objectives
         checked = _plot_inputs(ref, data_front, objs)  # before the journal exists: a bad one leaves nothing
-        if journal:
-            jr = open_journal(journal, cfg)
-    if jpath:
-        ctx.meta["autobuild.resume"] = f"autobuild search --resume {jpath}" + (f" --out {out}" if out else "")
-    sp = space_from_dict(cfg.space, "search space")
-    try:
-        rs = reduced_from_dict(cfg.reduced, f"{jpath or 'search'}: reduced space") if cfg.reduced is not None else None
-        strat = make_strategy(cfg.strategy, sp, reduced=rs, device=cfg.device)
-        objs = parse_objectives(cfg.objectives)
-        ref_point, front_data = checked if checked is not None else _plot_inputs(ref, data_front, objs)
-        ex = make_executor(executor, workers, ray_address)
-    except BaseException:
-        if jr is not None:
-            jr.close()
-        raise
-    note(f"search {sp.name} with {cfg.strategy} ({strat.info or f'{strat.cardinality():.3g} archs'}); "
-         f"objectives {cfg.objectives}; budget {cfg.budget} = {cfg.initial} + {cfg.iterations} x {cfg.per_iteration}; "
-         f"evaluator {cfg.evaluator}; executor {ex.name}")
-    bar = tqdm(total=cfg.budget, desc="search", unit="arch", disable=quiet or None, file=sys.stderr)
-    try:
-        res = run_search(cfg, sp, strat, ex, jr, progress=lambda n, _: bar.update(n))
-    finally:
-        bar.close()
-        ex.close()
-        if jr is not None:
-            jr.close()
+        if jpath:
+            ctx.meta["autobuild.resume"] = f"autobuild search --resume {jpath}" + (f" --out {out}" if out else "")
+        bar = None
+
+        def on_start(line: str) -> None:
+            nonlocal bar
+            if before is not None and study.config.budget != before:
+                note(f"extending the run to a budget of {study.config.budget}")
+            note(line)
+            bar = tqdm(total=study.config.budget, desc="search", unit="arch", disable=quiet or None, file=sys.stderr)
+
+        try:
+            res = study.run(budget, executor=executor, workers=workers, ray_address=ray_address,
+                            progress=lambda n: bar.update(n), on_start=on_start)
+        finally:
+            if bar is not None:
+                bar.close()
+    sp, cfg = study.space, study.config
+    ref_point, front_data = checked
     for n_ in res.notes:
         click.echo(f"note: {n_}", err=True)
     front = res.front
-    msg = f"evaluated {res.evaluated_now} archs now, {res.reused} from the journal; front of {len(front)}"
+    lines = res.summary()
+    msg = lines[0]
     if ref_point and len(objs) == 2:
         msg += f"; hypervolume {res.hypervolume(ref_point):.6g}"
         if front_data is not None:
@@ -196,16 +187,11 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
 
             msg += f" (the front of {data_front}: {hypervolume(objs, front_data, ref_point):.6g})"
     note(msg)
-    if not quiet and len(front):
-        from .construction.summary import codes_composition
-
-        for line in codes_composition(sp, res.codes[front], "front"):
+    if not quiet:
+        for line in lines[1:]:
             click.echo(line, err=True)
     if out:
-        from .data.table import write_labelled
-
-        archs = sp.decode(res.codes[front], pad)
-        write_labelled(out, archs, {k: v[front] for k, v in res.metrics.items()})
+        res.write_front(out, pad)
         note(f"wrote the front to {out}")
         plot_path = plot_path or str(Path(out).with_suffix(".png"))
     if plot_path and len(objs) == 2:

@@ -37,13 +37,12 @@ def unet(space_name: str, arch_spec: str, row: int | None, check_latent: int, pa
     from .cli_plot import parse_arch
     from .io_utils import atomic_dir
     from .spaces import get_space
-    from .spaces.unet import UNetSpace
 
     if check_latent % 8:
         raise click.BadParameter(f"{check_latent} is not a multiple of 8 (three downsamplings)",
                                  param_hint="--check-latent")
     sp = get_space(space_name)
-    if not isinstance(sp, UNetSpace):
+    if sp.network_family != "sd-unet":
         raise AutobuildError(f"--space {space_name}: U-Nets are built for the U-Net spaces (sdv14-unet, sdv14-unet-hw)")
     try:
         arch = sp.validate(parse_arch(arch_spec, row))

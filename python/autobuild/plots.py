@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import AutobuildError
+from .spaces.base import numberish as _is_numberish
+from .spaces.base import value_order as _sort_key
 from .spaces.module import layer_text
 
 __all__ = ["layer_text", "modules_table", "plot_arch", "plot_hops", "plot_importance", "plot_modules"]
@@ -60,22 +62,6 @@ def _fmt(v: Any) -> str:
     if math.isnan(x):
         return "n/a"
     return f"{x:.4g}"
-
-
-def _is_numberish(v: Any) -> bool:
-    if isinstance(v, bool):
-        return False
-    if isinstance(v, (int, float)):
-        return True
-    try:
-        float(str(v))
-        return True
-    except ValueError:
-        return False
-
-
-def _sort_key(v: Any) -> tuple:
-    return (0, float(v), "") if _is_numberish(v) else (1, 0.0, str(v))
 
 
 def _text_color(rgba: Sequence[float]) -> str:
@@ -148,27 +134,6 @@ def modules_table(scores: Any, n: int = 3) -> str:
     return "\n".join(out) + "\n"
 
 
-def _color_feature(space: Any, color_by: str | None) -> tuple[int, list]:
-    """Index of the layer feature that colours module boxes and its values in order."""
-    if not hasattr(space, "layer_features"):  # U-Net blocks {"op", "cm", "mult"}: coloured by multiplier
-        if color_by not in (None, "mult"):
-            raise AutobuildError(f"cannot colour by {color_by!r}: U-Net blocks are coloured by mult")
-        return 2, sorted({m for ms in space.mult for m in ms})
-    feats = list(space.layer_features)
-    names = [f.name for f in feats]
-    if color_by is not None:
-        if color_by not in names:
-            raise AutobuildError(f"cannot colour by {color_by!r}: layer features are {names}")
-        i = names.index(color_by)
-    else:
-        numeric = [i for i, f in enumerate(feats) if all(_is_numberish(v) for v in f.values) and f.size > 1]
-        # Expansion ratio e (Fig. 4: "convolving over many channels (e6)") when the space has one.
-        i = names.index("e") if "e" in names and names.index("e") in numeric else (numeric[0] if numeric else 0)
-    f = feats[i]
-    vals = sorted(f.values, key=_sort_key) if all(_is_numberish(v) for v in f.values) else list(f.values)
-    return i, vals
-
-
 def plot_modules(scores: Any, out: str | Path, n: int = 3, color_by: str | None = None) -> Path:
     """Figure 4 analogue: per stage (row), the ``n`` best modules (left) and ``n`` worst (right).
 
@@ -182,8 +147,7 @@ def plot_modules(scores: Any, out: str | Path, n: int = 3, color_by: str | None 
     space = scores.space
     groups = list(range(space.n_groups))
     picks = [_pick_rows(scores, g, n) for g in groups]
-    ci, cvals = _color_feature(space, color_by)
-    cname = space.layer_features[ci].name if hasattr(space, "layer_features") else "x"
+    ci, cvals, cname = space.module_colour(color_by)
     cmap = plt.get_cmap("YlGnBu")
     k = len(cvals)
     colors = {v: cmap(0.2 + 0.7 * (j / (k - 1) if k > 1 else 0.5)) for j, v in enumerate(cvals)}
@@ -279,7 +243,7 @@ def plot_importance(artifact: Any, out: str | Path) -> Path:
     seen = {name: seen_importance(d) for name, d in imp.items()}
     cats = [(name, d) for name, d in imp.items() if len(seen[name]) > 1]
     if not cats:
-        raise AutobuildError(f"{artifact.path}: no feature category with more than one value to plot")
+        raise AutobuildError(f"{artifact.name}: no feature category with more than one value to plot")
     ncol = len(cats) if len(cats) <= 5 else 4
     nrow = math.ceil(len(cats) / ncol)
     col_w = [max(len(seen[cats[i][0]]) for i in range(c, len(cats), ncol)) + 1.2 for c in range(ncol)]
@@ -312,7 +276,7 @@ def plot_importance(artifact: Any, out: str | Path) -> Path:
         if i % ncol == 0:
             ax.set_ylabel("importance |f_c(v)|", fontsize=9)
     fig.suptitle(f"FE-MLP 0-hop feature importance (cf. paper Figs. 9/10)\n"
-                 f"target {artifact.target}  |  model {artifact.path.name}  |  space {artifact.space.name}",
+                 f"target {artifact.target}  |  model {artifact.label}  |  space {artifact.space.name}",
                  fontsize=11, y=1.0, va="bottom")
     return _save(fig, out)
 
@@ -321,7 +285,7 @@ def plot_importance(artifact: Any, out: str | Path) -> Path:
 def arch_norms(artifact: Any, arch: Any, provider: str = "cpu") -> tuple[float, list[dict], Any]:
     """``(prediction, nodes, z)`` of one arch: the sequence-graph node dicts and the node
     embedding L1 norms standardised per hop, ``z[v, m] = (||h_v^m||_1 - mu_m) / sigma_m``."""
-    from .models.inference import OnnxPredictor
+    from .models.inference import OnnxSession
 
     space = artifact.space
     code = space.encode_one(arch)
@@ -329,7 +293,7 @@ def arch_norms(artifact: Any, arch: Any, provider: str = "cpu") -> tuple[float, 
     if not nodes:
         raise AutobuildError("arch has no layers to draw")
     g = space.graphs(code[None, :])
-    pred, node_norms, _ = OnnxPredictor(artifact.onnx_path, provider=provider).run(g.onnx_feed())
+    pred, node_norms, _ = OnnxSession(artifact.onnx_path, provider=provider).run(g.onnx_feed())
     from .scoring.scorer import hop_z
 
     return float(pred[0]), nodes, hop_z(artifact.report, node_norms)
@@ -401,7 +365,7 @@ def plot_arch(artifact: Any, arch: dict, out: str | Path, provider: str = "cpu")
     glob = ", ".join(f"{f.name}={nodes[0][f.name]}" for f in space.global_features)
     fig.suptitle(
         f"Sequence graph and standardised node-embedding norm per hop (cf. paper Fig. 1, Sec. 4.2)\n"
-        f"predicted {artifact.target} = {pred:.4g}  |  model {artifact.path.name}  |  space {space.name}"
+        f"predicted {artifact.target} = {pred:.4g}  |  model {artifact.label}  |  space {space.name}"
         + (f"  |  {glob}" if glob else ""),
         fontsize=10.5, y=1.0, va="bottom", x=0.5 * W / (W + 1.1),
     )
@@ -419,7 +383,7 @@ def plot_hops(artifact: Any, out: str | Path) -> Path:
     t = artifact.report.get("test") or {}
     hops = list(t.get("srcc_hop") or [])
     if not hops:
-        raise AutobuildError(f"{artifact.path}: the model report has no per-hop test SRCC")
+        raise AutobuildError(f"{artifact.name}: the model report has no per-hop test SRCC")
 
     def num(v: Any) -> float:
         try:
@@ -448,7 +412,7 @@ def plot_hops(artifact: Any, out: str | Path) -> Path:
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     n = t.get("n")
-    ax.set_title(f"Test SRCC per hop level (cf. paper Fig. 2)\ntarget {artifact.target}  |  model {artifact.path.name}"
+    ax.set_title(f"Test SRCC per hop level (cf. paper Fig. 2)\ntarget {artifact.target}  |  model {artifact.label}"
                  + (f"  |  {n} test archs" if n else ""), fontsize=10)
     return _save(fig, out)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .reduced import ReducedSpace
 from .select import select_modules, unite
@@ -17,35 +17,33 @@ def model_dir_for(work: str | Path, equation: str, prefix: str = "eq") -> Path:
     return Path(work) / f"{prefix}-{hashlib.sha1(equation.encode()).hexdigest()[:8]}"
 
 
-def train_score_select(space: Any, table: Any, equation: str, k: int, cfg: Any, model_dir: str | Path,
+def train_score_select(space: Any, table: Any, equation: str, k: int, hyper: Mapping[str, Any], model_dir: str | Path,
                        constrained: bool = False, runtime: str = "onnx",
                        log: Callable[[str], None] | None = None) -> tuple[Any, Any, dict]:
     """Train (or reuse) the predictor of one target equation, score every module (Eq. 5) and keep the
-    top-``k`` per stage. Returns ``(model artifact, ModuleScores, selection)``."""
-    from ..data import TargetEquation
-    from ..models.reuse import load_or_train, reusable
-    from ..scoring import score_modules
+    top-``k`` per stage. Returns ``(Predictor, ModuleScores, selection)``."""
+    from ..models.training import reusable
+    from ..predictor import Predictor
 
-    eq = TargetEquation(equation)
+    p = Predictor(space, equation, runtime=runtime, **hyper)
     if log:
-        log(f"reusing {model_dir}" if reusable(model_dir, space, eq, cfg) is not None
+        log(f"reusing {model_dir}" if reusable(model_dir, space, p.target, p._make_config(), p.kind) is not None
             else f"training on {len(table)} archs: {equation}")
-    art, _ = load_or_train(model_dir, space, space.encode(table.archs), eq.evaluate(table.metrics), eq, cfg,
-                           {"source": table.source, "n": len(table)})
-    scores = score_modules([art], runtime=runtime)
-    return art, scores, select_modules(scores, k, constrained)
+    p.fit(table, out=model_dir, reuse=True, overwrite=True)
+    scores = p.score()
+    return p, scores, select_modules(scores, k, constrained)
 
 
-def build_from_equations(space: Any, table: Any, equations: Sequence[str], k: int, cfg: Any, work: str | Path,
-                         constrained: bool = False, runtime: str = "onnx", prefix: str = "eq",
+def build_from_equations(space: Any, table: Any, equations: Sequence[str], k: int, hyper: Mapping[str, Any],
+                         work: str | Path, constrained: bool = False, runtime: str = "onnx", prefix: str = "eq",
                          log: Callable[[str], None] | None = None) -> tuple[ReducedSpace, list[Any]]:
     """The reduced space united from the top-``k`` modules of one predictor per equation (Sec. 7.2)."""
     selections, names, models = [], [], []
     for i, text in enumerate(equations):
         step = (lambda m, i=i: log(f"equation {i + 1}/{len(equations)}: {m}")) if log else None
-        art, scores, sel = train_score_select(space, table, text, k, cfg, model_dir_for(work, text, f"{prefix}{i}"),
-                                              constrained, runtime, step)
+        p, scores, sel = train_score_select(space, table, text, k, hyper, model_dir_for(work, text, f"{prefix}{i}"),
+                                            constrained, runtime, step)
         selections.append((scores, sel))
         names.append(f"{prefix}{i}: {text}")
-        models.append(art)
+        models.append(p)
     return unite(selections, names), models

@@ -105,19 +105,29 @@ class ReducedSpace:
         return c[self._valid(c)]
 
     def top_combos(self, n: int) -> np.ndarray:
-        """The ``n`` best combinations by summed module score that satisfy the space's constraints,
-        by exact k-best enumeration."""
-        from .kbest import kbest_product
+        """The ``n`` best combinations by summed module score that satisfy the space's constraints
+        (fewer when fewer exist), exactly: k-best enumeration of the product where the groups are
+        independent, else a best-first walk that the constraints prune (:func:`.kbest.kbest_valid`)."""
+        from .kbest import kbest_product, kbest_valid
 
         lists = [[m.score for m in mods] for mods in self.groups]
         lists += [[0.0] * len(self.globals[f.name]) for f in self.space.global_features]
-        want = n
-        while True:
-            c = np.array([c for c, _ in kbest_product(lists, want)], dtype=np.int64).reshape(-1, len(self.sizes))
-            ok = c[self._valid(c)]
-            if len(ok) >= n or len(c) < want:
-                return ok[:n]
-            want *= 4
+        if "independent_groups" in getattr(self.space, "capabilities", ()):
+            c = [c for c, _ in kbest_product(lists, n)]
+        else:
+            c = [c for c, _ in kbest_valid(lists, n, self._options)]
+        return np.array(c, dtype=np.int64).reshape(-1, len(self.sizes))
+
+    def _options(self, prefix: tuple[int, ...]) -> np.ndarray:
+        """Positions of the next list that agree with the chosen ``prefix`` (groups, then globals)."""
+        j, G = len(prefix), len(self.groups)
+        if j >= G:
+            return np.arange(self.sizes[j])
+        m = len(self.groups[j])
+        combos = np.full((m, G), -1, dtype=np.int64)
+        combos[:, :j] = np.asarray(prefix, dtype=np.int64)[None, :]
+        combos[:, j] = np.arange(m)
+        return np.flatnonzero(self.space.compatible(self._sets, combos))
 
     def sample_combos(self, n: int, seed: int | None = 0) -> np.ndarray:
         """``n`` distinct valid combinations drawn uniformly (all of them when ``n`` >= their number)."""

@@ -17,27 +17,20 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
-def _predict(art: Any, space: Any, codes: np.ndarray) -> np.ndarray:
-    """A model's (or an ensemble's mean) predictions of ``codes`` with its ONNX export."""
-    from ..models.inference import OnnxPredictor
-
-    members = getattr(art, "members", None) or [art]
-    return np.mean([OnnxPredictor(m.onnx_path).predict(space, codes)[0] for m in members], axis=0)
-
-
 #: Most built archs a summary predicts (a larger build is summarised on an even sample of them).
 SUMMARY_SAMPLE = 100_000
 
 
 def predicted_ranges(space: Any, codes: np.ndarray, predictors: Mapping[str, Any]) -> list[str]:
-    """``name: built [lo, hi] (median m) vs training data [lo, hi]`` for every predictor given."""
+    """``name: built [lo, hi] (median m) vs training data [lo, hi]`` for every predictor given
+    (name -> :class:`~autobuild.Predictor`)."""
     lines = []
     if len(codes) > SUMMARY_SAMPLE:
         codes = np.asarray(codes)[np.linspace(0, len(codes) - 1, SUMMARY_SAMPLE).astype(np.int64)]
         lines.append(f"  (on an even sample of {SUMMARY_SAMPLE:,} of the built archs)")
     for name, art in predictors.items():
-        pred = _predict(art, space, codes)
-        rep = (getattr(art, "members", None) or [art])[0].report
+        pred = art.predict_codes(codes)[0]
+        rep = art.members[0].report
         rng = rep.get("label_range")
         data = (f"[{_fmt(rng[0])}, {_fmt(rng[1])}]" if rng else
                 f"mean {_fmt(rep['label_mean'])} +- {_fmt(rep['label_std'])}")
@@ -91,10 +84,10 @@ def build_summary(reduced: Any, codes: np.ndarray, predictors: Mapping[str, Any]
 
 
 def parse_evaluate(spec: str | None, space: Any, warn: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """``--evaluate acc=runs/acc,latency_gpu=runs/lat`` -> name -> loaded model or ensemble (of
-    ``space``); ``warn`` is told when a model's target is not the name it is given."""
+    """``--evaluate acc=runs/acc,latency_gpu=runs/lat`` -> name -> :class:`~autobuild.Predictor` (a
+    model or an ensemble of ``space``); ``warn`` is told when a model's target is not the name it is given."""
     from ..errors import AutobuildError
-    from ..models.ensemble import load_any
+    from ..predictor import Predictor
 
     out: dict[str, Any] = {}
     if not spec:
@@ -103,7 +96,7 @@ def parse_evaluate(spec: str | None, space: Any, warn: Callable[[str], None] | N
         name, eq, path = part.partition("=")
         if not eq or not name.strip() or not path.strip():
             raise AutobuildError(f"--evaluate {spec!r}: expected NAME=MODEL_DIR[,NAME=MODEL_DIR...]")
-        art = out[name.strip()] = load_any(path.strip(), space=space)
+        art = out[name.strip()] = Predictor.load(path.strip(), space=space)
         if warn and str(art.target) != name.strip():
             warn(f"--evaluate: model {path.strip()} was trained on target {art.target}, not {name.strip()!r}: "
                  f"its range is in the units of {art.target}")
@@ -117,7 +110,7 @@ def own_models(paths: Sequence[str], scores: Sequence[Any]) -> dict[str, Any]:
     from pathlib import Path
 
     from ..errors import AutobuildError
-    from ..models.ensemble import load_any
+    from ..predictor import Predictor
 
     out: dict[str, Any] = {}
     for p, s in zip(paths, scores):
@@ -126,7 +119,7 @@ def own_models(paths: Sequence[str], scores: Sequence[Any]) -> dict[str, Any]:
                 if not cand.is_dir():
                     continue
                 try:
-                    art = load_any(cand, space=s.space)
+                    art = Predictor.load(cand, space=s.space)
                 except AutobuildError:
                     continue
                 if str(art.target) == str(s.target):
@@ -140,33 +133,5 @@ __all__: Sequence[str] = ("build_summary", "composition", "own_models", "parse_e
 
 def codes_composition(space: Any, codes: np.ndarray, what: str) -> list[str]:
     """Depths and layer choices of a set of archs per module group (a search front, a sample of a
-    reduced space): ``  stage 1: depth 2 x3, 4 x5; k 3:40% 5:35% 7:25%; e ...`` after a first line
-    saying how many archs."""
-    codes = np.asarray(codes)
-    n = len(codes)
-    rows = space.decode(codes, "zero")
-    if not hasattr(space, "layer_features"):  # spaces of blocks, not layer choices (U-Nets): depths only
-        lines = [f"{what}: {n} archs; per stage the depths (blocks):"]
-        for g in range(space.n_groups):
-            depth = space.module_depths(codes, g)
-            lines.append(f"  stage {space.group_label(g)}: depth "
-                         + ", ".join(f"{d} x{c}" for d, c in sorted(Counter(depth.tolist()).items())))
-        return lines
-    lines = [f"{what}: {n} archs; per stage the depths and the share of each layer choice:"]
-    keys = [f.name for f in space.layer_features]
-    for g in range(space.n_groups):
-        depth = space.module_depths(codes, g)
-        dh = ", ".join(f"{d} x{c}" for d, c in sorted(Counter(depth.tolist()).items()))
-        counts: list[Counter] = [Counter() for _ in keys]
-        for row in rows:
-            for s in space.module_groups[g]:
-                off, d = int(space.slot_offset[s]), int(row[space.depth_key][s])
-                for f, c in zip(space.layer_features, counts):
-                    c.update(row[f.key][off:off + d])
-        parts = []
-        for name, c in zip(keys, counts):
-            total = sum(c.values())
-            if total:
-                parts.append(f"{name} " + " ".join(f"{v}:{100 * k / total:.0f}%" for v, k in sorted(c.items())))
-        lines.append(f"  stage {space.group_label(g)}: depth {dh}" + (f"; {'; '.join(parts)}" if parts else ""))
-    return lines
+    reduced space): the space's own words (``describe_codes`` of the protocol)."""
+    return space.describe_codes(codes, what)

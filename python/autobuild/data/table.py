@@ -40,7 +40,9 @@ class LabelledTable:
 
     archs: list[dict]
     metrics: dict[str, np.ndarray] = field(default_factory=dict)
-    source: str = ""
+    source: str = ""  # the file read
+    name: str = ""  # the data as the user named it (``builtin:ofa-mbv3`` or the path given)
+    codes: np.ndarray | None = None  # the archs' codes in the space that validated them (read_encoded)
 
     def __len__(self) -> int:
         return len(self.archs)
@@ -188,11 +190,15 @@ def _open_rows(path: Path) -> Iterator[tuple[str, bool, Iterator[str]]]:
 
 
 def read_labelled(path: str | Path, validate: Validator | None = None, require_metrics: Iterable[str] = ()) -> LabelledTable:
-    """Read a labelled CSV/JSONL file (gzip allowed; bounded size and line length).
+    """Read a labelled CSV/JSONL file (gzip allowed; bounded size and line length), or the embedded
+    data named ``builtin:NAME``.
 
     ``validate`` maps each arch dict to its canonical form or raises :class:`AutobuildError`
     (e.g. ``MacroSpace.validate``); ``require_metrics`` are metric columns that must be present."""
-    path = Path(path)
+    from .builtin import resolve_data
+
+    given = str(path)
+    path = resolve_data(path)
     require = list(require_metrics)
     archs: list[dict] = []
     values: dict[str, list[float]] = {}
@@ -236,13 +242,15 @@ def read_labelled(path: str | Path, validate: Validator | None = None, require_m
     if not archs:
         raise AutobuildError(f"{name}: empty file (no data rows)")
     metrics = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
-    return LabelledTable(archs, metrics, str(path))
+    return LabelledTable(archs, metrics, str(path), given)
 
 
 def read_records(path: str | Path, validate: Validator | None = None) -> Records:
     """Read an arch file keeping every row as given (any extra columns, the arch text untouched);
     only the arch is validated. For commands that add columns to the user's rows (``predict``)."""
-    path = Path(path)
+    from .builtin import resolve_data
+
+    path = resolve_data(path)
     rows: list[dict[str, Any]] = []
     archs: list[dict] = []
     with _open_rows(path) as (name, jsonl, lines):
@@ -388,10 +396,13 @@ def read_encoded(path: str | Path, space: Any, require_metrics: Iterable[str] = 
     of the canonical archs), each arch encoded once: spaces with ``encode_one`` / ``decode_one``
     keep the code their validation computes (validating then encoding 2,700 OFA archs encoded each
     twice, half a second of a training run)."""
-    encode_one, decode_one = getattr(space, "encode_one", None), getattr(space, "decode_one", None)
-    if encode_one is None or decode_one is None:
+    from ..spaces.base import SpaceBase
+
+    if getattr(type(space), "encode_one", None) is SpaceBase.encode_one:  # no faster one-arch path of its own
         table = read_labelled(path, validate=space.validate, require_metrics=require_metrics)
-        return table, space.encode(table.archs)
+        table.codes = space.encode(table.archs)
+        return table, table.codes
+    encode_one, decode_one = space.encode_one, space.decode_one
     codes: list[np.ndarray] = []
 
     def validate(arch: Any) -> dict:
@@ -400,4 +411,5 @@ def read_encoded(path: str | Path, space: Any, require_metrics: Iterable[str] = 
         return decode_one(code)
 
     table = read_labelled(path, validate=validate, require_metrics=require_metrics)
-    return table, np.stack(codes)
+    table.codes = np.stack(codes)
+    return table, table.codes

@@ -65,21 +65,44 @@ def _versions() -> dict[str, str]:
 
 @dataclass
 class ModelArtifact:
-    """A loaded (validated) model directory."""
+    """One trained model: a loaded (validated) model directory, or a model fitted in this process
+    and not saved yet (``path`` None; its ONNX export is written to a private temporary directory
+    on first use). :class:`autobuild.Predictor` holds one per ensemble member."""
 
-    path: Path
+    path: Path | None
     config: dict
     space: SearchSpace
     target: TargetEquation
     _torch: Any = field(default=None, repr=False)
+    _tmp: Any = field(default=None, repr=False)
 
     @property
     def report(self) -> dict:
         return self.config["report"]
 
     @property
+    def name(self) -> str:
+        """How messages name the model: its directory, or ``fitted model`` before it is saved."""
+        return str(self.path) if self.path is not None else "fitted model"
+
+    @property
+    def label(self) -> str:
+        """A short name for figures: the directory's last component."""
+        return self.path.name if self.path is not None else "fitted model"
+
+    @property
     def onnx_path(self) -> Path:
-        return self.path / ONNX
+        if self.path is not None:
+            return self.path / ONNX
+        if self._tmp is None:
+            import tempfile
+
+            from .onnx_export import export_onnx
+
+            tmp = tempfile.TemporaryDirectory(prefix="autobuild-onnx-")
+            export_onnx(self.torch_model(), self.space, Path(tmp.name) / ONNX)
+            self._tmp = tmp
+        return Path(self._tmp.name) / ONNX
 
     @property
     def kind(self) -> str:
@@ -97,7 +120,7 @@ class ModelArtifact:
 
         if not getattr(KINDS.get(self.kind), capability, False):
             able = [k for k, v in KINDS.items() if getattr(v, capability, False)]
-            raise AutobuildError(f"{self.path}: is a {self.kind!r} model; {purpose} needs a model of kind "
+            raise AutobuildError(f"{self.name}: is a {self.kind!r} model; {purpose} needs a model of kind "
                                  f"{' or '.join(repr(k) for k in able)}")
 
     def torch_model(self):  # noqa: ANN201
@@ -134,48 +157,55 @@ def model_dir_files(path: str | Path) -> set[str] | None:
     return owned
 
 
-def save_model(path: str | Path, result: Any, space: SearchSpace, target: TargetEquation, data_info: dict,
-               overwrite: bool = False) -> Path:
-    """Write a trained :class:`~autobuild.models.trainer.TrainResult` as a model directory, atomically.
-
-    An existing model directory is replaced only with ``overwrite``; any other existing non-empty
-    directory is an error (nothing autobuild did not write is ever deleted)."""
+def fitted_model(result: Any, space: SearchSpace, target: TargetEquation, data_info: dict) -> ModelArtifact:
+    """A model trained in this process (a :class:`~.fitting.TrainResult`) as an unsaved artifact:
+    the config :func:`save_model` writes, less the ONNX details and versions known on saving."""
     from dataclasses import asdict
 
-    from safetensors.torch import save_file
-
-    from .onnx_export import export_onnx
-
-    path = Path(path)
     kind = str(getattr(result.model, "kind", DEFAULT_KIND))
     if kind not in KINDS:
         raise AutobuildError(f"unknown model kind {kind!r} (known: {', '.join(KINDS)})")
     declared = getattr(result, "kind", kind)
     if declared != kind:
         raise AutobuildError(f"training result says kind {declared!r} but holds a {kind!r} model")
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "space": space.to_dict(),
+        "space_fingerprint": space.fingerprint(),
+        "target": target.to_dict(),
+        "data": dict(data_info),
+        "hyperparameters": asdict(result.config),
+        "report": dict(result.report),
+    }
+    return ModelArtifact(None, config, space, target, _torch=result.model)
+
+
+def save_model(path: str | Path, model: ModelArtifact, overwrite: bool = False) -> ModelArtifact:
+    """Write a model (fitted or loaded) as a model directory, atomically; returns it loaded from there.
+
+    An existing model directory is replaced only with ``overwrite``; any other existing non-empty
+    directory is an error (nothing autobuild did not write is ever deleted)."""
+    from safetensors.torch import save_file
+
+    from .onnx_export import export_onnx
+
+    path = Path(path)
     check_output_dir(path, overwrite, model_dir_files)
+    torch_model = model.torch_model()  # in memory before the directory may be replaced
     with atomic_dir(path) as tmp:
         tmp = Path(tmp)
-        state = {k: v.detach().contiguous() for k, v in result.model.state_dict().items()}
+        state = {k: v.detach().contiguous() for k, v in torch_model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS))
-        onnx_info = export_onnx(result.model, space, tmp / ONNX)
-        report = dict(result.report)
-        config = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "kind": kind,
-            "space": space.to_dict(),
-            "space_fingerprint": space.fingerprint(),
-            "target": target.to_dict(),
-            "data": data_info,
-            "hyperparameters": asdict(result.config),
-            "report": report,
-            "onnx": onnx_info,
-            "versions": _versions(),
-        }
+        onnx_info = export_onnx(torch_model, model.space, tmp / ONNX)
+        config = {k: v for k, v in model.config.items() if k not in ("onnx", "versions")}
+        config.update(onnx=onnx_info, versions=_versions())
         (tmp / CONFIG).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
         write_manifest(tmp, list(MODEL_FILES), "model")
-    return path
+    saved = load_model(path, space=model.space)
+    saved._torch = torch_model
+    return saved
 
 
 def load_model(path: str | Path, space: SearchSpace | None = None) -> ModelArtifact:
@@ -201,3 +231,10 @@ def load_model(path: str | Path, space: SearchSpace | None = None) -> ModelArtif
         raise AutobuildError(f"{p}: model was trained on space {model_space.name!r}, not {space.name!r}")
     target = TargetEquation.from_dict(cfg["target"])
     return ModelArtifact(p, cfg, model_space, target)
+
+
+def save_result(path: str | Path, result: Any, space: SearchSpace, target: TargetEquation, data_info: dict,
+                overwrite: bool = False) -> Path:
+    """A :class:`~.fitting.TrainResult` straight to a model directory (what :class:`autobuild.Predictor`
+    does after training; for tests and benchmarks that train a network by hand)."""
+    return save_model(path, fitted_model(result, space, target, data_info), overwrite=overwrite).path

@@ -1,6 +1,6 @@
 """The predictor's message passing on a batch of chains, in training, as one autograd node.
 
-Every hop of :class:`~autobuild.models.predictor.AutoBuildPredictor` (paper Sec. 3.2, supp. 7.1)
+Every hop of :class:`~autobuild.models.gatv2_network.GATv2Network` (paper Sec. 3.2, supp. 7.1)
 is ``h^{m+1} = ReLU(BN(GATv2(h^m))) (+ h^m)``; the loss (Eq. 4) needs the graph norms of every
 hop, ``||h_G^m||_1`` (the mean of the node norms, Eq. 2), and the prediction head the mean of the
 last hop. Trained module by module, a step on 128 OFA archs (about 1,900 nodes) runs some two
@@ -20,7 +20,7 @@ pooling, the head, the MSE and the hop term, and the whole gradient, in one call
 :func:`chain_loss` wraps it as one autograd node for callers that want a loss tensor.
 
 It is the same function as the module path (``GATv2Conv`` -> ``BatchNorm1d`` -> ``relu`` -> ``+``,
-then :meth:`~.predictor.AutoBuildPredictor.pool`): values, gradients of every parameter and the
+then :meth:`~.predictor.GATv2Network.pool`): values, gradients of every parameter and the
 running statistics agree to float rounding (``tests/test_chain_encoder.py``). Evaluation,
 exports, DAGs and configurations the kernels do not cover take the module path.
 """
@@ -222,7 +222,7 @@ def chain_loss_grad(model: Any, idx: torch.Tensor, has_pred: torch.Tensor, batch
                     offsets: Sequence[int] | None = None) -> float | None:
     """The Eq. 4 loss (authors' hop term, ``hop_loss="pearson"``) of a chain batch with standardised
     labels ``y`` and its whole gradient, without autograd. Every parameter of ``model`` (an
-    :class:`~.predictor.AutoBuildPredictor`; the caller checks :func:`fusable` and
+    :class:`~.predictor.GATv2Network`; the caller checks :func:`fusable` and
     :func:`head_fusable`) is a view into the flat float32 ``params`` (or, with ``offsets``, sits
     there at its offset, in :func:`_roles` order) and its gradient is written to the same place of
     ``grad``. ``idx`` ``[N, F]``: value indices into the FE-MLP's table (``h0 = |table[idx]|``); the
@@ -279,7 +279,7 @@ def encode_chains(convs: Sequence[GATv2Conv], norms: Sequence[nn.BatchNorm1d], h
                   has_pred: torch.Tensor, batch: torch.Tensor, counts: torch.Tensor,
                   fe_grad_scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Graph norms ``[M+1, B]`` of every hop and the mean of the last hop ``[B, H*C]`` (what
-    :meth:`~.predictor.AutoBuildPredictor.forward_train` needs), through the fused kernels; updates
+    :meth:`~.predictor.GATv2Network.forward_train` needs), through the fused kernels; updates
     every norm's running statistics as its forward would. The caller checks :func:`fusable`."""
     meta = (list(convs), list(norms), has_pred, batch, counts.clamp(min=1.0), float(fe_grad_scale))
     return _ChainEncoder.apply(meta, h0, *_hop_params(convs, norms))

@@ -21,13 +21,13 @@ def seen_importance(d: dict) -> list[tuple]:
 
 def _header(art: Any, what: str = "") -> list[str]:
     cfg, rep = art.config, art.config["report"]
-    return [f"model: {art.path}{what}",
+    return [f"model: {art.name}{what}",
             f"space: {art.space.name} (fingerprint {cfg['space_fingerprint']})   target: {art.target}",
             f"data: {cfg['data'].get('source')} ({cfg['data'].get('n')} archs; {rep['n_train']} train / "
             f"{rep['test']['n']} test)"]
 
 
-def autobuild(art: Any) -> list[str]:
+def describe_gatv2(art: Any) -> list[str]:
     """An AutoBuild predictor: hop-level SRCC (Fig. 2), moments (Sec. 4.2, Table 2), FE-MLP importance."""
     cfg, rep = art.config, art.config["report"]
     t, hp = rep["test"], cfg["hyperparameters"]
@@ -56,7 +56,7 @@ def autobuild(art: Any) -> list[str]:
     return out
 
 
-def kgnn(art: Any) -> list[str]:
+def describe_graphconv(art: Any) -> list[str]:
     """A k-GNN efficiency predictor: MAE, MAPE, SRCC and the +-10 % share per split."""
     cfg, rep = art.config, art.config["report"]
     t, hp = rep["test"], cfg["hyperparameters"]
@@ -80,4 +80,25 @@ def kgnn(art: Any) -> list[str]:
     if t.get("srcc_hop"):
         out.append("SRCC of the per-layer graph L1 norm (diagnostic): "
                    + "  ".join(f"h{i}={v:.3f}" for i, v in enumerate(t["srcc_hop"])))
+    return out
+
+
+def describe_ensemble(name: str, members: list, report: dict) -> list[str]:
+    """An ensemble (Sec. 5.3): mean +- std of the members' held-out metrics, each member, the mean
+    FE-MLP importance."""
+    t, first = report["test"], members[0]
+    out = [f"ensemble: {name} ({len(members)} members)   space: {first.space.name}   target: {first.target}",
+           "", "held-out test metrics, mean +- std over members (each member holds out its own fold):",
+           "  " + "  ".join(f"h{m}={v:.3f}+-{s:.3f}" for m, (v, s) in enumerate(zip(t["srcc_hop"], t["srcc_hop_std"])))
+           + f"  pred={t['srcc_pred']:.3f}+-{t['srcc_pred_std']:.3f}  MAE={t['mae']:.4g}", "", "members:"]
+    for i, m in enumerate(members):
+        mt = m.report["test"]
+        label = m.path.name if m.path is not None else f"member{i}"
+        out.append(f"  {label:<14} pred={mt['srcc_pred']:.3f}  hops [" + " ".join(f"{v:.3f}" for v in mt["srcc_hop"])
+                   + f"]  MAE={mt['mae']:.4g}  (n={mt['n']})")
+    if report["fe_importance"]:
+        out += ["", "FE-MLP importance |f_c(v)|, mean +- std over members (Sec. 4.3):"]
+        for feat, d in report["fe_importance"].items():
+            pairs = sorted(seen_importance(d), key=lambda p: -p[1])
+            out.append(f"  {feat:<6} " + "  ".join(f"{v}: {s:.3f}+-{e:.3f}" for v, s, e in pairs))
     return out

@@ -8,9 +8,9 @@ so an interrupted ``autobuild train --folds 5 --seeds 4`` loses at most the memb
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +18,6 @@ from ..errors import AutobuildError
 from ..io_utils import atomic_write_text
 from ..manifest import check_seal, seal
 from .artifact import CONFIG, ModelArtifact, load_model
-from .reuse import reusable
 
 MANIFEST = "ensemble.json"
 FORMAT = "autobuild-ensemble"
@@ -28,7 +27,7 @@ def member_name(fold: int, seed_index: int) -> str:
     return f"fold{fold}-seed{seed_index}"
 
 
-def _settings(space: Any, target: Any, cfg: Any, folds: int, seeds: int, data_info: dict) -> dict:
+def ensemble_settings(space: Any, target: Any, cfg: Any, folds: int, seeds: int, data_info: dict) -> dict:
     base = asdict(cfg)
     for k in ("fold", "folds", "split_seed", "threads"):
         base.pop(k, None)
@@ -92,48 +91,16 @@ def prepare_ensemble_dir(out: str | Path, settings: dict, overwrite: bool) -> st
     return "replace"
 
 
-def train_ensemble(
-    space: Any, codes: np.ndarray, y: np.ndarray, target: Any, cfg: Any, folds: int, seeds: int, out: str | Path,
-    data_info: dict, progress: Callable[[int, float], None] | None = None,
-    on_member: Callable[[int, int, str, str], None] | None = None, overwrite: bool = False,
-    on_start: Callable[[str], None] | None = None,
-) -> list[Path]:
-    """Train (or resume) ``folds x seeds`` members into ``out``; returns the member directories.
-
-    Member (fold f, seed j) holds out fold f of a k-fold partition drawn with ``cfg.seed`` (or the
-    usual random split when ``folds == 1``) and initialises with ``cfg.seed + j``.
-    ``on_start(state)`` says whether the directory is ``new``, resumed (``resume``) or replaced
-    (``replace``); ``on_member(i, n, name, status)`` reports ``train`` / ``kept`` per member. Everything is checked
-    before the directory is touched; an ensemble of other settings is replaced only with ``overwrite``
-    (or when it holds no finished member: a failed run does not block the corrected one)."""
-    from .artifact import save_model
-    from .trainer import train_predictor
-
+def start_ensemble_dir(out: str | Path, settings: dict, names: list[str], overwrite: bool) -> str:
+    """Make ``out`` ready for the members (:func:`prepare_ensemble_dir`, then the sealed manifest);
+    returns the state (``new``, ``resume``, ``replace``)."""
     out = Path(out)
-    member_cfgs = check_members(space, y, cfg, folds, seeds)
-    settings = _settings(space, target, cfg, folds, seeds, data_info)
-    names = [member_name(f, j) for f in range(folds) for j in range(seeds)]
     state = prepare_ensemble_dir(out, settings, overwrite)
-    if on_start:
-        on_start(state)
     out.mkdir(parents=True, exist_ok=True)
     if not (out / MANIFEST).is_file():
         atomic_write_text(out / MANIFEST, json.dumps(seal({"format": FORMAT, "settings": settings, "members": names}),
                                                      indent=1) + "\n")
-    paths = []
-    for i, (name, member_cfg) in enumerate(zip(names, member_cfgs)):
-        path = out / name
-        if reusable(path, space, target, member_cfg) is not None:
-            paths.append(path)
-            if on_member:
-                on_member(i, len(names), name, "kept")
-            continue
-        if on_member:
-            on_member(i, len(names), name, "train")
-        result = train_predictor(space, codes, y, member_cfg, progress=progress)
-        save_model(path, result, space, target, data_info, overwrite=True)
-        paths.append(path)
-    return paths
+    return state
 
 
 def _read_manifest(path: Path) -> dict:
@@ -183,47 +150,19 @@ def load_models(paths: list[str | Path], space: Any = None) -> list[ModelArtifac
     return out
 
 
-@dataclass
-class EnsembleView:
-    """An ensemble read as one model by the commands that summarise a model (``info``, ``plot
-    hops``, ``plot importance``, ``predict``): ``report`` holds the members' mean held-out metrics and
-    mean FE-MLP importance (``*_std``: their spread across members)."""
-
-    path: Path
-    members: list[ModelArtifact]
-
-    @property
-    def space(self) -> Any:
-        return self.members[0].space
-
-    @property
-    def target(self) -> Any:
-        return self.members[0].target
-
-    @property
-    def kind(self) -> str:
-        return self.members[0].kind
-
-    def require(self, capability: str, purpose: str) -> None:
-        self.members[0].require(capability, purpose)
-
-    @property
-    def report(self) -> dict:
-        tests = [m.report["test"] for m in self.members]
-        hops = np.array([t["srcc_hop"] for t in tests], dtype=np.float64)
-        pred = np.array([t["srcc_pred"] for t in tests], dtype=np.float64)
-        test = {"n": int(sum(t["n"] for t in tests)), "srcc_hop": hops.mean(0).tolist(), "srcc_hop_std": hops.std(0).tolist(),
-                "srcc_pred": float(pred.mean()), "srcc_pred_std": float(pred.std()),
-                "mae": float(np.mean([t["mae"] for t in tests]))}
-        imp: dict[str, dict] = {}
-        for name, d in (self.members[0].report.get("fe_importance") or {}).items():
-            scores = np.array([m.report["fe_importance"][name]["score"] for m in self.members], dtype=np.float64)
-            imp[name] = {"values": d["values"], "score": scores.mean(0).tolist(), "score_std": scores.std(0).tolist()}
-            if all("count" in m.report["fe_importance"][name] for m in self.members):
-                imp[name]["count"] = np.sum([m.report["fe_importance"][name]["count"] for m in self.members], 0).tolist()
-        return {"kind": self.kind, "test": test, "fe_importance": imp, "members": len(self.members)}
-
-
-def load_any(path: str | Path, space: Any = None) -> ModelArtifact | EnsembleView:
-    """A model directory, or an ensemble directory as an :class:`EnsembleView`."""
-    return EnsembleView(Path(path), load_ensemble(path, space)) if is_ensemble(path) else load_model(path, space=space)
+def ensemble_report(members: list[ModelArtifact]) -> dict:
+    """The members' mean held-out metrics and mean FE-MLP importance (``*_std``: their spread), what
+    ``info``, ``plot hops`` and ``plot importance`` show of an ensemble."""
+    tests = [m.report["test"] for m in members]
+    hops = np.array([t["srcc_hop"] for t in tests], dtype=np.float64)
+    pred = np.array([t["srcc_pred"] for t in tests], dtype=np.float64)
+    test = {"n": int(sum(t["n"] for t in tests)), "srcc_hop": hops.mean(0).tolist(), "srcc_hop_std": hops.std(0).tolist(),
+            "srcc_pred": float(pred.mean()), "srcc_pred_std": float(pred.std()),
+            "mae": float(np.mean([t["mae"] for t in tests]))}
+    imp: dict[str, dict] = {}
+    for name, d in (members[0].report.get("fe_importance") or {}).items():
+        scores = np.array([m.report["fe_importance"][name]["score"] for m in members], dtype=np.float64)
+        imp[name] = {"values": d["values"], "score": scores.mean(0).tolist(), "score_std": scores.std(0).tolist()}
+        if all("count" in m.report["fe_importance"][name] for m in members):
+            imp[name]["count"] = np.sum([m.report["fe_importance"][name]["count"] for m in members], 0).tolist()
+    return {"kind": members[0].kind, "test": test, "fe_importance": imp, "members": len(members)}

@@ -89,9 +89,7 @@ def label_moments(space: Any, codes: np.ndarray, y: np.ndarray) -> list[dict]:
     out = []
     for gi in range(space.n_groups):
         depth = space.module_depths(codes, gi)
-        lo, hi = space.group_depths(gi)
-        values = getattr(space, "group_depth_values", None)  # spaces whose range has gaps (U-Nets)
-        for l in (values(gi) if values else range(lo, hi + 1)):
+        for l in space.group_depth_values(gi):  # U-Nets: ranges with gaps
             sel = y[depth == l]
             out.append({
                 "group": gi, "stage": space.group_label(gi), "depth": l, "n": int(len(sel)),
@@ -162,7 +160,7 @@ def fit(model: torch.nn.Module, space: Any, codes: np.ndarray, ys: torch.Tensor,
     with ``grad_fn`` and an optimiser on flat buffers (:class:`~.flat_adamw.FlatAdamW`), a batch
     first tries ``grad_fn(model, graph_tensors, y_batch, params, grad)``, which writes the whole
     gradient into ``grad`` and returns the loss as a float, or None to fall back to ``loss_fn``
-    (the same loss, without autograd: :meth:`~.predictor.AutoBuildPredictor.fused_loss_grad`).
+    (the same loss, without autograd: :meth:`~.predictor.GATv2Network.fused_loss_grad`).
     ``progress(epoch, mean_loss)``
     after every epoch (with ``val=`` the monitor's latest held-out SRCC when it takes that
     argument); ``monitor(epoch)`` before it (a :class:`ValidationMonitor`; it only reads the

@@ -59,13 +59,13 @@ def resolve_provider(name: str, warn: bool = True) -> list[str]:
     return [full, "CPUExecutionProvider"]
 
 
-class OnnxPredictor:
+class OnnxSession:
     """ONNX Runtime session over a predictor export: ``predict(codes)`` in large batches.
 
     The session runs single-threaded: ONNX Runtime's multi-threaded CPU kernels for the exported
     scatter reductions race (the same input can give different outputs with 2 intra-op threads,
     never with 1). Parallelism comes from running independent chunks
-    on several sessions instead (:class:`~autobuild.models.evaluators.OnnxEvaluator`)."""
+    on several sessions instead (:class:`~autobuild.search.evaluators.onnx.OnnxEvaluator`)."""
 
     def __init__(self, path: str | Path, provider: str = "cpu") -> None:
         import onnxruntime as ort

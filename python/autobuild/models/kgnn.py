@@ -26,8 +26,8 @@ first layer costs no per-node matmul (2 of the 8); the result is the same functi
 rounding aside; ``tests/test_kgnn.py`` checks it against the plain path and against PyG's own
 ``GraphConv.forward``).
 
-The forward signature and outputs equal :class:`~.predictor.AutoBuildPredictor`'s, so the model
-directory, the ONNX export and :class:`~.inference.OnnxPredictor` serve both kinds unchanged:
+The forward signature and outputs equal :class:`~.predictor.GATv2Network`'s, so the model
+directory, the ONNX export and :class:`~.inference.OnnxSession` serve both kinds unchanged:
 ``node_norms[:, m] = ||h_v^m||_1`` and ``graph_norms[:, m] = sum_v ||h_v^m||_1`` (the L1 norm of the
 graph's layer-``m`` node embeddings) for ``m = 0..layers``. These are diagnostics (``srcc_hop`` in
 the report): LeakyReLU embeddings are signed and not trained to rank, so they are not the hop
@@ -96,10 +96,10 @@ def _l1(h: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(h, 1, dim=-1)
 
 
-class KGNNPredictor(nn.Module):
+class GraphConvNetwork(nn.Module):
     """Forward: ``(x, edge_index, batch, counts) -> (pred, node_norms, graph_norms)``.
 
-    Inputs as :class:`~.predictor.AutoBuildPredictor` (``x``: int64[N, F] feature value indices,
+    Inputs as :class:`~.predictor.GATv2Network` (``x``: int64[N, F] feature value indices,
     ``edge_index``: int64[2, E], ``batch``: int64[N], ``counts``: float[B] nodes per graph).
     ``pred``: float[B] in label units (the standardisation moments ``y_mean`` / ``y_std`` are
     buffers); ``node_norms``: float[N, layers+1] = ``||h_v^m||_1``; ``graph_norms``:
@@ -110,7 +110,7 @@ class KGNNPredictor(nn.Module):
     kind = KIND
 
     @classmethod
-    def from_hyperparameters(cls, categories: Sequence[FeatureCategory], hp: dict) -> "KGNNPredictor":
+    def from_hyperparameters(cls, categories: Sequence[FeatureCategory], hp: dict) -> "GraphConvNetwork":
         """The model a stored ``config.json["hyperparameters"]`` describes."""
         return cls(categories, hidden=int(hp["hidden"]), layers=int(hp["layers"]), prior=str(hp.get("prior", "none")))
 
@@ -357,7 +357,7 @@ def train_kgnn(
 def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: KGNNConfig, tr: np.ndarray, te: np.ndarray,
            mu: float, sd: float, progress: Callable[[int, float], None] | None) -> TrainResult:
     torch.manual_seed(cfg.seed)
-    model = KGNNPredictor(space.feature_categories, hidden=cfg.hidden, layers=cfg.layers, prior=cfg.prior)
+    model = GraphConvNetwork(space.feature_categories, hidden=cfg.hidden, layers=cfg.layers, prior=cfg.prior)
     model.y_mean.fill_(mu)
     model.y_std.fill_(sd)
     if cfg.prior == "macs":
@@ -366,7 +366,7 @@ def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: KGNNConfig
     sched = lr_schedule(opt, cfg.schedule, steps_per_epoch(len(tr), cfg.batch_size) * cfg.epochs)
     ys = torch.from_numpy(((y - mu) / sd).astype(np.float32))
 
-    def loss_fn(m: KGNNPredictor, g: tuple, yb: torch.Tensor) -> torch.Tensor:
+    def loss_fn(m: GraphConvNetwork, g: tuple, yb: torch.Tensor) -> torch.Tensor:
         return latency_loss(m.forward_std(*g), yb, cfg.rank_weight, cfg.rank_eps)
 
     fit_idx, val = tr, None
@@ -388,7 +388,7 @@ def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: KGNNConfig
     return TrainResult(model, cfg, report, kind=KIND)
 
 
-def _fit_macs_prior(model: KGNNPredictor, space: SearchSpace, codes: np.ndarray, ys: np.ndarray) -> None:
+def _fit_macs_prior(model: GraphConvNetwork, space: SearchSpace, codes: np.ndarray, ys: np.ndarray) -> None:
     """The least-squares line of the standardised labels on the standardised MACs of the training
     archs, installed as the model's starting point (its GNN learns the correction)."""
     from ..networks.ofa_counts import count_codes, node_type_macs
@@ -401,7 +401,7 @@ def _fit_macs_prior(model: KGNNPredictor, space: SearchSpace, codes: np.ndarray,
     model.set_macs_prior(layer / 1e9, fixed / 1e9, mu, sd, coef)
 
 
-def evaluate_kgnn(model: KGNNPredictor, space: SearchSpace, codes: np.ndarray, y: np.ndarray, tr: np.ndarray,
+def evaluate_kgnn(model: GraphConvNetwork, space: SearchSpace, codes: np.ndarray, y: np.ndarray, tr: np.ndarray,
                   te: np.ndarray) -> dict:
     """Regression metrics of the test (and train) split plus the fields ``autobuild info`` reads.
 

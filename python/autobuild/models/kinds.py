@@ -75,9 +75,9 @@ def get_kind(name: str) -> Kind:
     return KINDS[name]
 
 
-register_kind(Kind("autobuild", "predictor:AutoBuildPredictor", "trainer:TrainConfig", "trainer:train_predictor",
-                   "trainer:summary", "describe:autobuild",
+register_kind(Kind("autobuild", "gatv2_network:GATv2Network", "trainer:TrainConfig", "trainer:train_predictor",
+                   "trainer:summary", "describe:describe_gatv2",
                    "the interpretable predictor: FE-MLP + GATv2, hop-level ranking loss (Eq. 4)",
                    ensembles=True, ranks_hops=True))
-register_kind(Kind("kgnn", "kgnn:KGNNPredictor", "kgnn:KGNNConfig", "kgnn:train_kgnn", "kgnn:summary", "describe:kgnn",
+register_kind(Kind("kgnn", "kgnn:GraphConvNetwork", "kgnn:KGNNConfig", "kgnn:train_kgnn", "kgnn:summary", "describe:describe_graphconv",
                    "the k-GNN efficiency predictor (supp. Sec. 7.4): GraphConv, MAE + (1 - SRCC)"))

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import AutobuildError
-from .inference import OnnxPredictor
+from .inference import OnnxSession
 
 INPUTS = ("x", "edge_index", "batch", "counts")
 OUTPUTS = ("pred", "node_norms", "graph_norms")
@@ -250,7 +250,7 @@ def parity_stats(model: torch.nn.Module, space: Any, path: str | Path, n: int = 
     of all outputs), ``max_rel`` (per output, largest difference / largest ``|value|``, max over
     outputs) and ``pred_std`` (largest prediction difference / ``y_std``)."""
     g = space.graphs(space.sample_codes(n, seed=seed))
-    got = OnnxPredictor(path).run(g.onnx_feed())
+    got = OnnxSession(path).run(g.onnx_feed())
     with torch.no_grad():
         ref = [t.numpy() for t in model(*g.torch())]
     diffs = [np.abs(a.astype(np.float64) - b) for a, b in zip(got, ref)]

@@ -29,7 +29,7 @@ from .fitting import (
     steps_per_epoch,
     validate_common,
 )
-from .predictor import NORMS, AutoBuildPredictor
+from .gatv2_network import NORMS, GATv2Network
 from .softrank import pearson_of_ranks
 from .softrank import spearman as soft_spearman
 
@@ -126,7 +126,7 @@ def train_predictor(
 def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: TrainConfig, tr: np.ndarray, te: np.ndarray,
            mu: float, sd: float, progress: Callable[[int, float], None] | None) -> TrainResult:
     torch.manual_seed(cfg.seed)
-    model = AutoBuildPredictor(
+    model = GATv2Network(
         space.feature_categories, hidden=cfg.hidden, layers=cfg.layers, fe_grad_scale=cfg.fe_grad_scale, norm=cfg.norm
     )
     model.y_mean.fill_(mu)
@@ -137,11 +137,11 @@ def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: TrainConfi
 
     fused = cfg.hop_loss == "pearson" or cfg.rank_weight == 0  # the forms the core's fused loss covers
 
-    def grad_fn(m: AutoBuildPredictor, g: tuple, yb: torch.Tensor, params: torch.Tensor,
+    def grad_fn(m: GATv2Network, g: tuple, yb: torch.Tensor, params: torch.Tensor,
                 grad: torch.Tensor) -> float | None:  # chains on the CPU: loss and gradient in one core call
         return m.fused_loss_grad(*g, yb, cfg.rank_weight, params, grad) if fused else None
 
-    def loss_fn(m: AutoBuildPredictor, g: tuple, yb: torch.Tensor) -> torch.Tensor:  # Eq. 4
+    def loss_fn(m: GATv2Network, g: tuple, yb: torch.Tensor) -> torch.Tensor:  # Eq. 4
         pred, norms = m.forward_train(*g)
         mse = torch.nn.functional.mse_loss(pred, yb)
         if cfg.rank_weight == 0:  # the MSE-only predictors of the Exhaustive Search baseline (Sec. 5.3)
@@ -157,7 +157,7 @@ def _train(space: SearchSpace, codes: np.ndarray, y: np.ndarray, cfg: TrainConfi
     return TrainResult(model, cfg, report)
 
 
-def evaluate(model: AutoBuildPredictor, space: SearchSpace, codes: np.ndarray, y: np.ndarray, tr: np.ndarray, te: np.ndarray) -> dict:
+def evaluate(model: GATv2Network, space: SearchSpace, codes: np.ndarray, y: np.ndarray, tr: np.ndarray, te: np.ndarray) -> dict:
     """Test metrics (Fig. 2), hop moments over training nodes, label moments, FE-MLP importance."""
     p_te, g_te, _, _ = run_model(model, space, codes[te])
     _, _, n_tr, _ = run_model(model, space, codes[tr])

@@ -249,29 +249,7 @@ def count_codes(space: Any, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return macs, params
 
 
-#: Metrics every arch of an OFA space has without a measurement: multiply-accumulates and
-#: parameters of its subnet (paper Sec. 5.2's FLOPs-aware equations, e.g. ``sqrt(pq) - sqrt(macs)``).
-COUNT_METRICS = ("macs", "params")
-
-
-def with_counts(space: Any, archs: list, metrics: dict, wanted: Any) -> dict:
-    """``metrics`` plus ``macs`` / ``params`` of ``archs`` where ``wanted`` names them, the data
-    lacks them and the space is an OFA space; otherwise ``metrics`` unchanged (a column in the data
-    always wins)."""
-    from ..spaces.unet import UNetSpace
-
-    if isinstance(space, UNetSpace):  # U-Nets: FLOPs at a 64 x 64 latent and parameters
-        from .unet_counts import UNET_METRICS, count_unet_codes
-
-        need = [m for m in UNET_METRICS if m in wanted and m not in metrics]
-        if not need:
-            return metrics
-        params, flops = count_unet_codes(space, space.encode(archs))
-        extra = {"flops": flops.astype(np.float64), "params": params.astype(np.float64)}
-        return {**metrics, **{m: extra[m] for m in need}}
-    need = [m for m in COUNT_METRICS if m in wanted and m not in metrics]
-    if not need or getattr(space, "name", None) not in NETS:
-        return metrics
-    macs, params = count_codes(space, space.encode(archs))
-    extra = {"macs": macs.astype(np.float64), "params": params.astype(np.float64)}
-    return {**metrics, **{m: extra[m] for m in need}}
+def count_metrics(space: Any, codes: np.ndarray) -> dict[str, np.ndarray]:
+    """``{"macs", "params"}`` of arch codes (the ``counts`` capability of the OFA spaces)."""
+    macs, params = count_codes(space, codes)
+    return {"macs": macs, "params": params}

@@ -86,10 +86,8 @@ def _network(space: Any, arch: dict, batch: int, seed: int, latent: int) -> tupl
     arch's resolution, or a U-Net's ``sample`` (``latent x latent``, 7 channels) and ``timestep``."""
     import torch
 
-    from ..spaces.unet import UNetSpace
-
     g = torch.Generator().manual_seed(seed)
-    if isinstance(space, UNetSpace):
+    if space.network_family == "sd-unet":
         from .unet_build import build_unet
 
         return build_unet(space, arch, seed), {"sample": torch.randn(batch, 7, latent, latent, generator=g),

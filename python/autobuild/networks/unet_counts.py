@@ -165,3 +165,9 @@ def count_unet_codes(space: Any, codes: np.ndarray, hw: int = 64) -> tuple[np.nd
 
 
 __all__ = ["UNET_METRICS", "count_unet", "count_unet_arch", "count_unet_codes"]
+
+
+def count_metrics(space: Any, codes: np.ndarray) -> dict[str, np.ndarray]:
+    """``{"flops", "params"}`` of arch codes at a 64 x 64 latent (the ``counts`` capability of the U-Net spaces)."""
+    params, flops = count_unet_codes(space, codes)
+    return {"flops": flops, "params": params}

@@ -50,14 +50,14 @@ def require_ir_model(artifact: Any) -> None:
 def node_scores(artifact: Any, graph: dict, provider: str = "cpu") -> tuple[float, np.ndarray, np.ndarray]:
     """``(prediction, norms [n, M+1], z [n, M+1])`` of an op graph's nodes under ``artifact``."""
     from ..graphs import GraphBatch
-    from ..models.inference import OnnxPredictor
+    from ..models.inference import OnnxSession
 
     from ..scoring.scorer import hop_z
 
     require_ir_model(artifact)
     x, ei = artifact.space.encode_graph(graph)
     g = GraphBatch.from_graphs([(x, ei)])
-    pred, norms, _ = OnnxPredictor(artifact.onnx_path, provider=provider).run(g.onnx_feed())
+    pred, norms, _ = OnnxSession(artifact.onnx_path, provider=provider).run(g.onnx_feed())
     return float(pred[0]), norms.astype(np.float64), hop_z(artifact.report, norms)
 
 

@@ -14,14 +14,14 @@ __all__ = ["Page", "classify", "write_report"]
 
 
 def classify(path: str) -> tuple[str, Any]:
-    """``("model", artifact)``, ``("scores", ModuleScores)`` or ``("search", (config, result))``."""
+    """``("model", Predictor)``, ``("scores", ModuleScores)`` or ``("search", (config, result))``."""
     from ..search.replay import is_journal, read_search
 
     p = Path(path)
     if p.is_dir():
-        from ..models.ensemble import load_any
+        from ..predictor import Predictor
 
-        return "model", load_any(p)
+        return "model", Predictor.load(p)
     if not p.exists():
         raise AutobuildError(f"{p}: no such file or directory")
     if not p.is_file():

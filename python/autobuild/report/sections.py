@@ -66,17 +66,16 @@ def _f(v: Any, digits: int = 3) -> str:
 
 # ----------------------------------------------------------------------------- models
 def model_section(page: Page, art: Any, render: Render) -> None:
-    from ..models.ensemble import EnsembleView
     from ..models.kinds import get_kind
     from ..models.quality import poor_model_warning
     from ..plots import plot_hops, plot_importance
 
-    ens = isinstance(art, EnsembleView)
+    ens = art.is_ensemble
     rep = art.report
     t = rep.get("test") or {}
     what = f"ensemble of {len(art.members)} predictors" if ens else f"{art.kind} predictor"
-    page.section(f"Model {art.path.name}", f"{what} of {art.target} on space {art.space.name} ({art.path}).")
-    w = poor_model_warning(f"{art.path.name}", rep, "anything built or searched")
+    page.section(f"Model {art.label}", f"{what} of {art.target} on space {art.space.name} ({art.name}).")
+    w = poor_model_warning(f"{art.label}", rep, "anything built or searched")
     if w:
         page.warning(w)
     if "mape" in t:  # an efficiency predictor: its own metrics beside the baselines it must beat
@@ -102,17 +101,17 @@ def model_section(page: Page, art: Any, render: Render) -> None:
         rows = []
         for m in art.members:
             mt = m.report["test"]
-            rows.append([m.path.name, _f(mt["srcc_pred"]), " ".join(_f(v) for v in mt["srcc_hop"]), f"{mt['mae']:.4g}", mt["n"]])
+            rows.append([m.label, _f(mt["srcc_pred"]), " ".join(_f(v) for v in mt["srcc_hop"]), f"{mt['mae']:.4g}", mt["n"]])
         page.table(["member", "SRCC y'", "SRCC per hop", "MAE", "test archs"], rows, numeric=(1, 3, 4))
     if getattr(get_kind(art.kind), "ranks_hops", False):
         png = render(plot_hops, art)
         if png:
-            page.figure(png, f"held-out SRCC per hop level of {art.path.name}", HOPS_HOW)
+            page.figure(png, f"held-out SRCC per hop level of {art.label}", HOPS_HOW)
         png = render(plot_importance, art)
         if png:
-            page.figure(png, f"FE-MLP feature importance of {art.path.name}", IMPORTANCE_HOW)
+            page.figure(png, f"FE-MLP feature importance of {art.label}", IMPORTANCE_HOW)
     if not ens:
-        page.details("everything `autobuild info` says of this model", get_kind(art.kind).load("describe")(art))
+        page.details("everything `autobuild info` says of this model", art.describe())
 
 
 # ----------------------------------------------------------------------------- scores and build

@@ -167,14 +167,14 @@ class _TorchRunner:
 
 
 def _runner(artifact: Any, runtime: str, provider: str) -> Any:
-    from ..models.inference import RUNTIMES, OnnxPredictor
+    from ..models.inference import RUNTIMES, OnnxSession
 
     if runtime == "torch":
         if provider != "cpu":
             raise AutobuildError(f"runtime 'torch' scores on the CPU; use runtime 'onnx' for provider {provider!r}")
         return _TorchRunner(artifact)
     if runtime == "onnx":
-        return OnnxPredictor(artifact.onnx_path, provider=provider)
+        return OnnxSession(artifact.onnx_path, provider=provider)
     raise AutobuildError(f"unknown runtime {runtime!r} ({', '.join(RUNTIMES)})")
 
 
@@ -212,15 +212,15 @@ def score_modules(
     require(space, "modules", "module scoring")
     for m in models[1:]:
         if m.config["space_fingerprint"] != models[0].config["space_fingerprint"]:
-            raise AutobuildError(f"{m.path}: trained on space {m.space.name!r}, not {space.name!r} like {models[0].path}")
+            raise AutobuildError(f"{m.name}: trained on space {m.space.name!r}, not {space.name!r} like {models[0].name}")
         if m.target != models[0].target:
             raise AutobuildError(
-                f"{m.path}: target {m.target} differs from {models[0].target} of {models[0].path}; score each target "
+                f"{m.name}: target {m.target} differs from {models[0].target} of {models[0].name}; score each target "
                 "separately and unite the selections in `autobuild build`"
             )
     for m in models:
         if m.hops < 2:
-            raise AutobuildError(f"{m.path}: needs at least 1 message-passing layer to score modules")
+            raise AutobuildError(f"{m.name}: needs at least 1 message-passing layer to score modules")
     glob = _resolve_globals(space, models, globals_)
     gidx = [f.values.index(glob[f.name]) for f in space.global_features]
     sessions = [_runner(m, runtime, provider) for m in models]
@@ -294,7 +294,7 @@ def score_modules(
             mae = float(rep["test"]["mae"])
             spread = np.full(len(mods), mae / float(rep.get("label_std") or 1.0) if fallback else mae)
         parts["spread"].append(spread)
-    label = name or (models[0].path.name if len(models) == 1 else f"ensemble of {len(models)}")
+    label = name or (models[0].name if len(models) == 1 else f"ensemble of {len(models)}")
     return ModuleScores(
         space, str(models[0].target), label, glob,
         np.concatenate(parts["group"]), np.concatenate(parts["depth"]), np.concatenate(parts["choices"]),

@@ -32,14 +32,13 @@ def build_auto_reduced(space: Any, table: Any, objectives: Any, p: int, k: int, 
     """Derive ``p`` equations from the data's Pareto hull, then train / score / select / unite
     (:func:`autobuild.construction.build_from_equations`); the reduced space is saved in ``work``."""
     from ..construction import build_from_equations
-    from ..models.trainer import TrainConfig
     from .auto_equations import auto_equations
 
     eqs = auto_equations(table.metrics, objectives, p)
     work = Path(work)
     check_work_dir(work)
     work.mkdir(parents=True, exist_ok=True)
-    rs, _ = build_from_equations(space, table, eqs, k, TrainConfig(epochs=epochs, seed=seed), work, prefix="auto",
+    rs, _ = build_from_equations(space, table, eqs, k, {"epochs": epochs, "seed": seed}, work, prefix="auto",
                                  log=log)
     rs.save(work / "reduced.json")
     return rs, eqs

@@ -83,6 +83,30 @@ class SearchResult:
     evaluated_now: int = 0
     reused: int = 0
     notes: list[str] = field(default_factory=list)
+    config: SearchConfig | None = None
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def archs(self, idx: np.ndarray | None = None, pad: str = "repeat") -> list[dict]:
+        """The evaluated archs (``idx``: some of them, e.g. ``front``) as arch dicts."""
+        return self.space.decode(self.codes if idx is None else self.codes[idx], pad)
+
+    def write_front(self, path: str, pad: str = "repeat") -> None:
+        """The front as a CSV/JSONL of arch + objectives, best first by the first objective (atomic)."""
+        from ..data.table import write_labelled
+
+        front = self.front
+        write_labelled(path, self.archs(front, pad), {k: v[front] for k, v in self.metrics.items()})
+
+    def summary(self) -> list[str]:
+        """What was found, in words: evaluation counts, the front's size, its depths and layer choices."""
+        from ..construction.summary import codes_composition
+
+        lines = [f"evaluated {self.evaluated_now} archs now, {self.reused} from the journal; front of {len(self.front)}"]
+        if len(self.front):
+            lines += codes_composition(self.space, self.codes[self.front], "front")
+        return lines
 
     @property
     def rank(self) -> np.ndarray:
@@ -108,9 +132,11 @@ def _seed(*parts: int) -> int:
 
 def run_search(
     cfg: SearchConfig, space: SearchSpace, strategy: Any, executor: Any, journal: Journal | None = None,
-    progress: Callable[[int, dict], None] | None = None,
+    evaluator: Any = None, progress: Callable[[int, dict], None] | None = None,
 ) -> SearchResult:
-    """Run (or resume, when ``journal`` holds evaluations of this config) the evolutionary search."""
+    """Run (or resume, when ``journal`` holds evaluations of this config) the evolutionary search.
+    ``evaluator``: what the executor evaluates with (default: ``cfg.evaluator``, a spec string)."""
+    evaluator = cfg.evaluator if evaluator is None else evaluator
     objectives = parse_objectives(cfg.objectives)
     names = [o.metric for o in objectives]
     if cfg.initial < 1 or cfg.per_iteration < 1 or cfg.iterations < 0:
@@ -155,7 +181,7 @@ def run_search(
                 if progress:
                     progress(len(local), {})
 
-            executor.run(cfg.evaluator, [archs[i] for i in todo], names, on_result)
+            executor.run(evaluator, [archs[i] for i in todo], names, on_result)
         for i in range(len(batch)):  # archive order = proposal order, whatever the completion order
             codes.append(batch[i])
             rows.append(got[i])

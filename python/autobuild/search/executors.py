@@ -26,7 +26,10 @@ def _chunks(n: int, size: int) -> list[np.ndarray]:
 
 
 class InlineExecutor:
+    """Evaluations in this process, in chunks: the executor that takes Python evaluator objects."""
+
     name = "inline"
+    in_process = True
 
     def __init__(self, chunk: int = 8) -> None:
         self.chunk = chunk
@@ -37,6 +40,18 @@ class InlineExecutor:
 
     def close(self) -> None:
         pass
+
+
+def _pool_worker_start(parent: int, started: Any) -> None:
+    """Pool initialiser: the worker reached its initialiser (the parent's script was imported
+    without starting a search of its own), then it ties itself to the parent."""
+    started.set()
+    _die_with_parent(parent)
+
+
+def _main_is_script() -> bool:
+    main = sys.modules.get("__main__")
+    return getattr(main, "__spec__", None) is None and bool(getattr(main, "__file__", None))
 
 
 def _die_with_parent(parent: int, ignore_sigint: bool = True) -> None:
@@ -71,17 +86,34 @@ class ProcessExecutor:
     the search process (no orphans after ``kill -9``)."""
 
     name = "process"
+    in_process = False
 
     def __init__(self, workers: int = 2, chunk: int = 16) -> None:
         self.workers, self.chunk = workers, chunk
         self.pool: cf.ProcessPoolExecutor | None = None
+        self._started: Any = None
+
+    def _broken(self) -> AutobuildError:
+        if self._started is not None and not self._started.is_set() and _main_is_script():
+            main = getattr(sys.modules.get("__main__"), "__file__", "the script")
+            return AutobuildError(
+                f"no evaluation worker process could start: each one imports {main} again, which must not start "
+                "a search itself. Put the script's code under `if __name__ == \"__main__\":`, or run the search "
+                "with executor='inline'")
+        return AutobuildError("an evaluation worker process died (killed, out of memory, or the evaluator "
+                              "ended its process); every finished evaluation is in the journal")
 
     def run(self, spec: str, archs: list[dict], metrics: Sequence[str], on_result: OnResult) -> None:
+        if not isinstance(spec, str):
+            raise AutobuildError("the process executor takes evaluator spec strings (worker processes rebuild the "
+                                 "evaluator from it), not Python objects")
         if self.pool is None:
             import multiprocessing as mp
 
-            self.pool = cf.ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"),
-                                               initializer=_die_with_parent, initargs=(os.getpid(),))
+            ctx = mp.get_context("spawn")
+            self._started = ctx.Event()
+            self.pool = cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_pool_worker_start,
+                                               initargs=(os.getpid(), self._started))
         size = max(1, min(self.chunk, -(-len(archs) // self.workers)))
         futs = {self.pool.submit(_worker, spec, [archs[i] for i in idx], list(metrics)): idx for idx in _chunks(len(archs), size)}
         try:
@@ -89,8 +121,7 @@ class ProcessExecutor:
                 try:
                     res = fut.result()
                 except cf.process.BrokenProcessPool:
-                    raise AutobuildError("an evaluation worker process died (killed, out of memory, or the evaluator "
-                                         "ended its process); every finished evaluation is in the journal") from None
+                    raise self._broken() from None
                 on_result(futs[fut], res)
         except BaseException:
             for f in futs:
@@ -171,6 +202,7 @@ class RayExecutor:
     """Evaluations as Ray tasks (``address=None`` starts a local Ray)."""
 
     name = "ray"
+    in_process = False
 
     def __init__(self, address: str | None = None, chunk: int = 16) -> None:
         try:
@@ -187,6 +219,9 @@ class RayExecutor:
         self.chunk = chunk
 
     def run(self, spec: str, archs: list[dict], metrics: Sequence[str], on_result: OnResult) -> None:
+        if not isinstance(spec, str):
+            raise AutobuildError("the ray executor takes evaluator spec strings (workers rebuild the evaluator "
+                                 "from it), not Python objects")
         refs = {self.task.remote(spec, [archs[i] for i in idx], list(metrics)): idx for idx in _chunks(len(archs), self.chunk)}
         pending = list(refs)
         while pending:
@@ -209,6 +244,9 @@ class RayExecutor:
 
 
 def make_executor(name: str, workers: int = 2, address: str | None = None) -> Any:
+    """``inline``, ``process`` (a pool of ``workers``; one worker runs inline) or ``ray`` (``address``)."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise AutobuildError(f"workers must be a positive integer, got {workers!r}")
     if name == "inline" or (name == "process" and workers <= 1):
         return InlineExecutor()
     if name == "process":

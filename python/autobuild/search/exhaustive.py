@@ -151,7 +151,7 @@ def exhaustive_search(members: Sequence[Any], top: int = 4, codes: np.ndarray | 
     if not members:
         raise AutobuildError("no predictor to search with")
     space = members[0].space
-    if not hasattr(space, "all_codes"):
+    if "enumerable" not in space.capabilities:
         raise AutobuildError(f"space {space.name!r} cannot be searched exhaustively (it is not enumerable here; "
                              "the U-Net spaces are)")
     if any(m.kind != "autobuild" for m in members):

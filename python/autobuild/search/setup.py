@@ -11,17 +11,19 @@ from ..errors import AutobuildError
 from .ea import SearchConfig
 
 
-def check_evaluator(spec: str, space: Any, metrics: list[str], warn: Callable[[str], None]) -> None:
+def check_evaluator(spec: Any, space: Any, metrics: list[str], warn: Callable[[str], None]) -> Any:
     """Load the evaluator in this process (a bad spec fails here, not in a worker after the journal
-    exists); for built-in ONNX evaluators check the space, the metric names and the models' quality."""
-    from .evaluators import load_evaluator
+    exists) and return it; for built-in predictor evaluators check the space, the metric names and
+    the models' quality. ``spec``: a spec string or a Python evaluator object (:mod:`.evaluators`)."""
+    from .evaluators import describe, load_evaluator
 
     fn = load_evaluator(spec)
+    if not isinstance(spec, str):
+        spec = describe(spec)
     arts = getattr(fn, "artifacts", None)
     provides = getattr(fn, "provides", None)
     if not isinstance(arts, Mapping) and provides is None:
-        return  # a user's function: its metrics are known when it runs
-    from ..models.quality import poor_model_warning
+        return fn  # a user's function: its metrics are known when it runs
 
     arts = arts if isinstance(arts, Mapping) else {}
     known = list(dict.fromkeys([*arts, *(provides or ())]))
@@ -31,18 +33,21 @@ def check_evaluator(spec: str, space: Any, metrics: list[str], warn: Callable[[s
                              f"(it has: {', '.join(known)})")
     for name, art in arts.items():
         if art.space.fingerprint() != space.fingerprint():
-            raise AutobuildError(f"--evaluator: model {name!r} ({art.path}) was trained on space {art.space.name!r}, "
+            raise AutobuildError(f"--evaluator: model {name!r} ({art.name}) was trained on space {art.space.name!r}, "
                                  f"not the searched {space.name!r}")
         if name in metrics and str(art.target) != name:
-            warn(f"--evaluator: model {art.path} was trained on target {art.target}, but serves objective "
+            warn(f"--evaluator: model {art.name} was trained on target {art.target}, but serves objective "
                  f"{name!r}: its predictions are in the units of {art.target}")
-        w = poor_model_warning(f"evaluator model {name!r} ({art.path})", art.report, "a search guided")
+        w = art.quality_warning("a search guided")
         if w:
             warn(w)
+    return fn
 
 
 def budget_iterations(budget: int, initial: int, per_iteration: int) -> int:
     """Iterations of a run of ``budget`` evaluations (budget = initial + iterations x per-iteration)."""
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise AutobuildError(f"budget must be a positive integer, got {budget!r}")
     if budget < initial:
         raise AutobuildError(f"--budget {budget} is smaller than the initial pool ({initial})")
     if (budget - initial) % per_iteration:
@@ -71,37 +76,6 @@ def resumed_config(stored: SearchConfig, given: Mapping[str, Any], budget: int |
         raise AutobuildError(f"--budget {budget} is smaller than the journaled run's {stored.budget}; a resume can "
                              "extend a search, not shorten it")
     return replace(stored, iterations=budget_iterations(budget, stored.initial, stored.per_iteration))
-
-
-def resume_journal(path: str, asked: Mapping[str, Any], budget: int | None,
-                   warn: Callable[[str], None]) -> tuple[Any, SearchConfig, bool]:
-    """Open the journal of an interrupted run (taking its lock: one writer at a time) and the
-    configuration to continue with (:func:`resumed_config`; its evaluator checked); a larger
-    ``budget`` is written back. Returns ``(journal, config, extended)``; the journal is closed
-    again on any error."""
-    from pathlib import Path
-
-    from ..spaces import space_from_dict
-    from .journal import Journal
-    from .objectives import parse_objectives
-
-    if not Path(path).is_file():
-        raise AutobuildError(f"{path}: no such journal to resume")
-    jr = Journal(path)
-    try:
-        stored = jr.get_config()
-        if stored is None:
-            raise AutobuildError(f"{path}: journal holds no search configuration")
-        cfg0 = SearchConfig.from_dict(stored, f"{path}: stored search configuration")
-        cfg = resumed_config(cfg0, asked, budget)
-        sp = space_from_dict(cfg.space, "search space")
-        check_evaluator(cfg.evaluator, sp, [o.metric for o in parse_objectives(cfg.objectives)], warn)
-        if cfg != cfg0:
-            jr.set_config(cfg.to_dict())
-        return jr, cfg, cfg != cfg0
-    except BaseException:
-        jr.close()
-        raise
 
 
 def open_journal(path: str, cfg: SearchConfig) -> Any:

@@ -30,6 +30,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..errors import AutobuildError
+from .base import SpaceBase, big_int
 from .feature import Feature
 from .module import Module, ModuleSet
 
@@ -67,7 +68,7 @@ class FeatureCategory:
     labels: tuple = ()  # how reports show the values (default: the values)
 
 
-class MacroSpace:
+class MacroSpace(SpaceBase):
     """A macro search space of stages and layers; see the module docstring. Implements the
     :class:`~autobuild.spaces.protocol.SearchSpace` protocol with every capability.
 
@@ -84,7 +85,17 @@ class MacroSpace:
         stages 5 and 6); default: every stage alone.
     """
 
-    capabilities = frozenset({"modules", "mutate", "independent_groups"})
+    #: The spaces of the ``ofa`` package's supernets, whose archs :mod:`autobuild.networks` counts and builds.
+    OFA_FAMILIES = ("ofa-mbv3", "ofa-pn")
+
+    @property
+    def network_family(self) -> str | None:  # type: ignore[override]
+        return self.name if self.name in self.OFA_FAMILIES else None
+
+    @property
+    def capabilities(self) -> frozenset[str]:  # type: ignore[override]
+        base = {"modules", "mutate", "independent_groups"}
+        return frozenset(base | ({"counts", "network"} if self.network_family else set()))
 
     def __init__(
         self,
@@ -624,6 +635,51 @@ class MacroSpace:
         return self.decode(self.sample_codes(n, seed, unique), pad)
 
     # ------------------------------------------------------------------ graphs
+    def describe(self) -> list[str]:
+        """What ``autobuild space NAME`` prints: stages, choices, node features, modules, size."""
+        from .protocol import module_total
+
+        out = [f"space: {self.name}"] + ([f"  {self.description}"] if self.description else [])
+        out.append(f"arch keys: {', '.join(self.arch_keys)}  (code length {self.code_len})")
+        out.append("stages:")
+        for i, st in enumerate(self.stages):
+            out.append(f"  {i + 1}: depth {st.min_depth}-{st.max_depth}, {len(self.stage_choices(i))} layer choices, "
+                       f"{self.stage_module_count(i):,} stage subgraphs")
+        out.append("node features: " + ", ".join(f"{c.name}{list(c.values)}" for c in self.feature_categories))
+        groups = ", ".join(f"{self.group_label(g)}: {self.module_count(g):,}" for g in range(self.n_groups))
+        out.append(f"modules per group (stage: count): {groups}; total {module_total(self):,}")
+        out.append(f"cardinality: {big_int(self.cardinality())} architectures ({self.cardinality():,})")
+        glob = " x ".join(f"{f.size} {f.name}" for f in self.global_features)
+        if glob:
+            out.append(f"  x {glob} = {big_int(self.cardinality(include_globals=True))} with global features")
+        return out
+
+    def describe_codes(self, codes: np.ndarray, what: str) -> list[str]:
+        """Per stage the depths and the share of each layer choice of a set of archs:
+        ``  stage 1: depth 2 x3, 4 x5; k 3:40% 5:35% 7:25%; e ...`` after a line saying how many."""
+        from collections import Counter
+
+        codes = np.asarray(codes)
+        rows = self.decode(codes, "zero")
+        lines = [f"{what}: {len(codes)} archs; per stage the depths and the share of each layer choice:"]
+        keys = [f.name for f in self.layer_features]
+        for g in range(self.n_groups):
+            depth = self.module_depths(codes, g)
+            dh = ", ".join(f"{d} x{c}" for d, c in sorted(Counter(depth.tolist()).items()))
+            counts: list[Counter] = [Counter() for _ in keys]
+            for row in rows:
+                for s in self.module_groups[g]:
+                    off, d = int(self.slot_offset[s]), int(row[self.depth_key][s])
+                    for f, c in zip(self.layer_features, counts):
+                        c.update(row[f.key][off:off + d])
+            parts = []
+            for name, c in zip(keys, counts):
+                total = sum(c.values())
+                if total:
+                    parts.append(f"{name} " + " ".join(f"{v}:{100 * k / total:.0f}%" for v, k in sorted(c.items())))
+            lines.append(f"  stage {self.group_label(g)}: depth {dh}" + (f"; {'; '.join(parts)}" if parts else ""))
+        return lines
+
     def to_graph(self, arch: Any) -> dict:
         """The paper's sequence graph of one arch: node feature dicts and chain edges (Fig. 1)."""
         code = self.encode_one(arch)

@@ -32,6 +32,7 @@ import numpy as np
 
 from .. import limits
 from ..errors import AutobuildError
+from .base import SpaceBase
 from .macro import FeatureCategory
 
 #: The ``ai.onnx`` operators (onnx 1.23, deprecated ones and ``Constant`` / ``Identity`` removed:
@@ -88,7 +89,7 @@ def _bin_scale() -> tuple[float, float]:
     return float(vals.mean()), float(vals.std())
 
 
-class OpGraphSpace:
+class OpGraphSpace(SpaceBase):
     """The ``onnx-ir`` space; see the module docstring."""
 
     name = "onnx-ir"

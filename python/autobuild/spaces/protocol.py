@@ -42,7 +42,14 @@ Protocol (capability ``"modules"``: scoring and construction; ``"mutate"``: the 
     the compact JSON of many modules' layers at once.
 ``compatible(modules: Sequence[ModuleSet], combos: int64[N, n_groups]) -> bool[N]``
     which combinations (row ``combos[i, g]`` of ``modules[g]``) satisfy the constraints between
-    groups (a U-Net's input stage and its output twin share a multiplier); chains: all.
+    groups (a U-Net's input stage and its output twin share a multiplier); chains: all. An entry
+    ``-1`` is a group not chosen yet: the answer is whether the chosen ones agree so far (what lets
+    :func:`autobuild.build` prune a best-first walk).
+``default_layers``, ``layer_features``, ``network_family``, ``group_depth_values(g)``,
+``encode_one(arch)``, ``decode_one(code)``, ``sample(n, seed)``, ``all_codes()``, ``describe()``,
+``describe_codes(codes, what)``, ``module_colour(color_by)``
+    what the predictor, ``space``, summaries and figures use; :class:`~autobuild.spaces.base.SpaceBase`
+    gives every one a default.
 ``mutation_layout() -> dict``
     (capability ``"mutate"``) the arrays :func:`autobuild.core.mutate` takes besides parents and
     restrictions: ``min_depth``, ``max_depth``, ``group_of``, ``n_globals``, ``slot_width``,
@@ -60,8 +67,12 @@ from .module import Module, ModuleSet
 
 #: What a space can declare in ``capabilities``: ``"modules"`` (scoring and building),
 #: ``"mutate"`` (the evolutionary search), ``"independent_groups"`` (every combination of modules
-#: is an arch: :meth:`SearchSpace.compatible` is always true, so a product of module lists counts exactly).
-CAPABILITIES = ("modules", "mutate", "independent_groups")
+#: is an arch: :meth:`SearchSpace.compatible` is always true, so a product of module lists counts
+#: exactly), ``"enumerable"`` (``all_codes``: exhaustive search), ``"counts"`` (exact MACs / FLOPs and
+#: parameters, :func:`autobuild.count`) and ``"network"`` (the real network of an arch: ``export``,
+#: ``profile``, ``unet``); the last two are implemented in :mod:`autobuild.networks` for the space's
+#: ``network_family``.
+CAPABILITIES = ("modules", "mutate", "independent_groups", "enumerable", "counts", "network")
 
 
 @runtime_checkable
@@ -101,6 +112,17 @@ class SearchSpace(Protocol):
     def parse_module(self, g: int, layers: Any) -> Module: ...
     def module_texts(self, g: int, depths: np.ndarray, choices: np.ndarray) -> list[str]: ...
     def compatible(self, modules: Sequence[ModuleSet], combos: np.ndarray) -> np.ndarray: ...
+    default_layers: int
+    layer_features: tuple
+    network_family: str | None
+    def group_depth_values(self, g: int) -> list[int]: ...
+    def encode_one(self, arch: Any) -> np.ndarray: ...
+    def decode_one(self, code: np.ndarray, pad: str = "repeat") -> dict: ...
+    def sample(self, n: int, seed: int | None = 0, unique: bool = True, pad: str = "repeat") -> list[dict]: ...
+    def all_codes(self) -> np.ndarray: ...
+    def describe(self) -> list[str]: ...
+    def describe_codes(self, codes: np.ndarray, what: str) -> list[str]: ...
+    def module_colour(self, color_by: str | None = None) -> tuple[int, list, str]: ...
 
 
 def require(space: Any, capability: str, what: str) -> None:
@@ -108,5 +130,11 @@ def require(space: Any, capability: str, what: str) -> None:
     if capability not in CAPABILITIES:
         raise AutobuildError(f"unknown space capability {capability!r}")
     if capability not in getattr(space, "capabilities", ()):
-        raise AutobuildError(f"{what} needs a space that can {'enumerate modules' if capability == 'modules' else capability}; "
-                             f"space {getattr(space, 'name', '?')!r} cannot")
+        can = {"modules": "enumerate modules", "enumerable": "list every arch", "counts": "count MACs and parameters",
+               "network": "build real networks"}.get(capability, capability)
+        raise AutobuildError(f"{what} needs a space that can {can}; space {getattr(space, 'name', '?')!r} cannot")
+
+
+def module_total(space: Any) -> int:
+    """Modules of every group of ``space``."""
+    return sum(space.module_count(g) for g in range(space.n_groups))

@@ -40,6 +40,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..errors import AutobuildError
+from .base import SpaceBase
 from .macro import FeatureCategory
 from .module import Module, ModuleSet
 
@@ -51,10 +52,11 @@ CODE_LEN = 1 + 5 * N_STAGES
 _MULT, _RIN, _ROUT, _AIN, _AOUT = 1, 1 + N_STAGES, 1 + 2 * N_STAGES, 1 + 3 * N_STAGES, 1 + 4 * N_STAGES
 
 
-class UNetSpace:
+class UNetSpace(SpaceBase):
     """A space of SD-style U-Nets (see the module docstring); capability ``"modules"``."""
 
-    capabilities: frozenset[str] = frozenset({"modules"})
+    capabilities: frozenset[str] = frozenset({"modules", "enumerable", "counts", "network"})
+    network_family = "sd-unet"
     global_features: tuple = ()
     code_len = CODE_LEN
     default_layers = 6
@@ -375,6 +377,12 @@ class UNetSpace:
             codes[i, (_ROUT if out else _RIN) + s] = blocks
             codes[i, (_AOUT if out else _AIN) + s] = attn
 
+    def module_colour(self, color_by: str | None = None) -> tuple[int, list, str]:
+        """U-Net blocks (``{"op", "cm", "mult"}``) are coloured by their channel multiplier."""
+        if color_by not in (None, "mult"):
+            raise AutobuildError(f"cannot colour by {color_by!r}: U-Net blocks are coloured by mult")
+        return 2, sorted({m for ms in self.mult for m in ms}), "mult"
+
     def module_layers(self, g: int, module: Module) -> list:
         s, _ = self._stage_of(g)
         ci, mi, _, _ = self._module_params(g, module.choices)
@@ -401,18 +409,24 @@ class UNetSpace:
         return Module(g, tuple(row))
 
     def compatible(self, modules: Sequence[ModuleSet], combos: np.ndarray) -> np.ndarray:
-        """One C_m for every module, and each input stage's multiplier equal to its output twin's."""
-        combos = np.asarray(combos)
-        params = []
+        """One C_m for every module, and each input stage's multiplier equal to its output twin's.
+        A ``-1`` entry is a group not chosen yet: the constraints it is part of hold so far."""
+        combos = np.asarray(combos, dtype=np.int64)
+        n = len(combos)
+        cm = np.full((n, len(modules)), -1, dtype=np.int64)
+        mult = np.full((n, len(modules)), -1, dtype=np.int64)
         for g, ms in enumerate(modules):
-            first = np.asarray(ms.choices)[:, 0]
-            rest = first // len(OPS)
-            params.append((rest // self.n_mult, rest % self.n_mult))  # (cm index, mult index) per module
-        cm = np.stack([params[g][0][combos[:, g]] for g in range(len(modules))], axis=1)
-        ok = np.all(cm == cm[:, :1], axis=1)
+            rest = np.asarray(ms.choices)[:, 0] // len(OPS)
+            pick = combos[:, g]
+            on = pick >= 0
+            cm[on, g] = (rest // self.n_mult)[pick[on]]
+            mult[on, g] = (rest % self.n_mult)[pick[on]]
+        first = np.max(cm, axis=1, keepdims=True)  # any chosen group's C_m (all must equal it)
+        ok = np.all((cm == first) | (cm < 0), axis=1)
         for s in range(N_STAGES):
             gi, go = s, 2 * N_STAGES - 1 - s
-            ok &= params[gi][1][combos[:, gi]] == params[go][1][combos[:, go]]
+            both = (mult[:, gi] >= 0) & (mult[:, go] >= 0)
+            ok &= ~both | (mult[:, gi] == mult[:, go])
         return ok
 
 

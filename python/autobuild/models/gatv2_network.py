@@ -23,7 +23,7 @@ from .gatv2 import GATv2Conv, chain_links
 NORMS = ("batch", "none")
 
 
-class AutoBuildPredictor(nn.Module):
+class GATv2Network(nn.Module):
     """Forward: ``(x, edge_index, batch, counts) -> (pred, node_norms, graph_norms)``.
 
     ``x``: int64[N, F] feature value indices; ``edge_index``: int64[2, E]; ``batch``: int64[N] graph id
@@ -59,7 +59,7 @@ class AutoBuildPredictor(nn.Module):
         self.register_buffer("y_std", torch.ones(()))
 
     @classmethod
-    def from_hyperparameters(cls, categories: Sequence[FeatureCategory], hp: dict) -> "AutoBuildPredictor":
+    def from_hyperparameters(cls, categories: Sequence[FeatureCategory], hp: dict) -> "GATv2Network":
         """The model a stored ``config.json["hyperparameters"]`` describes (configs without ``norm``
         predate it and had none)."""
         return cls(categories, hidden=int(hp["hidden"]), layers=int(hp["layers"]), norm=str(hp.get("norm", "none")))

@@ -1,9 +1,12 @@
-"""Pluggable evaluators of the search, named by a spec string so that worker processes can rebuild them:
+"""Pluggable evaluators of the search, named by a spec string so that worker processes can rebuild them
+(one file per scheme):
 
-* ``SCHEME:ARGS`` for a registered scheme - ``onnx:METRIC=MODEL_DIR,...`` is the built-in ONNX Runtime
-  predictor evaluator (:class:`autobuild.models.evaluators.OnnxEvaluator`), ``count:SPACE`` the exact
-  ``macs`` and ``params`` of OFA archs (:mod:`autobuild.networks.evaluator`);
-* ``module:function`` or ``path/to/file.py:function`` - the user's function.
+* ``SCHEME:ARGS`` for a registered scheme - ``onnx:METRIC=MODEL_DIR,...`` is the built-in predictor
+  evaluator (:mod:`.onnx`), ``count:SPACE`` the exact ``macs`` and ``params`` of OFA archs (:mod:`.count`);
+* ``module:function`` or ``path/to/file.py:function`` - the user's function (:mod:`.python`).
+
+In a process of its own (``executor="inline"``) the search also takes Python objects: a
+:class:`~autobuild.Predictor`, a ``{metric: Predictor}`` mapping or any callable (:func:`as_evaluator`).
 
 An evaluator is a callable taking a list of canonical arch dicts and returning ``{metric: array}``
 with one finite value per arch. A new built-in scheme is one file defining
@@ -13,13 +16,12 @@ with one finite value per arch. A new built-in scheme is one file defining
 from __future__ import annotations
 
 import importlib
-import os
-import sys
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import AutobuildError
+from ...errors import AutobuildError
 
 Evaluator = Callable[[list], dict]
 _cache: dict[str, Evaluator] = {}
@@ -32,14 +34,16 @@ def register_scheme(scheme: str, factory: str) -> None:
     SCHEMES[scheme] = factory
 
 
-register_scheme("onnx", "autobuild.models.evaluators:from_spec")
-register_scheme("count", "autobuild.networks.evaluator:from_spec")
+register_scheme("onnx", "autobuild.search.evaluators.onnx:from_spec")
+register_scheme("count", "autobuild.search.evaluators.count:from_spec")
 
 
-def load_evaluator(spec: str) -> Evaluator:
+def load_evaluator(spec: Any) -> Evaluator:
     """Resolve an evaluator spec (cached per process). ``A;B`` combines evaluators: each gives its
     metrics of the same archs (e.g. ``onnx:acc=runs/acc;count:ofa-mbv3``); a metric two of them
     give is an error."""
+    if not isinstance(spec, str):
+        return as_evaluator(spec)
     if spec in _cache:
         return _cache[spec]
     scheme, colon, args = spec.partition(":")
@@ -53,12 +57,63 @@ def load_evaluator(spec: str) -> Evaluator:
         if not colon or not mod_name or not attr:
             raise AutobuildError(f"evaluator {spec!r}: expected module:function, path/to/file.py:function "
                                  f"or one of {', '.join(f'{s}:...' for s in SCHEMES)}")
-        mod = _import_user_module(spec, mod_name)
+        from .python import import_user_module
+
+        mod = import_user_module(spec, mod_name)
         fn = getattr(mod, attr, None)
         if not callable(fn):
             raise AutobuildError(f"evaluator {spec!r}: {mod_name}.{attr} is not a function")
     _cache[spec] = fn
     return fn
+
+
+def as_evaluator(obj: Any) -> Evaluator:
+    """A Python evaluator object as the search calls it: a :class:`~autobuild.Predictor` gives
+    ``{its target: predictions}``, a mapping ``{metric: Predictor or model directory}`` is an
+    :class:`~.onnx.OnnxEvaluator`, any other callable is called as it is."""
+    from ...predictor import Predictor
+
+    if isinstance(obj, Predictor):
+        from .onnx import OnnxEvaluator
+
+        return OnnxEvaluator({str(obj.target): obj})
+    if isinstance(obj, Mapping):
+        from .onnx import OnnxEvaluator
+
+        return OnnxEvaluator(dict(obj))
+    if callable(obj):
+        return obj
+    raise AutobuildError(f"evaluator must be a spec string, a Predictor, a {{metric: Predictor}} mapping or a "
+                         f"callable, got {type(obj).__name__}")
+
+
+def spec_of(obj: Any) -> str | None:
+    """The spec string that rebuilds ``obj`` in another process, where there is one: saved
+    predictors become ``onnx:METRIC=DIR,...``; None for anything else (a function, an unsaved model)."""
+    from ...predictor import Predictor
+
+    if isinstance(obj, str):
+        return obj
+    if isinstance(obj, Predictor):
+        obj = {str(obj.target): obj}
+    if isinstance(obj, Mapping) and obj:
+        parts = []
+        for metric, m in obj.items():
+            path = m.path if isinstance(m, Predictor) else (m if isinstance(m, (str, Path)) else None)
+            if path is None or not isinstance(metric, str) or any(c in f"{metric}{path}" for c in ",;="):
+                return None
+            parts.append(f"{metric}={path}")
+        return "onnx:" + ",".join(parts)
+    return None
+
+
+def describe(obj: Any) -> str:
+    """How the journal and messages name an evaluator: its spec, or ``python:NAME`` for an object."""
+    spec = spec_of(obj)
+    if spec is not None:
+        return spec
+    name = getattr(obj, "__qualname__", None) or type(obj).__name__
+    return f"python:{getattr(obj, '__module__', '') or ''}.{name}".replace(":.", ":")
 
 
 def _combined(spec: str, parts: list[str]) -> Evaluator:
@@ -94,51 +149,10 @@ def _combined(spec: str, parts: list[str]) -> Evaluator:
     return evaluate
 
 
-def _import_user_module(spec: str, mod_name: str) -> Any:
-    """Import the user's evaluator module without letting it, or its folder, shadow anything else.
-
-    ``path/to/file.py`` is loaded from that file under a private module name. A module name is
-    imported normally, with the working directory searched *last* (appended to ``sys.path``, never
-    put first), so a ``matplotlib.py`` lying in the working directory is never picked up instead of
-    the library."""
-    import importlib.util
-
-    try:
-        if mod_name.endswith(".py") or os.sep in mod_name or "/" in mod_name:
-            path = os.path.abspath(mod_name)
-            if not os.path.isfile(path):
-                raise AutobuildError(f"evaluator {spec!r}: no such file {mod_name}")
-            name = "_autobuild_evaluator_" + "".join(c if c.isalnum() else "_" for c in path)
-            if name in sys.modules:
-                return sys.modules[name]
-            s = importlib.util.spec_from_file_location(name, path)
-            if s is None or s.loader is None:
-                raise AutobuildError(f"evaluator {spec!r}: cannot load {mod_name}")
-            mod = importlib.util.module_from_spec(s)
-            sys.modules[name] = mod
-            try:
-                s.loader.exec_module(mod)
-            except BaseException:
-                sys.modules.pop(name, None)
-                raise
-            return mod
-        cwd = os.getcwd()
-        if cwd not in sys.path and "" not in sys.path:
-            sys.path.append(cwd)
-        return importlib.import_module(mod_name)
-    except AutobuildError:
-        raise
-    except ImportError as e:
-        raise AutobuildError(f"evaluator {spec!r}: cannot import {mod_name!r}: {e}") from None
-    except SystemExit as e:
-        raise AutobuildError(f"evaluator {spec!r}: importing {mod_name!r} called sys.exit({e.code!r})") from None
-    except Exception as e:  # noqa: BLE001 - the user's module failed while importing
-        raise AutobuildError(f"evaluator {spec!r}: importing {mod_name!r} failed: {type(e).__name__}: {e}") from None
-
-
-def evaluate(spec: str, archs: list[dict], metrics: Sequence[str]) -> dict[str, np.ndarray]:
+def evaluate(spec: Any, archs: list[dict], metrics: Sequence[str]) -> dict[str, np.ndarray]:
     """Run the evaluator on ``archs`` and check its answer: every metric, one finite value per arch."""
     fn = load_evaluator(spec)
+    spec = spec if isinstance(spec, str) else describe(spec)
     try:
         out = fn(archs)
     except AutobuildError:

@@ -1,9 +1,9 @@
-"""Built-in evaluator for the evolutionary search: several predictors' ONNX exports behind one call.
+"""The ``onnx:METRIC=MODEL_DIR,...`` evaluator of the search: several predictors behind one call.
 
 ``OnnxEvaluator({"latency_gpu": "models/lat-gpu", "acc": "models/acc"})(archs)`` returns
-``{"latency_gpu": float64[n], "acc": float64[n]}`` in label units. Any mix of model kinds works
-("autobuild" predictors and "kgnn" latency predictors, supp. Sec. 7.4) as long as all were trained
-on one space.
+``{"latency_gpu": float64[n], "acc": float64[n]}`` in label units. Each value is a model or
+ensemble directory or a :class:`~autobuild.Predictor`; any mix of kinds works ("autobuild"
+predictors and "kgnn" latency predictors, supp. Sec. 7.4) as long as all share one space.
 
 Throughput (CPU): the archs are encoded and run in chunks of ``run_size`` (256) archs, each ORT run
 single-threaded, spread over ``workers`` Python threads (ONNX Runtime releases the GIL and a session
@@ -22,9 +22,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import AutobuildError
-from .artifact import ModelArtifact, load_model
-from .inference import OnnxPredictor, resolve_provider
+from ...errors import AutobuildError
+from ...models.inference import resolve_provider
+from ...predictor import Predictor
 
 
 def _cpu_count() -> int:
@@ -37,7 +37,7 @@ def _cpu_count() -> int:
 class OnnxEvaluator:
     """Callable ``evaluator(archs) -> {metric name: float64[n] predictions in label units}``.
 
-    ``model_dirs``: metric name -> model directory (all of one space). ``provider``: ONNX Runtime
+    ``model_dirs``: metric name -> model directory or :class:`~autobuild.Predictor` (all of one space). ``provider``: ONNX Runtime
     execution provider short name (falls back to CPU with a message when unavailable).
     ``batch_size``: archs per outer step (bounds memory); ``run_size``: archs per ONNX Runtime run
     (default 256 on CPU, ``batch_size`` elsewhere); ``workers``: concurrent runs on CPU (default:
@@ -46,7 +46,7 @@ class OnnxEvaluator:
 
     def __init__(
         self,
-        model_dirs: Mapping[str, str | Path],
+        model_dirs: Mapping[str, str | Path | Predictor],
         provider: str = "cpu",
         batch_size: int = 4096,
         run_size: int | None = None,
@@ -63,24 +63,34 @@ class OnnxEvaluator:
             raise AutobuildError(f"evaluator: run_size must be a positive integer, got {run_size!r}")
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
             raise AutobuildError(f"evaluator: workers must be a positive integer, got {workers!r}")
-        self.artifacts: dict[str, ModelArtifact] = {name: load_model(path) for name, path in model_dirs.items()}
+        on_cpu = resolve_provider(provider)[0] == "CPUExecutionProvider"  # prints the fallback message once
+        run_on = "cpu" if on_cpu else provider
+        self.artifacts: dict[str, Predictor] = {}
+        for name, m in model_dirs.items():
+            if isinstance(m, Predictor):
+                p = Predictor.load(m.path, provider=run_on) if m.path is not None and m.runtime == "onnx" else m
+            elif isinstance(m, (str, Path)):
+                p = Predictor.load(m, provider=run_on)
+            else:
+                raise AutobuildError(f"evaluator: metric {name!r}: expected a model directory or a Predictor, "
+                                     f"got {type(m).__name__}")
+            self.artifacts[name] = p
         first_name, first = next(iter(self.artifacts.items()))
-        for name, art in self.artifacts.items():
-            if art.config["space_fingerprint"] != first.config["space_fingerprint"]:
+        for name, p in self.artifacts.items():
+            if p.space.fingerprint() != first.space.fingerprint():
                 raise AutobuildError(
-                    f"evaluator: model {name!r} ({art.path}) was trained on space {art.space.name!r}, "
-                    f"model {first_name!r} ({first.path}) on {first.space.name!r}: all models must share one space"
+                    f"evaluator: model {name!r} ({p.name}) was trained on space {p.space.name!r}, "
+                    f"model {first_name!r} ({first.name}) on {first.space.name!r}: all models must share one space"
                 )
         self.space = first.space
-        on_cpu = resolve_provider(provider)[0] == "CPUExecutionProvider"  # prints the fallback message once
         self.batch_size = batch_size
         self.run_size = min(batch_size, run_size or (256 if on_cpu else batch_size))
         self.workers = (workers or _cpu_count()) if on_cpu else 1
-        self.sessions: dict[str, OnnxPredictor] = {
-            name: OnnxPredictor(art.onnx_path, provider=provider if not on_cpu else "cpu")
-            for name, art in self.artifacts.items()
-        }
-        self.providers = next(iter(self.sessions.values())).providers
+        for p in self.artifacts.values():  # sessions made here, not raced for by the worker threads
+            if p.runtime == "onnx":
+                for i in range(len(p.members)):
+                    p._session(i)
+        self.providers = first.providers if first.runtime == "onnx" else ["torch"]
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="autobuild-eval") if self.workers > 1 else None
 
     @property
@@ -90,7 +100,7 @@ class OnnxEvaluator:
     @property
     def targets(self) -> dict[str, str]:
         """Metric name -> the target equation its model predicts."""
-        return {name: str(art.target) for name, art in self.artifacts.items()}
+        return {name: str(p.target) for name, p in self.artifacts.items()}
 
     def __call__(self, archs: Sequence[Any]) -> dict[str, np.ndarray]:
         """Validate and encode arch dicts (errors name the arch), then predict every metric."""
@@ -110,7 +120,7 @@ class OnnxEvaluator:
             raise AutobuildError(f"evaluator: codes must be integers, got {codes.dtype}")
         codes = np.ascontiguousarray(codes, dtype=np.int32)
         n = len(codes)
-        out = {name: np.empty(n, dtype=np.float64) for name in self.sessions}
+        out = {name: np.empty(n, dtype=np.float64) for name in self.artifacts}
         for lo in range(0, n, self.batch_size):
             hi = min(n, lo + self.batch_size)
             starts = range(lo, hi, self.run_size)
@@ -127,9 +137,8 @@ class OnnxEvaluator:
         except ValueError as e:  # the encoder's own range checks
             raise AutobuildError(f"evaluator: invalid arch codes for space {self.space.name!r} "
                                  f"(rows {lo}..{hi - 1}, 'arch' counts from row {lo}): {e}") from None
-        for name, sess in self.sessions.items():
-            pred, _, _ = sess.run(feed)
-            out[name][lo:hi] = pred
+        for name, p in self.artifacts.items():
+            out[name][lo:hi] = p.run_feed(feed)[0]
 
     def close(self) -> None:
         if self._pool is not None:
@@ -149,7 +158,7 @@ class OnnxEvaluator:
             pass
 
     def __repr__(self) -> str:
-        models = ", ".join(f"{k}={a.kind}:{a.path}" for k, a in self.artifacts.items())
+        models = ", ".join(f"{k}={p.kind}:{p.name}" for k, p in self.artifacts.items())
         return (f"OnnxEvaluator(space={self.space.name!r}, {models}, providers={self.providers}, "
                 f"run_size={self.run_size}, workers={self.workers})")
 
