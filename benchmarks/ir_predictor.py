@@ -62,9 +62,9 @@ def main() -> None:
     from autobuild.metrics import spearman
     from autobuild.models.artifact import load_model
     from autobuild.models.fitting import run_model
-    from autobuild.opgraphs.draw import plot_subgraphs
+    from autobuild.report.subgraph_figure import plot_subgraphs
     from autobuild.opgraphs.subgraphs import top_subgraphs
-    from autobuild.plots import plot_importance
+    from autobuild.report.figures import plot_importance
 
     art = load_model(model)
     rep = art.report

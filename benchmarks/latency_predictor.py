@@ -13,7 +13,7 @@ archs (``space.sample_codes``) predicted from codes, encoding included, by
   * ``OnnxEvaluator`` (the search's built-in evaluator) with batch_size 1,024 / 4,096 - 256-arch
     single-threaded runs on one worker thread per core (target >= 20,000 archs/s on 2 cores);
   * PyTorch, the same model batched (4,096), for reference;
-  * the baseline: a per-arch PyTorch loop, ``model(*encode_codes(space, codes[i:i+1]).torch())``
+  * the baseline: a per-arch PyTorch loop, ``model(*space.graphs(codes[i:i+1]).torch())``
     one arch at a time (one torch thread), timed on 300 archs and extrapolated.
 Timings are the best of ``--repeat`` runs (a shared machine's other load only slows runs down); the
 load average at the start is recorded, and archs per CPU-second (process CPU time, all threads) are
@@ -36,7 +36,6 @@ import numpy as np
 import torch
 
 from autobuild.data import TargetEquation, builtin_data_path, read_labelled
-from autobuild.graphs import encode_codes
 from autobuild.models.artifact import save_result
 from autobuild.search.evaluators.onnx import OnnxEvaluator
 from autobuild.models.inference import OnnxSession
@@ -88,14 +87,14 @@ def throughput(space, model_dir: Path, n: int, repeat: int) -> list[dict]:
     with torch.no_grad():
         def torch_batched() -> None:
             for i in range(0, n, 4096):
-                model(*encode_codes(space, codes[i : i + 4096]).torch())
+                model(*space.graphs(codes[i : i + 4096]).torch())
 
         row("pytorch, batched", 4096, *best_of(torch_batched, max(1, repeat // 2)), torch_threads=torch.get_num_threads())
         m = 300
 
         def loop() -> None:
             for i in range(m):
-                model(*encode_codes(space, codes[i : i + 1]).torch())
+                model(*space.graphs(codes[i : i + 1]).torch())
 
         # One thread: one arch's ops are too small to split, and on a shared machine OpenMP's
         # spin-waiting makes a 2-thread loop of tiny ops erratic (measured 3-500 archs/s).

@@ -67,14 +67,14 @@ def main() -> None:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
     from autobuild.data.builtin import builtin_data_path
-    from autobuild.plots import _plt, _save, data_front
+    from autobuild.report.figures import data_front, pyplot, save_figure
     from autobuild.search.objectives import parse_objectives
 
     with gzip.open(builtin_data_path("ofa-mbv3"), "rt") as f:
         rows = list(csv.DictReader(f))
     dacc = np.array([float(r["acc"]) for r in rows])
     dlat = np.array([float(r["latency_gpu"]) for r in rows])
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     ax.scatter(dlat, dacc, s=5, c="0.75", label=f"labelled data ({len(rows):,} random archs)")
     fx, fy = data_front(parse_objectives("acc:max,latency_gpu:min"), {"acc": dacc, "latency_gpu": dlat})
@@ -91,7 +91,7 @@ def main() -> None:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    _save(fig, a.out)
+    save_figure(fig, a.out)
     print(json.dumps({"figure": a.out}))
 
 

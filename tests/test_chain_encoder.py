@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from autobuild import core
-from autobuild.graphs import encode_codes
 from autobuild.models import gatv2_network as predictor
 from autobuild.models.gatv2_network import GATv2Network
 from autobuild.models.trainer import TrainConfig, train_predictor
@@ -34,7 +33,7 @@ def test_encoder_is_the_module_path(name, scale, layers, monkeypatch):
     rounding of 0 flips its mask (then by that element's share: relative errors up to a few 1e-3
     on the Numba twin, whose sums run in another order; 2e-5 on C++ for these batches)."""
     sp = get_space(name)
-    g = encode_codes(sp, sp.sample_codes(128, seed=5)).torch()
+    g = sp.graphs(sp.sample_codes(128, seed=5)).torch()
     torch.manual_seed(0)
     ref_model = GATv2Network(sp.feature_categories, layers=layers, fe_grad_scale=scale).train()
     w = torch.randn(128)
@@ -63,7 +62,7 @@ def test_encoder_is_the_module_path(name, scale, layers, monkeypatch):
 def test_encoder_only_where_it_applies(monkeypatch):
     """Evaluation, no-grad forwards, DAGs and unfused configurations take the module path."""
     sp = get_space("ofa-mbv3")
-    g = encode_codes(sp, sp.sample_codes(16, seed=1)).torch()
+    g = sp.graphs(sp.sample_codes(16, seed=1)).torch()
     calls = []
     orig = predictor.encode_chains
     monkeypatch.setattr(predictor, "encode_chains", lambda *a: calls.append(1) or orig(*a))
@@ -188,7 +187,7 @@ def test_fused_loss_is_the_composed_loss(name, rank_weight, monkeypatch):
     the composed path: loss, every parameter's gradient (FE-MLP and head included) and the running
     statistics, on each backend."""
     sp = get_space(name)
-    g = encode_codes(sp, sp.sample_codes(128, seed=7)).torch()
+    g = sp.graphs(sp.sample_codes(128, seed=7)).torch()
     y = torch.randn(128)
     torch.manual_seed(1)
     ref_model = GATv2Network(sp.feature_categories).train()

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from autobuild import core
-from autobuild.core.numba_backend import chain_param_size
+from autobuild.core.numba import chain_param_size
 from autobuild.models import softrank as sr
 
 from test_chain_encoder import _torch_layer
@@ -183,13 +183,12 @@ def test_chain_loss_grad_rejects_bad_grad_buffers(backend_name):
 def test_fused_step_falls_back_where_a_parameter_is_not_in_the_buffer():
     """A frozen parameter (left out of the optimiser's buffer): the fused step declines, so that the
     loop takes autograd's gradient instead of failing."""
-    from autobuild.graphs import encode_codes
     from autobuild.models.flat_adamw import FlatAdamW
     from autobuild.models.gatv2_network import GATv2Network
     from autobuild.spaces import get_space
 
     sp = get_space("ofa-mbv3")
-    g = encode_codes(sp, sp.sample_codes(32, seed=3)).torch()
+    g = sp.graphs(sp.sample_codes(32, seed=3)).torch()
     y = torch.randn(32)
     m = GATv2Network(sp.feature_categories).train()
     opt = FlatAdamW(m, 1e-3, 0.0)

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from autobuild import core
-from autobuild.graphs import encode_codes
 from autobuild.spaces import get_space, space_from_dict
 
 BACKENDS = core.available_backends()
@@ -118,7 +117,7 @@ def test_forced_backend(monkeypatch):
         monkeypatch.setenv("AUTOBUILD_BACKEND", b)
         assert core.backend_name() == b
         sp = get_space("ofa-mbv3")
-        g = encode_codes(sp, sp.sample_codes(10, seed=1))
+        g = sp.graphs(sp.sample_codes(10, seed=1))
         assert g.num_graphs == 10
     monkeypatch.setenv("AUTOBUILD_BACKEND", "fortran")
     from autobuild import AutobuildError

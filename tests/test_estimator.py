@@ -57,12 +57,12 @@ def test_graph_batches_carry_any_dag(model_dir):
     the same model (the path ONNX op graphs take)."""
     import torch
 
-    from autobuild.graphs import GraphBatch, encode_codes
+    from autobuild.spaces.graph_batch import GraphBatch
     from autobuild.models.artifact import load_model
 
     art = load_model(model_dir)
     sp = art.space
-    g = encode_codes(sp, sp.encode(sp.sample(3, seed=4)))
+    g = sp.graphs(sp.encode(sp.sample(3, seed=4)))
     parts = []
     for i in range(g.num_graphs):
         lo, hi = int(g.ptr[i]), int(g.ptr[i + 1])

@@ -14,7 +14,6 @@ import torch
 
 from autobuild import AutobuildError
 from autobuild.data import TargetEquation, builtin_data_path, read_labelled
-from autobuild.graphs import encode_codes
 from autobuild.models.artifact import load_model, save_result
 from autobuild.search.evaluators.onnx import OnnxEvaluator
 from autobuild.models.inference import OnnxSession, resolve_provider
@@ -99,7 +98,7 @@ def test_type_table_path_equals_plain_path_and_pyg_graphconv(mbv3):
         torch.manual_seed(0)
         m = GraphConvNetwork(sp.feature_categories, hidden=64).eval()
         assert m.use_type_table
-        g = encode_codes(sp, sp.sample_codes(40, seed=2))
+        g = sp.graphs(sp.sample_codes(40, seed=2))
         x, ei, _, _ = g.torch()
         with torch.no_grad():
             n_a, hs_a = m.layers_out(x, ei, use_table=True)
@@ -122,7 +121,7 @@ def test_onnx_parity_and_dynamic_batch(saved, mbv3):
     model = art.torch_model()
     sess = ort.InferenceSession(str(art.onnx_path), providers=["CPUExecutionProvider"])
     for lo, hi in ((0, 1), (1, 8), (600, 1100)):
-        g = encode_codes(sp, codes[lo:hi])
+        g = sp.graphs(codes[lo:hi])
         got = sess.run(["pred", "node_norms", "graph_norms"], g.onnx_feed())
         with torch.no_grad():
             ref = [t.numpy() for t in model(*g.torch())]
@@ -175,7 +174,7 @@ def test_onnx_evaluator(saved, autobuild_dir, mbv3, tmp_path):
         assert set(out) == {"latency_gpu", "acc"}
         for v in out.values():
             assert v.shape == (450,) and v.dtype == np.float64
-        g = encode_codes(sp, codes[1000:1450])
+        g = sp.graphs(codes[1000:1450])
         with torch.no_grad():
             ref_lat = load_model(saved).torch_model()(*g.torch())[0].numpy()
             ref_acc = load_model(autobuild_dir).torch_model()(*g.torch())[0].numpy()
@@ -350,7 +349,7 @@ def test_macs_prior_is_exact_and_the_starting_line(mbv3):
         m = GraphConvNetwork(sp.feature_categories, hidden=16, prior="macs")
         layer, fixed = node_type_macs(sp)
         m.set_macs_prior(layer / 1e9, fixed / 1e9, 0.0, 1.0, [0.0, 1.0])
-        x, _, b, c = encode_codes(sp, codes).torch()
+        x, _, b, c = sp.graphs(codes).torch()
         with torch.no_grad():
             got = m.graph_macs(x, b, c).double().numpy()
         np.testing.assert_allclose(got, count_codes(sp, codes)[0] / 1e9, rtol=1e-5)

@@ -10,7 +10,6 @@ import torch
 
 from autobuild import AutobuildError
 from autobuild.data import TargetEquation, builtin_data_path, read_labelled
-from autobuild.graphs import encode_codes
 from autobuild.metrics import spearman
 from autobuild.models.artifact import load_model, save_result
 from autobuild.models.inference import OnnxSession
@@ -78,7 +77,7 @@ def test_training_is_deterministic(mbv3):
 def test_gradient_scale_keeps_forward_values(mbv3):
     """The FE-MLP gradient scale changes gradients only: forward values equal those of scale 1."""
     sp, codes, _ = mbv3
-    g = encode_codes(sp, codes[:50])
+    g = sp.graphs(codes[:50])
     outs = []
     for scale in (0.1, 1.0):
         torch.manual_seed(0)
@@ -94,7 +93,7 @@ def _chain_runs(sp, codes, monkeypatch):
     import autobuild.models.gatv2_network as predictor
     from autobuild import core
 
-    g = encode_codes(sp, codes).torch()
+    g = sp.graphs(codes).torch()
     torch.manual_seed(0)
     m = GATv2Network(sp.feature_categories, heads=1).train()
     weights = torch.randn(len(codes))
@@ -121,7 +120,7 @@ def test_chain_path_is_the_edge_path(name, monkeypatch):
 
     sp = get_space(name)
     codes = sp.sample_codes(128, seed=4)
-    ei = torch.from_numpy(encode_codes(sp, codes).edge_index)
+    ei = torch.from_numpy(sp.graphs(codes).edge_index)
     has_pred = chain_links(ei, int(ei.max()) + 1)
     assert has_pred is not None and int(has_pred.sum()) == ei.shape[1] and not has_pred[0]
     dag = torch.cat([ei, torch.tensor([[0], [2]])], dim=1)  # a skip edge: not a chain
@@ -160,7 +159,7 @@ def test_artifact_roundtrip_and_onnx_parity(trained, mbv3, tmp_path):
     pred, norms = sess.predict(sp, codes[1000:1500], batch_size=128)
     model = art.torch_model()
     with torch.no_grad():
-        p_ref, _, g_ref = model(*encode_codes(sp, codes[1000:1500]).torch())
+        p_ref, _, g_ref = model(*sp.graphs(codes[1000:1500]).torch())
     np.testing.assert_allclose(pred, p_ref.numpy(), atol=1e-4)
     np.testing.assert_allclose(norms, g_ref.numpy(), rtol=1e-4, atol=1e-4)
     # Predictions are in label units (accuracy fractions) and rank the archs.

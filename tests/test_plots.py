@@ -1,4 +1,4 @@
-"""Interpretability figures (``autobuild.plots``, ``autobuild plot ...``): every figure is a valid
+"""Interpretability figures (``autobuild.report.figures``, ``autobuild plot ...``): every figure is a valid
 PNG written atomically, the module table lists the best and worst modules of every stage, bad
 input is one clear error."""
 
@@ -59,14 +59,14 @@ def assert_png(path: Path, min_size: int = 200) -> None:
 
 
 def test_import_is_cheap():
-    code = "import sys, autobuild.plots; print('matplotlib' in sys.modules)"
+    code = "import sys, autobuild.report.figures; print('matplotlib' in sys.modules)"
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "python"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_modules_table(scores):
-    from autobuild.plots import layer_text, modules_table
+    from autobuild.report.figures import layer_text, modules_table
 
     assert layer_text({"k": 7, "e": 6}) == "k7e6"
     n_stages = len(scores.space.module_groups)
@@ -91,7 +91,7 @@ def test_modules_table(scores):
 
 
 def test_plot_functions_write_pngs(model, scores, arch, tmp_path):
-    from autobuild import plots
+    from autobuild.report import figures as plots
 
     out = tmp_path / "deep" / "dir"
     assert plots.plot_modules(scores, out / "modules.png", n=2) == out / "modules.png"
@@ -111,12 +111,11 @@ def test_arch_norms_match_the_model(model, arch):
     """Node colours = node-embedding norms of the ONNX export standardised by the hop moments."""
     import torch
 
-    from autobuild.graphs import encode_codes
-    from autobuild.plots import arch_norms
+    from autobuild.report.figures import arch_norms
 
     pred, nodes, z = arch_norms(model, arch)
     assert len(nodes) == sum(arch["d"]) and z.shape == (len(nodes), model.hops)
-    g = encode_codes(model.space, model.space.encode([arch]))
+    g = model.space.graphs(model.space.encode([arch]))
     with torch.no_grad():
         p, node_norms, _ = model.torch_model()(*g.torch())
     hm = np.array([h["mean"] for h in model.report["hop_moments"]])
@@ -126,8 +125,8 @@ def test_arch_norms_match_the_model(model, arch):
 
 
 def test_bad_input(model, scores, arch, tmp_path):
-    from autobuild.cli_plot import parse_arch
-    from autobuild.plots import plot_arch, plot_modules
+    from autobuild.cli.options import parse_arch
+    from autobuild.report.figures import plot_arch, plot_modules
 
     bad = dict(arch, r=999)
     with pytest.raises(AutobuildError, match="r = 999"):
@@ -224,13 +223,13 @@ def test_front_plot_reads_plainly(monkeypatch, tmp_path):
     numbers, the hypervolume and the data's own front are in the figure."""
     import numpy as np
 
-    import autobuild.plots as plots
+    import autobuild.report.figures as plots
     from autobuild.search.ea import SearchResult
     from autobuild.search.objectives import parse_objectives
     from autobuild.spaces import get_space
 
     figs = []
-    monkeypatch.setattr(plots, "_save", lambda fig, out: figs.append(fig) or out)
+    monkeypatch.setattr(plots, "save_figure", lambda fig, out: figs.append(fig) or out)
     rng = np.random.default_rng(0)
     n = 40
     res = SearchResult(get_space("ofa-mbv3"), parse_objectives("acc:max,latency_gpu:min"),

@@ -156,7 +156,7 @@ def test_resume_with_a_larger_budget_extends_the_run(tmp_path):
 
 
 def test_arch_option_reads_what_commands_write(model_dir, tmp_path):
-    from autobuild.cli_plot import parse_arch
+    from autobuild.cli.options import parse_arch
 
     assert invoke("sample", "--space", "ofa-mbv3", "--n", "3", "--seed", "1", "--out", tmp_path / "s.jsonl").exit_code == 0
     assert invoke("sample", "--space", "ofa-mbv3", "--n", "3", "--seed", "1", "--out", tmp_path / "s.csv").exit_code == 0

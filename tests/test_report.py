@@ -159,7 +159,7 @@ def test_search_plot_overlays_the_data_front(tmp_path, inputs, monkeypatch):
 def test_data_front_is_the_pareto_front():
     import numpy as np
 
-    from autobuild.plots import data_front
+    from autobuild.report.figures import data_front
     from autobuild.search.objectives import parse_objectives
 
     objs = parse_objectives("acc:max,latency:min")

@@ -14,7 +14,6 @@ from autobuild import AutobuildError
 from autobuild.construction import kbest_product, load_reduced, select_modules, unite
 from autobuild.cli import cli
 from autobuild.data import TargetEquation, builtin_data_path, read_labelled
-from autobuild.graphs import encode_codes
 from autobuild.models.artifact import load_model, save_result
 from autobuild.models.inference import OnnxSession
 from autobuild.models.trainer import TrainConfig, train_predictor
@@ -64,7 +63,7 @@ def test_module_sets_and_merged_group():
         assert mod == mods[int(r)] and list(mod.choices) == mods.choices[r, :d].tolist()
     texts = sp.module_texts(4, mods.depths[rows], mods.choices[rows])
     assert [json.loads(t) for t in texts] == [sp.module_layers(4, mods[int(r)]) for r in rows]
-    x = encode_codes(sp, codes).x
+    x = sp.graphs(codes).x
     assert x[-1, 0] == 5 and x[-1, 1] == 0  # the merged group's last layer is stage 6, layer 1
     with pytest.raises(AutobuildError, match="is not a layer choice"):
         sp.parse_module(0, [{"k": 4, "e": 3}, {"k": 3, "e": 3}])
@@ -79,7 +78,7 @@ def test_raw_norm_is_the_stage_embedding_inside_a_full_arch(mb, mb_scores):
     sess = OnnxSession(mb.onnx_path)
     arch = sp.sample(1, seed=5)[0]
     code = sp.encode([arch])
-    g = encode_codes(sp, code)
+    g = sp.graphs(code)
     _, node_norms, _ = sess.run(g.onnx_feed())
     end = 0
     for u in range(5):

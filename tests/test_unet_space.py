@@ -169,6 +169,6 @@ def test_unet_scores_use_eq5_cells_of_the_depths_modules_have(tmp_path):
     mean, std, reason = _cell_moments(report, 2, 2, 5, 20, needed=[2, 3, 5])
     assert reason is None and mean.tolist() == [2.0, 3.0, 0.0, 5.0]
     assert _cell_moments(report, 2, 2, 5, 20)[2] == "depth 4 has 0 training archs (< 20)"
-    from autobuild.plots import layer_text
+    from autobuild.report.figures import layer_text
 
     assert layer_text({"op": "res", "cm": 256, "mult": 2}) == "res@256x2"

@@ -34,7 +34,7 @@ pip_in "$VENV/bin/python" install -q --force-reinstall --no-deps "$wheel"
 pip_in "$VENV/bin/python" install -q "$wheel[ml,nets,test]"
 
 step "compile the Numba twins of the C++ core into Numba's cache"
-"$VENV/bin/python" -m autobuild.warm
+"$VENV/bin/python" -m autobuild.cli.warm
 
 step "optional: torchsort (reference soft rank, built CPU-only)"
 # Its setup.py builds the CUDA extension whenever `nvcc` runs; hide every PATH entry holding one.
@@ -57,6 +57,8 @@ case "$mode" in
     (cd build && smoke-venv/bin/autobuild space ofa-mbv3 | grep -q "2.18e+19" \
       && smoke-venv/bin/autobuild sample --space ofa-pn --n 3 --out smoke.csv \
       && smoke-venv/bin/python -c "import autobuild._core, autobuild.core as c; assert c.backend_name() == 'cpp'; print('wheel smoke test: ok (C++ core', c.backend_name() + ')')")
+    step "the package's layers (import-linter contract in pyproject.toml; imports inside functions count)"
+    "$VENV/bin/lint-imports" --no-cache --config pyproject.toml
     step "tests"
     "$VENV/bin/python" -m pytest -q -p no:cacheprovider -n auto --dist worksteal tests
     ;;

@@ -294,11 +294,14 @@ class Predictor:
         return src.startswith("builtin:") and src == str(data)
 
     def quality_warning(self, purpose: str) -> str | None:
-        """One warning line per member that ranks poorly on its held-out archs, joined (None: fine)."""
+        """One warning line when the predictor (an ensemble: its members on average) ranks poorly on its
+        held-out archs (None: fine)."""
         from .models.quality import poor_model_warning
 
-        lines = [w for m in self.members if (w := poor_model_warning(m.name, m.report, purpose))]
-        return "\n".join(lines) or None
+        if self.is_ensemble:
+            return poor_model_warning(f"ensemble {self.name} ({len(self.members)} members, on average)", self.report,
+                                      purpose)
+        return poor_model_warning(self.members[0].name, self.members[0].report, purpose)
 
     def summary(self) -> str:
         """The line ``autobuild train`` prints: held-out quality in a few numbers."""

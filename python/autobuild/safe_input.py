@@ -19,13 +19,6 @@ from . import limits
 from .errors import AutobuildError
 
 
-def display_name(path: str | Path) -> str:
-    """How a file is named in messages: embedded demo data as ``builtin:NAME``, else the path."""
-    from .data.builtin import builtin_name
-
-    return builtin_name(path) or str(path)
-
-
 def check_regular_file(path: str | Path, what: str = "file", max_bytes: int | None = None) -> Path:
     """``path`` as a Path if it is an existing regular file no larger than ``max_bytes``."""
     p = Path(path)
@@ -68,13 +61,15 @@ class _Capped(io.RawIOBase):
 
 
 @contextlib.contextmanager
-def open_text(path: str | Path, what: str = "file", max_bytes: int | None = None) -> Iterator[IO[str]]:
-    """Open a regular UTF-8 text file (gzip detected by its magic bytes) with a cap on the bytes read.
+def open_text(path: str | Path, what: str = "file", max_bytes: int | None = None,
+              name: str | None = None) -> Iterator[IO[str]]:
+    """Open a regular UTF-8 text file (gzip detected by its magic bytes) with a cap on the bytes read;
+    ``name``: how messages call it (default: the path).
 
     Decoding and gzip errors inside the block become one-line :class:`AutobuildError`s."""
     p = check_regular_file(path, what, max_bytes)
     cap = limits.MAX_INPUT_BYTES if max_bytes is None else max_bytes
-    name = display_name(p)
+    name = str(p) if name is None else name
     raw = open(p, "rb")  # noqa: SIM115 - closed by the wrappers below
     try:
         gz = raw.read(2) == b"\x1f\x8b"

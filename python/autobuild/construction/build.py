@@ -101,7 +101,9 @@ def build(scores: Any, k: int = 3, top: int | None = None, constrained: bool = F
     limit = _int("limit", limit, 1, limits.MAX_ARCHS)
     if top is not None:
         top = _int("top", top, 1, limits.MAX_ARCHS)
-    names = list(names) if names is not None else None
+    if names is None:  # how the reduced space names its sources: the scores files, else the models
+        names = [f"{Path(s.source).name} ({s.target})" if s.source else s.model for s in loaded]
+    names = list(names)
 
     def reduced(kk: int) -> ReducedSpace:
         return unite([(s, select_modules(s, kk, constrained)) for s in loaded], names)
@@ -124,7 +126,9 @@ def build(scores: Any, k: int = 3, top: int | None = None, constrained: bool = F
         combos, used = rs.top_combos(top), k
         most = max(int(np.bincount(s.group, minlength=s.space.n_groups).max()) for s in loaded)
         if len(combos) < top and k < most:  # too few valid combinations: the smallest k that holds `top`
-            lo, hi = k, most
+            lo, hi = k, min(2 * k, most)  # doubling, then bisection: small k are cheap to walk
+            while hi < most and len(reduced(hi).top_combos(top)) < top:
+                lo, hi = hi, min(2 * hi, most)
             while lo + 1 < hi:
                 mid = (lo + hi) // 2
                 if len(reduced(mid).top_combos(top)) >= top:

@@ -1,7 +1,7 @@
 """The hot loops of AutoBuild, with two interchangeable backends of identical signatures:
 
 * ``cpp`` - the compiled extension :mod:`autobuild._core` (``cpp/`` in the source tree);
-* ``numba`` - :mod:`autobuild.core.numba_backend`, JIT-compiled Python, used when the extension is
+* ``numba`` - :mod:`autobuild.core.numba`, JIT-compiled Python, used when the extension is
   missing (e.g. a source checkout that was not built) or when forced.
 
 ``AUTOBUILD_BACKEND=cpp|numba`` forces one; unset, the C++ core is used when importable. Tests run
@@ -140,7 +140,7 @@ def get_backend(name: str) -> ModuleType:
     if name not in BACKENDS:
         raise AutobuildError(f"unknown core backend {name!r} (choose one of: {', '.join(BACKENDS)})")
     if name not in _cache:
-        mod_name = "autobuild._core" if name == "cpp" else "autobuild.core.numba_backend"
+        mod_name = "autobuild._core" if name == "cpp" else "autobuild.core.numba"
         try:
             _cache[name] = importlib.import_module(mod_name)
         except ImportError as e:

@@ -34,6 +34,11 @@ def builtin_name(path: str | Path) -> str | None:
     return None
 
 
+def display_name(path: str | Path) -> str:
+    """How a file is named in messages: embedded demo data as ``builtin:NAME``, else the path."""
+    return builtin_name(path) or str(path)
+
+
 def resolve_data(spec: str | Path) -> Path:
     """``builtin:ofa-mbv3`` -> the embedded demo data; anything else is a path."""
     s = str(spec)

@@ -28,7 +28,8 @@ import numpy as np
 
 from ..errors import AutobuildError
 from ..io_utils import TABLE_FORMATS, atomic_write_bytes, atomic_write_text, output_format
-from ..safe_input import bounded_lines, display_name, open_text, parse_json
+from ..safe_input import bounded_lines, open_text, parse_json
+from .builtin import display_name
 
 ARCH = "arch"
 Validator = Callable[[Any], dict]
@@ -174,7 +175,7 @@ def _arch_cell(cell: str) -> Any:
 def _open_rows(path: Path) -> Iterator[tuple[str, bool, Iterator[str]]]:
     """(display name, is JSONL, bounded line iterator) of a data file; errors name the file."""
     name = display_name(path)
-    with open_text(path, "data file") as f:
+    with open_text(path, "data file", name=name) as f:
         lines = bounded_lines(f, name)
         first = ""
         buffered: list[str] = []

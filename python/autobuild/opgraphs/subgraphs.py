@@ -49,7 +49,7 @@ def require_ir_model(artifact: Any) -> None:
 
 def node_scores(artifact: Any, graph: dict, provider: str = "cpu") -> tuple[float, np.ndarray, np.ndarray]:
     """``(prediction, norms [n, M+1], z [n, M+1])`` of an op graph's nodes under ``artifact``."""
-    from ..graphs import GraphBatch
+    from ..spaces.graph_batch import GraphBatch
     from ..models.inference import OnnxSession
 
     from ..scoring.scorer import hop_z

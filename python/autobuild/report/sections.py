@@ -40,7 +40,7 @@ Render = Callable[..., "bytes | None"]
 
 
 def renderer(tmp: str | Path) -> Render:
-    """``render(plot_fn, *args)`` -> the PNG bytes a :mod:`autobuild.plots` function writes, or
+    """``render(plot_fn, *args)`` -> the PNG bytes a :mod:`autobuild.report.figures` function writes, or
     ``None`` when the input has nothing to draw (the function's one-line error)."""
     count = [0]
 
@@ -68,7 +68,7 @@ def _f(v: Any, digits: int = 3) -> str:
 def model_section(page: Page, art: Any, render: Render) -> None:
     from ..models.kinds import get_kind
     from ..models.quality import poor_model_warning
-    from ..plots import plot_hops, plot_importance
+    from .figures import plot_hops, plot_importance
 
     ens = art.is_ensemble
     rep = art.report
@@ -117,7 +117,7 @@ def model_section(page: Page, art: Any, render: Render) -> None:
 # ----------------------------------------------------------------------------- scores and build
 def scores_section(page: Page, path: str, scores: Any, render: Render, k: int, constrained: bool,
                    predictors: Mapping[str, Any], show: int = 5) -> None:
-    from ..plots import plot_modules
+    from .figures import plot_modules
     from ..spaces.module import layer_text
 
     glob = ", ".join(f"{a}={b}" for a, b in scores.globals.items()) or "none"
@@ -184,7 +184,7 @@ def build_section(page: Page, path: str, scores: Any, k: int, constrained: bool,
 def search_section(page: Page, path: str, cfg: Any, result: Any, render: Render, ref: Mapping[str, float] | None,
                    data: Mapping[str, np.ndarray] | None, data_name: str | None) -> None:
     from ..construction.summary import codes_composition
-    from ..plots import plot_front
+    from .figures import plot_front
 
     objs = result.objectives
     n = len(result.codes)
@@ -212,7 +212,7 @@ def search_section(page: Page, path: str, cfg: Any, result: Any, render: Render,
         page.paragraph(f"Pareto front of {len(front)} archs; hypervolume {hv:.6g} at the reference point "
                        f"{', '.join(f'{a}={b:g}' for a, b in ref.items())} ({ref_text}).")
         if data is not None:
-            from ..plots import data_front
+            from .figures import data_front
             from ..search.objectives import hypervolume
 
             page.paragraph(f"For comparison, the front of the data {data_name} ({len(data_front(objs, data)[0])} of "

@@ -45,6 +45,7 @@ class ModuleScores:
     srcc: np.ndarray | None = None  # held-out SRCC of the predictor(s) at each module's hop
     spread: np.ndarray | None = None  # uncertainty of each score (see :func:`score_modules`)
     notes: list[str] = field(default_factory=list)
+    source: str = ""  # the scores file read (empty: scored in this process)
 
     def __len__(self) -> int:
         return len(self.score)
@@ -452,4 +453,5 @@ def read_scores(path: str | Path, space: SearchSpace | None = None) -> ModuleSco
                 raise AutobuildError(f"{where}: {name} = {v!r} is not one of {list(gvalues[name].values())}")
             if glob.setdefault(name, gvalues[name][v]) != gvalues[name][v]:
                 raise AutobuildError(f"{where}: {name} differs between rows")
-    return ModuleScores(space, target, model, glob, group, depth, choices, raw, hop, score, cal, srcc, spread)
+    return ModuleScores(space, target, model, glob, group, depth, choices, raw, hop, score, cal, srcc, spread,
+                        source=str(path))

@@ -73,7 +73,7 @@ class Plan:
     distinct pairs (batched) and which of their nodes belong to the segment."""
 
     def __init__(self, space: Any, codes: np.ndarray, window: int, batch_nodes: int = 200_000) -> None:
-        from ..graphs import GraphBatch
+        from ..spaces.graph_batch import GraphBatch
 
         keys, nodes = unet_segments(space, codes)
         self.window, self.n = window, len(keys)

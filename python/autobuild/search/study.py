@@ -32,9 +32,9 @@ DEFAULT_BUDGET = 250
 
 
 def _warn_stderr(msg: str) -> None:
-    import sys
+    import warnings
 
-    print(f"autobuild: warning: {msg}", file=sys.stderr)
+    warnings.warn(msg, stacklevel=3)
 
 
 class Search:
@@ -50,6 +50,9 @@ class Search:
                  warn: Callable[[str], None] | None = None) -> None:
         from ..construction.reduced import ReducedSpace, load_reduced
         from ..spaces import get_space
+
+        if isinstance(space, ReducedSpace) and reduced is None:  # Search(build(...).reduced, ...)
+            space, reduced = None, space
         from .evaluators import describe
         from .objectives import parse_objectives
         from .setup import check_evaluator

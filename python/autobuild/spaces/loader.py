@@ -119,6 +119,11 @@ def get_space(name_or_path: Any) -> Any:
     """A built-in space by name (:mod:`~autobuild.spaces.registry`: ``ofa-mbv3``, ``ofa-pn``, aliases
     ``mbv3``, ``pn``), a space file, or a space object (returned as is)."""
     if not isinstance(name_or_path, (str, Path)):
+        missing = [m for m in ("name", "encode", "decode", "graphs", "fingerprint", "to_dict", "feature_categories")
+                   if not hasattr(name_or_path, m)]
+        if missing:
+            raise AutobuildError(f"space must be a name, a .yaml/.json space file or a search space object, got "
+                                 f"{type(name_or_path).__name__} (it has no {missing[0]!r})")
         return name_or_path
     space = builtin_space(str(name_or_path))
     if space is not None:

@@ -377,11 +377,14 @@ class MacroSpace(SpaceBase):
                 "n_globals": self.n_globals, "slot_width": self.max_depth, "n_choices": self.n_choices}
 
     def graphs(self, codes: np.ndarray) -> Any:
-        """The sequence graphs of codes as one :class:`~autobuild.graphs.GraphBatch` (the core's
-        ``encode_batch``)."""
-        from ..graphs import encode_codes
+        """The sequence graphs of codes as one :class:`~autobuild.spaces.graph_batch.GraphBatch`
+        (the core's ``encode_batch``, C++ or Numba)."""
+        from .. import core
+        from .graph_batch import GraphBatch
 
-        return encode_codes(self, codes)
+        x, ei, b, ptr = core.encode_batch(np.ascontiguousarray(codes, dtype=np.int32), self.max_depth, self.n_choices,
+                                          self.choice_features, self.n_globals)
+        return GraphBatch(x, ei, b, ptr)
 
     @property
     def arch_keys(self) -> tuple[str, ...]:

@@ -217,7 +217,7 @@ class OpGraphSpace(SpaceBase):
         return rows
 
     def graphs(self, codes: np.ndarray) -> Any:
-        from ..graphs import GraphBatch
+        from .graph_batch import GraphBatch
 
         return GraphBatch.from_graphs([(self._store[r][0], self._store[r][1]) for r in self._rows(codes)])
 

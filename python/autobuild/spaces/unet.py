@@ -138,7 +138,7 @@ class UNetSpace(SpaceBase):
         return out
 
     def graphs(self, codes: np.ndarray) -> Any:
-        from ..graphs import GraphBatch
+        from .graph_batch import GraphBatch
 
         graphs = []
         for code in np.asarray(codes):
@@ -377,6 +377,20 @@ class UNetSpace(SpaceBase):
             codes[i, (_ROUT if out else _RIN) + s] = blocks
             codes[i, (_AOUT if out else _AIN) + s] = attn
 
+    def _module_cm_mult(self, ms: ModuleSet) -> tuple[np.ndarray, np.ndarray]:
+        """``(C_m index, multiplier index)`` of every module of ``ms`` (kept per module set: a build's
+        best-first walk asks about the same sets thousands of times)."""
+        cache = self.__dict__.setdefault("_cm_mult", {})
+        key = id(ms.choices)
+        hit = cache.get(key)
+        if hit is None or hit[0] is not ms.choices:
+            rest = np.asarray(ms.choices)[:, 0] // len(OPS)
+            hit = cache[key] = (ms.choices, rest // self.n_mult, rest % self.n_mult)
+            if len(cache) > 256:
+                cache.clear()
+                cache[key] = hit
+        return hit[1], hit[2]
+
     def module_colour(self, color_by: str | None = None) -> tuple[int, list, str]:
         """U-Net blocks (``{"op", "cm", "mult"}``) are coloured by their channel multiplier."""
         if color_by not in (None, "mult"):
@@ -416,11 +430,13 @@ class UNetSpace(SpaceBase):
         cm = np.full((n, len(modules)), -1, dtype=np.int64)
         mult = np.full((n, len(modules)), -1, dtype=np.int64)
         for g, ms in enumerate(modules):
-            rest = np.asarray(ms.choices)[:, 0] // len(OPS)
             pick = combos[:, g]
             on = pick >= 0
-            cm[on, g] = (rest // self.n_mult)[pick[on]]
-            mult[on, g] = (rest % self.n_mult)[pick[on]]
+            if not on.any():
+                continue
+            cms, mults = self._module_cm_mult(ms)
+            cm[on, g] = cms[pick[on]]
+            mult[on, g] = mults[pick[on]]
         first = np.max(cm, axis=1, keepdims=True)  # any chosen group's C_m (all must equal it)
         ok = np.all((cm == first) | (cm < 0), axis=1)
         for s in range(N_STAGES):

@@ -1,15 +1,16 @@
 """Options and output helpers every command shares, so that each concept has one name, one help
-line and one behaviour across ``cli``, ``cli_plot`` and ``cli_search``."""
+line and one behaviour across every command."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
-from . import limits
-from .errors import AutobuildError
-from .spaces.macro import PADS
+from .. import limits
+from ..errors import AutobuildError
+from ..spaces.macro import PADS
 
 PAD = click.option("--pad", type=click.Choice(PADS), default="repeat", show_default=True,
                    help="Unused layer slots of written archs: repeat the stage's last layer (valid for ofa's "
@@ -39,7 +40,7 @@ def network_space(space_name: str | None, families: tuple[str, ...] = OFA) -> An
     space's ``network_family``, :mod:`autobuild.networks`)."""
     if not space_name:
         raise click.UsageError("--space is required (ofa-mbv3 or ofa-pn)")
-    from .spaces import get_space
+    from ..spaces import get_space
 
     space = get_space(space_name)
     if "network" not in space.capabilities or space.network_family not in families:
@@ -57,7 +58,7 @@ def warn(msg: str) -> None:
 def check_outputs(*pairs: tuple[str | None, str]) -> None:
     """Refuse unknown output extensions before any work is done: (path, kind) with kind one of
     ``table``, ``figure``, ``scores``, ``reduced space``."""
-    from .io_utils import OUTPUT_FORMATS, output_format
+    from ..io_utils import OUTPUT_FORMATS, output_format
 
     for path, kind in pairs:
         if path is not None:
@@ -82,3 +83,53 @@ def parse_ref(text: str | None, names: list[str] | None = None) -> dict[str, flo
     if names is not None and sorted(out) != sorted(names):
         raise AutobuildError(f"--ref must give a value for each objective ({', '.join(names)})")
     return out
+
+
+def load_space(name: str):  # noqa: ANN201
+    """``--space NAME|FILE``: a built-in space or a space file."""
+    from ..spaces import get_space
+
+    return get_space(name)
+
+
+def warn_quality(predictor: Any, purpose: str) -> None:
+    """Warn when a predictor ranks poorly on its held-out archs (``purpose``: what is built from it)."""
+    w = predictor.quality_warning(purpose)
+    if w:
+        warn(w)
+
+
+def parse_arch(spec: str, row: int | None = None) -> Any:
+    """``--arch`` value: inline JSON, or ``@FILE``: a JSON arch (or a record with an ``arch`` key),
+    or any table autobuild writes (CSV with an ``arch`` column, JSONL), of which ``row`` (1-based,
+    default 1) is taken. Bounded size and nesting."""
+    from ..io_utils import TABLE_FORMATS
+    from ..safe_input import parse_json, read_text
+
+    if spec.startswith("@"):
+        p = Path(spec[1:])
+        if not p.exists():
+            raise AutobuildError(f"--arch: {p}: file not found")
+        if p.name.lower().endswith(tuple(TABLE_FORMATS)):
+            from ..data.table import read_records
+
+            recs = read_records(p)
+            r = 1 if row is None else row
+            if r > len(recs):
+                raise AutobuildError(f"--row {r}: {p} has {len(recs)} rows")
+            return recs.archs[r - 1]
+        text = read_text(p, "arch file", 1 << 20)
+        where = f"--arch: {p}"
+    else:
+        text, where = spec, "--arch"
+    if row is not None:
+        raise AutobuildError("--row applies to a CSV or JSONL file given as --arch @FILE")
+    try:
+        arch = parse_json(text, where)
+    except AutobuildError as e:
+        raise AutobuildError(str(e).replace("malformed JSON", "invalid JSON")) from None
+    if isinstance(arch, dict) and isinstance(arch.get("arch"), dict):
+        arch = arch["arch"]  # one record of a JSONL file
+    if not isinstance(arch, dict):
+        raise AutobuildError(f"{where}: an arch must be a JSON object, got {type(arch).__name__}")
+    return arch

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import AutobuildError
-from ..plots import _plt, _save
-from .subgraphs import rooted_subgraph
+from ..opgraphs.subgraphs import rooted_subgraph
+from .figures import pyplot, save_figure
 
 
 def node_label(graph: dict, v: int) -> str:
@@ -28,7 +28,7 @@ def plot_subgraphs(graph: dict, rows: Sequence[dict], out: str | Path, title: st
     """Draw the subgraphs of ``rows`` (from :func:`~.subgraphs.top_subgraphs`) into one figure."""
     if not rows:
         raise AutobuildError("no subgraph to draw")
-    plt = _plt()
+    plt = pyplot()
     n = len(graph["ops"])
     cmap = plt.get_cmap("viridis")
     layouts = []
@@ -82,5 +82,5 @@ def plot_subgraphs(graph: dict, rows: Sequence[dict], out: str | Path, title: st
     cb.set_label("position in the network (topological index)", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10, y=1.0 + 0.3 / fig.get_figheight(), va="bottom")
-    return _save(fig, out)
+    return save_figure(fig, out)
 

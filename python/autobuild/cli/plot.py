@@ -7,12 +7,11 @@ Registered on the main group with ``cli.add_command(plot)``; bad input raises
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
-from .cli_options import QUIET, SPACE
-from .errors import AutobuildError
+from ..errors import AutobuildError
+from .options import QUIET, SPACE, parse_arch
 
 _OUT = click.option("--out", type=click.Path(dir_okay=False), required=True,
                     help="Figure to write (.png, .svg or .pdf).")
@@ -21,42 +20,6 @@ _OUT = click.option("--out", type=click.Path(dir_okay=False), required=True,
 def _wrote(path: Path) -> None:
     if not click.get_current_context().params.get("quiet"):
         click.echo(f"wrote {path}", err=True)
-
-
-def parse_arch(spec: str, row: int | None = None) -> Any:
-    """``--arch`` value: inline JSON, or ``@FILE``: a JSON arch (or a record with an ``arch`` key),
-    or any table autobuild writes (CSV with an ``arch`` column, JSONL), of which ``row`` (1-based,
-    default 1) is taken. Bounded size and nesting."""
-    from .io_utils import TABLE_FORMATS
-    from .safe_input import parse_json, read_text
-
-    if spec.startswith("@"):
-        p = Path(spec[1:])
-        if not p.exists():
-            raise AutobuildError(f"--arch: {p}: file not found")
-        if p.name.lower().endswith(tuple(TABLE_FORMATS)):
-            from .data.table import read_records
-
-            recs = read_records(p)
-            r = 1 if row is None else row
-            if r > len(recs):
-                raise AutobuildError(f"--row {r}: {p} has {len(recs)} rows")
-            return recs.archs[r - 1]
-        text = read_text(p, "arch file", 1 << 20)
-        where = f"--arch: {p}"
-    else:
-        text, where = spec, "--arch"
-    if row is not None:
-        raise AutobuildError("--row applies to a CSV or JSONL file given as --arch @FILE")
-    try:
-        arch = parse_json(text, where)
-    except AutobuildError as e:
-        raise AutobuildError(str(e).replace("malformed JSON", "invalid JSON")) from None
-    if isinstance(arch, dict) and isinstance(arch.get("arch"), dict):
-        arch = arch["arch"]  # one record of a JSONL file
-    if not isinstance(arch, dict):
-        raise AutobuildError(f"{where}: an arch must be a JSON object, got {type(arch).__name__}")
-    return arch
 
 
 @click.group("plot", short_help="Interpretability figures (PNG) of models and module scores.")
@@ -74,9 +37,9 @@ def plot() -> None:
 @SPACE
 def modules_cmd(scores_csv: str, out: str, n: int, space_name: str | None, quiet: bool) -> None:
     """Best and worst modules per stage (paper Fig. 4) from a module scores CSV; prints the table too."""
-    from .plots import modules_table, plot_modules
-    from .scoring import read_scores
-    from .spaces import get_space
+    from ..report.figures import modules_table, plot_modules
+    from ..scoring import read_scores
+    from ..spaces import get_space
 
     scores = read_scores(scores_csv, space=get_space(space_name) if space_name else None)
     click.echo(modules_table(scores, n), nl=False)
@@ -89,8 +52,8 @@ def modules_cmd(scores_csv: str, out: str, n: int, space_name: str | None, quiet
 @QUIET
 def importance_cmd(model_dir: str, out: str, quiet: bool) -> None:
     """FE-MLP 0-hop feature importance per feature value (paper Sec. 4.3, Figs. 9/10)."""
-    from .predictor import Predictor
-    from .plots import plot_importance
+    from ..report.figures import plot_importance
+    from ..predictor import Predictor
 
     _wrote(plot_importance(Predictor.load(model_dir), out))
 
@@ -105,8 +68,8 @@ def importance_cmd(model_dir: str, out: str, quiet: bool) -> None:
 @click.option("--provider", default="cpu", show_default=True, help="ONNX Runtime execution provider.")
 def arch_cmd(model_dir: str, arch_spec: str, row: int | None, out: str, provider: str, quiet: bool) -> None:
     """One arch's sequence graph coloured by standardised node-embedding norm per hop (Fig. 1, Sec. 4.2)."""
-    from .predictor import Predictor
-    from .plots import plot_arch
+    from ..report.figures import plot_arch
+    from ..predictor import Predictor
 
     p = Predictor.load(model_dir)
     art = p.members[0]
@@ -132,7 +95,7 @@ def arch_cmd(model_dir: str, arch_spec: str, row: int | None, out: str, provider
 @QUIET
 def hops_cmd(model_dir: str, out: str, quiet: bool) -> None:
     """Test SRCC per hop level and of the prediction (paper Fig. 2)."""
-    from .predictor import Predictor
-    from .plots import plot_hops
+    from ..report.figures import plot_hops
+    from ..predictor import Predictor
 
     _wrote(plot_hops(Predictor.load(model_dir), out))

@@ -8,8 +8,8 @@ import time
 
 import click
 
-from . import limits
-from .cli_options import QUIET, check_outputs
+from .. import limits
+from .options import QUIET, check_outputs
 
 
 @click.command("exhaustive", short_help="Predict every arch of a U-Net space with an ensemble; keep the best.")
@@ -25,9 +25,9 @@ def exhaustive(model_dir: str, top: int, out: str, quiet: bool) -> None:
     embedded once."""
     from tqdm import tqdm
 
-    from .data.table import write_labelled
-    from .predictor import Predictor
-    from .search.exhaustive import exhaustive_search
+    from ..data.table import write_labelled
+    from ..predictor import Predictor
+    from ..search.exhaustive import exhaustive_search
 
     check_outputs((out, "table"))
     members = Predictor.load(model_dir).members

@@ -1,8 +1,5 @@
-"""Batch encoding of architectures into graph tensors (the hot path feeding the GNN).
-
-Wraps the core ``encode_batch`` (C++ or Numba, see :mod:`autobuild.core`) with the space's layout
-and converts the result to PyTorch Geometric style tensors.
-"""
+"""``GraphBatch``: architectures as one batch of graphs, what every space's ``graphs(codes)`` returns
+and the GNN reads (PyTorch Geometric's ``Batch`` layout: ``x``, ``edge_index``, ``batch``, ``ptr``)."""
 
 from __future__ import annotations
 
@@ -11,9 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import core
-from .errors import AutobuildError
-from .spaces.macro import MacroSpace
+from ..errors import AutobuildError
 
 
 @dataclass
@@ -69,11 +64,3 @@ class GraphBatch:
 
     def onnx_feed(self) -> dict[str, np.ndarray]:
         return {"x": self.x, "edge_index": self.edge_index, "batch": self.batch, "counts": self.counts}
-
-
-def encode_codes(space: MacroSpace, codes: np.ndarray) -> GraphBatch:
-    """Encode arch codes (``space.encode``) into one batched sequence graph."""
-    x, ei, b, ptr = core.encode_batch(
-        np.ascontiguousarray(codes, dtype=np.int32), space.max_depth, space.n_choices, space.choice_features, space.n_globals
-    )
-    return GraphBatch(x, ei, b, ptr)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from . import limits
-from .cli_options import QUIET, warn
-from .errors import AutobuildError
+from .. import limits
+from ..errors import AutobuildError
+from .options import QUIET, warn
 
 
 @click.command("opgraphs", short_help="ONNX models or OFA archs -> op-graph data (the IR format).")
@@ -36,8 +36,8 @@ def opgraphs(models: tuple[str, ...], labels: str | None, space_name: str | None
     along the dataflow. Labels ride along, so OUT trains an onnx-ir predictor directly."""
     from tqdm import tqdm
 
-    from .opgraphs.convert import op_graph
-    from .opgraphs.dataset import labelled_models, write_op_graphs
+    from ..opgraphs.convert import op_graph
+    from ..opgraphs.dataset import labelled_models, write_op_graphs
 
     out_p = Path(out)
     if out_p.suffix.lower() not in (".jsonl", ".gz") and not out.lower().endswith(".jsonl.gz"):
@@ -49,10 +49,10 @@ def opgraphs(models: tuple[str, ...], labels: str | None, space_name: str | None
             raise click.UsageError("give ONNX models (or --labels) or --space with --data, not both")
         if data is None:
             raise click.UsageError("--space needs --data (the archs whose subnets to convert)")
-        from .cli_options import network_space
-        from .data.builtin import resolve_data
-        from .data.table import read_labelled
-        from .opgraphs.dataset import ofa_op_graph
+        from ..data.builtin import resolve_data
+        from ..data.table import read_labelled
+        from ..opgraphs.dataset import ofa_op_graph
+        from .options import network_space
 
         space = network_space(space_name)
         table = read_labelled(resolve_data(data), validate=space.validate)
@@ -111,10 +111,10 @@ def subgraphs(model_dir: str, onnx_model: str, hops: tuple[int, ...], top: int, 
     roots one subgraph per hop (the op and its ancestors up to m tensors upstream), scored by its
     m-hop embedding norm standardised by the model's hop moments (z; Sec. 4.2). Prints the top
     subgraphs per hop; --out writes them, --plot draws them (Fig. 8)."""
-    from .cli_options import check_outputs
-    from .opgraphs.convert import op_graph
-    from .predictor import Predictor
-    from .opgraphs.subgraphs import require_ir_model, top_subgraphs
+    from ..opgraphs.convert import op_graph
+    from ..opgraphs.subgraphs import require_ir_model, top_subgraphs
+    from ..predictor import Predictor
+    from .options import check_outputs
 
     check_outputs((out, "table"), (plot_out, "figure"))
     if out and out.lower().endswith(".gz"):
@@ -134,7 +134,7 @@ def subgraphs(model_dir: str, onnx_model: str, hops: tuple[int, ...], top: int, 
         import csv
         import io
 
-        from .io_utils import TABLE_FORMATS, atomic_write_text, output_format
+        from ..io_utils import TABLE_FORMATS, atomic_write_text, output_format
 
         cols = ["hop", "rank", "root", "op", "name", "norm", "z", "size", "nodes"]
         if output_format(out, TABLE_FORMATS, "table").startswith("jsonl"):
@@ -150,7 +150,7 @@ def subgraphs(model_dir: str, onnx_model: str, hops: tuple[int, ...], top: int, 
         if not quiet:
             click.echo(f"wrote {out}", err=True)
     if plot_out:
-        from .opgraphs.draw import plot_subgraphs
+        from ..report.subgraph_figure import plot_subgraphs
 
         drawn = [r for r in rows if r["rank"] <= plot_top]
         plot_subgraphs(graph, drawn, plot_out, title=f"{Path(onnx_model).name}: top op subgraphs under "

@@ -12,9 +12,9 @@ from typing import Any
 import click
 import numpy as np
 
-from . import limits
-from .cli_options import QUIET, SPACE, network_space, seed_option
-from .errors import AutobuildError
+from .. import limits
+from ..errors import AutobuildError
+from .options import QUIET, SPACE, network_space, seed_option
 
 #: Settings a resumed run must share with the file it extends (labels of one setup only).
 SETUP_KEYS = ("space", "provider", "batch", "threads", "runs", "warmup", "cpu", "latent")
@@ -31,8 +31,8 @@ def _arch_text(arch: dict) -> str:
 def _write(out: Path, rows: list[dict], label: str, meta: dict) -> None:
     """The CSV (one row per measured arch, the recommended statistic as ``label``) and its JSON
     sidecar (environment, repeat pass, failures, recommendation), each replaced atomically."""
-    from .io_utils import atomic_write_text
-    from .networks.profile import STATS
+    from ..io_utils import atomic_write_text
+    from ..networks.profile import STATS
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -45,7 +45,7 @@ def _write(out: Path, rows: list[dict], label: str, meta: dict) -> None:
 
 def _resume(out: Path, setup: dict, space: Any) -> tuple[list[dict], dict]:
     """Rows and sidecar of an earlier run of the same setup (nothing when ``out`` is new)."""
-    from .networks.profile import STATS
+    from ..networks.profile import STATS
 
     side = _sidecar(out)
     if not out.exists():
@@ -105,9 +105,17 @@ def profile(space_name: str | None, archs_path: str, provider: str, batch: int, 
     arch is recorded there and skipped; rerunning the command resumes (and retries failures)."""
     from tqdm import tqdm
 
-    from .data.builtin import resolve_data
-    from .data.table import read_records
-    from .networks.profile import STATS, TORCH_PROVIDERS, cpu_model, environment, measure, ort_provider, recommend
+    from ..data.builtin import resolve_data
+    from ..data.table import read_records
+    from ..networks.profile import (
+        STATS,
+        TORCH_PROVIDERS,
+        cpu_model,
+        environment,
+        measure,
+        ort_provider,
+        recommend,
+    )
 
     space = network_space(space_name, ("ofa-mbv3", "ofa-pn", "sd-unet"))
     unet = space.network_family == "sd-unet"

@@ -1,4 +1,4 @@
-"""Compile the Numba twins ahead of time into Numba's on-disk cache: ``python -m autobuild.warm``.
+"""Compile the Numba twins ahead of time into Numba's on-disk cache: ``python -m autobuild.cli.warm``.
 
 Numba compiles a kernel on its first call (about 10 s for all of them on 2 cores) and caches the
 machine code next to the module. Installing runs this once (``tools/bootstrap.sh``), so that the
@@ -15,10 +15,10 @@ import numpy as np
 
 def warm() -> list[str]:
     """Call every Numba kernel once on small valid inputs of a built-in space; return their names."""
-    from . import core
-    from .construction.reduced import ReducedSpace
-    from .search.strategies import make_strategy
-    from .spaces import get_space
+    from .. import core
+    from ..construction.reduced import ReducedSpace
+    from ..search.strategies import make_strategy
+    from ..spaces import get_space
 
     old = os.environ.get("AUTOBUILD_BACKEND")
     os.environ["AUTOBUILD_BACKEND"] = "numba"
@@ -47,7 +47,7 @@ def warm() -> list[str]:
             os.environ["AUTOBUILD_BACKEND"] = old
     names = list(core.FUNCTIONS)
     try:  # the in-house soft rank (training), when torch is installed
-        from .models import softrank
+        from ..models import softrank
     except ImportError:
         return names
     if softrank.HAVE_NUMBA:
@@ -59,7 +59,7 @@ def warm() -> list[str]:
 
 def _warm_gat_chain() -> None:
     """The chain attention and the fused training layer (training on sequence graphs)."""
-    from . import core
+    from .. import core
 
     rng = np.random.default_rng(0)
     xl, xr = (rng.standard_normal((4, 1, 2), dtype=np.float32) for _ in range(2))

@@ -18,16 +18,16 @@ import textwrap
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import AutobuildError
-from .spaces.base import numberish as _is_numberish
-from .spaces.base import value_order as _sort_key
-from .spaces.module import layer_text
+from ..errors import AutobuildError
+from ..spaces.base import numberish as _is_numberish
+from ..spaces.base import value_order as _sort_key
+from ..spaces.module import layer_text
 
 __all__ = ["layer_text", "modules_table", "plot_arch", "plot_hops", "plot_importance", "plot_modules"]
 
 
 # ----------------------------------------------------------------------------- helpers
-def _plt():  # noqa: ANN202
+def pyplot():  # noqa: ANN202
     """pyplot on the Agg backend (no display needed), imported on first use."""
     import matplotlib
 
@@ -37,8 +37,8 @@ def _plt():  # noqa: ANN202
     return plt
 
 
-def _save(fig: Any, out: str | Path) -> Path:
-    from .io_utils import FIGURE_FORMATS, atomic_file, output_format
+def save_figure(fig: Any, out: str | Path) -> Path:
+    from ..io_utils import FIGURE_FORMATS, atomic_file, output_format
 
     out = Path(out)
     try:
@@ -46,7 +46,7 @@ def _save(fig: Any, out: str | Path) -> Path:
         with atomic_file(out, "wb") as f:
             fig.savefig(f, format=fmt, dpi=110, bbox_inches="tight", facecolor="white")
     finally:
-        _plt().close(fig)
+        pyplot().close(fig)
     return out
 
 
@@ -141,7 +141,7 @@ def plot_modules(scores: Any, out: str | Path, n: int = 3, color_by: str | None 
     ``color_by`` (default: the expansion ratio ``e`` if the space has it, else the first numeric
     layer feature) and the calibrated score is written after the chain."""
     _check_n(n)
-    plt = _plt()
+    plt = pyplot()
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
     space = scores.space
@@ -224,7 +224,7 @@ def plot_modules(scores: Any, out: str | Path, n: int = 3, color_by: str | None 
                  ha="right", va="top", fontsize=7, color="0.35")
     # Room at the bottom for the legend.
     ax.set_ylim(total_h + 0.55, -0.05)
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 # ----------------------------------------------------------------------------- Figs. 9/10: FE-MLP
@@ -236,9 +236,9 @@ def plot_importance(artifact: Any, out: str | Path) -> Path:
     with more than one value, one bar ``|f_c(v)|`` per value in the category's value order."""
     if getattr(artifact, "kind", "autobuild") != "autobuild":
         artifact.require("ranks_hops", "this figure (FE-MLP / hop norms)")
-    plt = _plt()
+    plt = pyplot()
     imp = artifact.report.get("fe_importance") or {}
-    from .models.describe import seen_importance
+    from ..models.describe import seen_importance
 
     seen = {name: seen_importance(d) for name, d in imp.items()}
     cats = [(name, d) for name, d in imp.items() if len(seen[name]) > 1]
@@ -278,14 +278,14 @@ def plot_importance(artifact: Any, out: str | Path) -> Path:
     fig.suptitle(f"FE-MLP 0-hop feature importance (cf. paper Figs. 9/10)\n"
                  f"target {artifact.target}  |  model {artifact.label}  |  space {artifact.space.name}",
                  fontsize=11, y=1.0, va="bottom")
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 # ----------------------------------------------------------------------------- Fig. 1: one arch
 def arch_norms(artifact: Any, arch: Any, provider: str = "cpu") -> tuple[float, list[dict], Any]:
     """``(prediction, nodes, z)`` of one arch: the sequence-graph node dicts and the node
     embedding L1 norms standardised per hop, ``z[v, m] = (||h_v^m||_1 - mu_m) / sigma_m``."""
-    from .models.inference import OnnxSession
+    from ..models.inference import OnnxSession
 
     space = artifact.space
     code = space.encode_one(arch)
@@ -294,7 +294,7 @@ def arch_norms(artifact: Any, arch: Any, provider: str = "cpu") -> tuple[float, 
         raise AutobuildError("arch has no layers to draw")
     g = space.graphs(code[None, :])
     pred, node_norms, _ = OnnxSession(artifact.onnx_path, provider=provider).run(g.onnx_feed())
-    from .scoring.scorer import hop_z
+    from ..scoring.scorer import hop_z
 
     return float(pred[0]), nodes, hop_z(artifact.report, node_norms)
 
@@ -308,7 +308,7 @@ def plot_arch(artifact: Any, arch: dict, out: str | Path, provider: str = "cpu")
         artifact.require("ranks_hops", "this figure (FE-MLP / hop norms)")
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     from matplotlib.colors import TwoSlopeNorm
     from matplotlib.patches import FancyBboxPatch
 
@@ -373,13 +373,13 @@ def plot_arch(artifact: Any, arch: dict, out: str | Path, provider: str = "cpu")
             "directed chain); red: above the training mean of hop m, blue: below")
     fig.text(0.5 * W / (W + 1.1), 0.0, "\n".join(textwrap.wrap(note, max(60, int(W * 15)))), ha="center", va="top",
              fontsize=8, color="0.35")
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 # ----------------------------------------------------------------------------- Fig. 2: SRCC per hop
 def plot_hops(artifact: Any, out: str | Path) -> Path:
     """Test SRCC of the graph-embedding norm at every hop level and of the prediction y' (Fig. 2)."""
-    plt = _plt()
+    plt = pyplot()
     t = artifact.report.get("test") or {}
     hops = list(t.get("srcc_hop") or [])
     if not hops:
@@ -414,15 +414,15 @@ def plot_hops(artifact: Any, out: str | Path) -> Path:
     n = t.get("n")
     ax.set_title(f"Test SRCC per hop level (cf. paper Fig. 2)\ntarget {artifact.target}  |  model {artifact.label}"
                  + (f"  |  {n} test archs" if n else ""), fontsize=10)
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def data_front(objectives: Sequence[Any], metrics: dict) -> tuple[Any, Any]:
     """``(x, y)`` of the Pareto front of labelled data (second objective on x, first on y, sorted by x)."""
     import numpy as np
 
-    from . import core
-    from .search.objectives import minimisation_matrix
+    from .. import core
+    from ..search.objectives import minimisation_matrix
 
     o1, o2 = objectives
     m = minimisation_matrix(objectives, metrics)
@@ -441,7 +441,7 @@ def plot_front(result: Any, out: str | Path, title: str = "", ref: dict | None =
     import numpy as np
     from matplotlib.ticker import MaxNLocator
 
-    plt = _plt()
+    plt = pyplot()
     o1, o2 = result.objectives
     x, y = result.metrics[o2.metric], result.metrics[o1.metric]
     fig, ax = plt.subplots(figsize=(7, 5))
@@ -467,11 +467,11 @@ def plot_front(result: Any, out: str | Path, title: str = "", ref: dict | None =
     if ref:
         text = f"hypervolume {result.hypervolume(ref):.4g}"
         if data is not None:
-            from .search.objectives import hypervolume
+            from ..search.objectives import hypervolume
 
             text += f"\n{data_label}: {hypervolume(result.objectives, data, ref):.4g}"
         ax.text(0.02, 0.98, text + f"\n(reference {', '.join(f'{k}={v:g}' for k, v in ref.items())})",
                 transform=ax.transAxes, va="top", ha="left", fontsize=8,
                 bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9})
     fig.tight_layout()
-    return _save(fig, out)
+    return save_figure(fig, out)

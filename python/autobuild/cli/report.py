@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .cli_options import QUIET, parse_ref
+from .options import QUIET, parse_ref
 
 
 @click.command("report", short_help="One self-contained HTML page for models, scores and searches.")
@@ -25,8 +25,8 @@ def report(inputs: tuple[str, ...], out: str, k: int, constrained: bool, ref: st
     directories (metrics per hop, FE-MLP importance), scores CSVs (best modules per stage with
     their uncertainty, what `build --k K` builds from them), search journals (Pareto front,
     hypervolume). Each figure says how to read it."""
-    from .cli_options import check_outputs
-    from .report import write_report
+    from ..report import write_report
+    from .options import check_outputs
 
     check_outputs((out, "report"))
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from .cli_options import QUIET, seed_option
-from .errors import AutobuildError
+from ..errors import AutobuildError
+from .options import QUIET, seed_option
 
 
 @click.command("unet", short_help="Build a U-Net arch from diffusers blocks; save it as a model folder.")
@@ -34,9 +34,9 @@ def unet(space_name: str, arch_spec: str, row: int | None, check_latent: int, pa
     up/down-sampling, time embedding; 7 input and 3 output channels, no cross-attention), run one
     forward pass, and save it with save_pretrained (config.json + safetensors weights). Load it back
     with autobuild.networks.unet_build.unet_class().from_pretrained(OUT)."""
-    from .cli_plot import parse_arch
-    from .io_utils import atomic_dir
-    from .spaces import get_space
+    from ..io_utils import atomic_dir
+    from ..spaces import get_space
+    from .options import parse_arch
 
     if check_latent % 8:
         raise click.BadParameter(f"{check_latent} is not a multiple of 8 (three downsamplings)",
@@ -57,12 +57,12 @@ def unet(space_name: str, arch_spec: str, row: int | None, check_latent: int, pa
         click.echo("building the U-Net (loading PyTorch and diffusers)...", err=True)
     import torch
 
-    from .networks.unet_build import build_unet
-    from .networks.unet_counts import count_unet_arch
+    from ..networks.unet_build import build_unet
+    from ..networks.unet_counts import count_unet_arch
 
     parent_net = None
     if parent:  # checked (and loaded) before minutes go into building the child
-        from .networks.unet_inherit import inherit, load_parent
+        from ..networks.unet_inherit import inherit, load_parent
 
         parent_net = load_parent(parent)
     net = build_unet(sp, arch, seed)
@@ -80,7 +80,7 @@ def unet(space_name: str, arch_spec: str, row: int | None, check_latent: int, pa
     if onnx_out:
         if not quiet:
             click.echo("exporting ONNX...", err=True)
-        from .networks.unet_build import export_unet_onnx
+        from ..networks.unet_build import export_unet_onnx
 
         d = export_unet_onnx(net, x, onnx_out)
         onnx_note = f"; wrote {onnx_out} (ONNX Runtime vs PyTorch: max abs diff {d:.2g})"

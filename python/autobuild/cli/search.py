@@ -7,17 +7,17 @@ from pathlib import Path
 
 import click
 
-from . import limits
-from .cli_options import PAD, QUIET, SPACE, parse_ref, seed_option, warn
-from .errors import AutobuildError
-from .search.strategies import STRATEGIES
+from .. import limits
+from ..errors import AutobuildError
+from ..search.strategies import STRATEGIES
+from .options import PAD, QUIET, SPACE, parse_ref, seed_option, warn
 
 
 def _auto_reduced(space_name, reduced, objectives, p, data, k, epochs, work, seed):  # noqa: ANN001, ANN202
-    from .data.table import read_labelled
-    from .search.auto_space import build_auto_reduced
-    from .search.objectives import parse_objectives
-    from .spaces import get_space
+    from ..data.table import read_labelled
+    from ..search.auto_space import build_auto_reduced
+    from ..search.objectives import parse_objectives
+    from ..spaces import get_space
 
     if reduced:
         raise AutobuildError("give either --reduced or --auto-equations")
@@ -37,7 +37,7 @@ _AUTO_OPTIONS = ("--auto-equations", "--data", "--k", "--epochs", "--work")
 
 def _plot_inputs(ref: str | None, data_front: str | None, objs: list) -> tuple:
     """``--ref`` and ``--data-front`` checked and read: (reference point or None, data metrics or None)."""
-    from .search.objectives import objective_columns
+    from ..search.objectives import objective_columns
 
     ref_point = parse_ref(ref, [o.metric for o in objs])
     if data_front and len(objs) != 2:
@@ -94,10 +94,10 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
     A journal has one writer at a time; everything is checked before it is created."""
     from tqdm import tqdm
 
-    from .construction import load_reduced
-    from .search.objectives import parse_objectives
-    from .search.study import Search
-    from .spaces import get_space
+    from ..construction import load_reduced
+    from ..search.objectives import parse_objectives
+    from ..search.study import Search
+    from ..spaces import get_space
 
     def given(name: str) -> bool:
         return ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
@@ -106,7 +106,7 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
         if not quiet:
             click.echo(msg, err=True)
 
-    from .cli_options import check_outputs
+    from .options import check_outputs
 
     check_outputs((out, "table"), (plot_path, "figure"))
     if resume and journal and Path(resume) != Path(journal):
@@ -137,12 +137,12 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
         if not reduced and not space_name:
             raise AutobuildError("give --space (or --reduced, or --resume)")
         parse_objectives(objectives)
-        from .search.setup import budget_iterations
+        from ..search.setup import budget_iterations
 
         budget_iterations(250 if budget is None else budget, initial, per_iteration)
         rs = reduced
         if auto_p is not None:  # the evaluator checked first: a bad one trains nothing
-            from .search.setup import check_evaluator
+            from ..search.setup import check_evaluator
 
             if space_name:
                 check_evaluator(evaluator, get_space(space_name), [o.metric for o in parse_objectives(objectives)],
@@ -183,7 +183,7 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
     if ref_point and len(objs) == 2:
         msg += f"; hypervolume {res.hypervolume(ref_point):.6g}"
         if front_data is not None:
-            from .search.objectives import hypervolume
+            from ..search.objectives import hypervolume
 
             msg += f" (the front of {data_front}: {hypervolume(objs, front_data, ref_point):.6g})"
     note(msg)
@@ -195,7 +195,7 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
         note(f"wrote the front to {out}")
         plot_path = plot_path or str(Path(out).with_suffix(".png"))
     if plot_path and len(objs) == 2:
-        from .plots import plot_front
+        from ..report.figures import plot_front
 
         plot_front(res, plot_path, title=f"{sp.name} {cfg.strategy} (seed {cfg.seed})",
                    ref=ref_point if ref_point and len(objs) == 2 else None, data=front_data,
