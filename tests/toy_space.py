@@ -1,5 +1,5 @@
 """A search space written from scratch against the protocol (not a MacroSpace, nothing outside
-this file): three groups of 1-2 blocks, each block one of three widths. ``tests/test_toy_space.py``
+this file): three groups of 1-2 blocks, each block one of three widths. ``tests/spaces/test_toy_space.py``
 takes it through sample, train, score, build and search."""
 
 from __future__ import annotations

@@ -206,7 +206,7 @@ class Predictor:
         when given, must be the model's)."""
         from .models.ensemble import load_models
 
-        paths = [path] if isinstance(path, (str, Path)) else list(path)
+        paths = [path] if isinstance(path, (str, Path)) else list(path) if isinstance(path, (list, tuple)) else None
         if not paths or not all(isinstance(p, (str, Path)) for p in paths):
             raise AutobuildError(f"Predictor.load takes a model directory or a list of them, got {path!r}")
         sp = None

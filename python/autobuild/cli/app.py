@@ -111,7 +111,7 @@ def cli() -> None:
     combined into new architectures or into a small space to search.
 
     \b
-    A typical session (about three minutes on 2 CPU cores):
+    A typical session:
       autobuild train --space ofa-mbv3 --data builtin:ofa-mbv3 --target '100**acc/(log10(latency_gpu+1)+1)' --out runs/eff
       autobuild score runs/eff --out scores.csv
       autobuild build scores.csv --k 3 --out built.csv

@@ -21,7 +21,7 @@ SPACE_HELP = ("The search space: a built-in name (`autobuild space` lists them) 
 SPACE = click.option("--space", "space_name", default=None, metavar="NAME|FILE", help=SPACE_HELP)
 REDUCED_OUT = click.option("--reduced-out", "--space-out", "reduced_out", type=click.Path(dir_okay=False), default=None,
                            help="Also write the reduced space, for `sample --reduced` and `search --reduced` "
-                                "(--space-out: its name before 0.2).")
+                                "(--space-out is another name for it).")
 QUIET = click.option("--quiet", is_flag=True, help="No progress bar or status lines.")
 OVERWRITE = click.option("--overwrite", is_flag=True,
                          help="Replace an existing output directory that autobuild wrote (never anything else).")

@@ -35,7 +35,7 @@ from .options import OVERWRITE, QUIET, seed_option, warn, warn_quality
               help="Normalisation after each message-passing layer [default: batch; AutoBuild predictors only].")
 @click.option("--hop-loss", type=click.Choice(["pearson", "spearman"]), default=None,
               help="Form of the hop-ranking term: pearson (label vs soft ranks of the norms, as the authors' "
-                   "code) or spearman (soft rank correlation, autobuild 0.2) [default: pearson; AutoBuild "
+                   "code) or spearman (soft rank correlation) [default: pearson; AutoBuild "
                    "predictors only].")
 @click.option("--weight-decay", type=click.FloatRange(min=0, max=10), default=None,
               help="AdamW weight decay [default: 1e-5 autobuild, 1e-4 kgnn].")
@@ -79,7 +79,7 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
     --kind kgnn trains the k-GNN efficiency predictor of Sec. 7.4 instead (latency, energy, FLOPs...:
     loss MAE + (1 - SRCC), sum aggregation). With --folds/--seeds > 1, train an ensemble of folds x seeds predictors into OUT (resumable:
     rerunning the same command keeps the members already trained; each member costs about one
-    training run: 5 x 4 on 3,000 archs took 12 minutes on 2 CPU cores)."""
+    training run, README "What each command costs")."""
     from ..predictor import Predictor
 
     if loss == "mse" and kind != "autobuild":

@@ -47,7 +47,7 @@ def _versions() -> dict[str, str]:
 
     out = {"autobuild": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
            "torch": torch.__version__}
-    # Versions from the installed metadata, without the imports (torch-geometric 1.6 s, onnx 0.8 s:
+    # Versions from the installed metadata, without the imports (torch-geometric and onnx take seconds:
     # training uses neither).
     for dist in ("torch_geometric", "onnx"):
         try:
@@ -146,7 +146,7 @@ class ModelArtifact:
 
 def model_dir_files(path: str | Path) -> set[str] | None:
     """What autobuild wrote in a model directory (None: not a model directory). A directory of
-    autobuild 0.1 (no manifest) is recognised by its config, so ``--overwrite`` can replace it."""
+    format 1 (no manifest) is recognised by its config, so ``--overwrite`` can replace it."""
     owned = owned_files(path)
     if owned is None:
         try:

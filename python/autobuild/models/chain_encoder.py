@@ -21,7 +21,7 @@ pooling, the head, the MSE and the hop term, and the whole gradient, in one call
 
 It is the same function as the module path (``GATv2Conv`` -> ``BatchNorm1d`` -> ``relu`` -> ``+``,
 then :meth:`~.predictor.GATv2Network.pool`): values, gradients of every parameter and the
-running statistics agree to float rounding (``tests/test_chain_encoder.py``). Evaluation,
+running statistics agree to float rounding (``tests/models/test_chain_encoder.py``). Evaluation,
 exports, DAGs and configurations the kernels do not cover take the module path.
 """
 
@@ -40,7 +40,7 @@ from .gatv2 import GATv2Conv
 
 #: Input widths below which a hop's backward products are taken in transposed layouts: MKL runs
 #: ``g @ W`` several times slower on a matrix a few columns wide (the first hop reads one scalar
-#: per feature category: 190 us against 40 us as ``(W^T g^T)^T`` on 1,900 x 6 nodes).
+#: per feature category; measured in docs/benchmarks.md, *Training step*).
 NARROW = 16
 
 

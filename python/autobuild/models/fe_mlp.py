@@ -77,7 +77,7 @@ class FEMLP(nn.Module):
         gradient of every parameter, in :meth:`parameters` order. For the fused training loss
         (:mod:`.chain_encoder`), in NumPy: two dozen torch operators (or autograd nodes) on tensors of a
         few dozen numbers cost a training step about 0.25 ms, their NumPy equivalents a fifth of that.
-        Equal to autograd's to float rounding (``tests/test_models.py``)."""
+        Equal to autograd's to float rounding (``tests/models/test_models.py``)."""
         cat_pos, owner, starts, num = self._plan()
         emb, out_w, out_b = (t.detach().numpy() for t in (self.emb, self.out_w, self.out_b))
         table = np.empty(sum(self.sizes), dtype=emb.dtype)  # every entry is written below

@@ -10,7 +10,7 @@ so that a step is one fused AdamW update (``torch._fused_adamw_``, the kernel of
 It is deliberately not a ``torch.optim.Optimizer``: the first call into ``torch.optim`` imports
 ``torch._dynamo`` (about 2 s, a third of a short training run's fixed cost) for its
 ``_disable_dynamo`` decorators. The update is elementwise, so the result is that of
-``torch.optim.AdamW`` on the separate tensors (``tests/test_flat_adamw.py``).
+``torch.optim.AdamW`` on the separate tensors (``tests/models/test_flat_adamw.py``).
 :meth:`FlatAdamW.release` gives the parameters their own storage back (saving needs tensors
 that share no memory).
 """

@@ -3,8 +3,8 @@
 Same parameters (``lin_l``, ``lin_r``, ``att``, ``bias``; a state dict of one loads into the
 other), the same initialisation (Glorot weights and attention, zero bias) and the same function as
 ``torch_geometric.nn.GATv2Conv`` (Brody et al. 2022) for node-feature tensors without edge
-features, bit for bit on the CPU (``tests/test_models.py``). It is written out rather than
-subclassed so that training does not import torch-geometric (1.6 s of every run's start):
+features, bit for bit on the CPU (``tests/models/test_models.py``). It is written out rather than
+subclassed so that training does not import torch-geometric (seconds of every run's start):
 ``e_ji = att . LeakyReLU(W_l x_j + W_r x_i)``, ``alpha_ji = softmax_j(e_ji)`` (shifted by the
 per-node maximum, detached, as PyG's ``softmax``), ``x'_i = sum_j alpha_ji W_l x_j + b``.
 
@@ -18,7 +18,7 @@ Chains (the sequence graphs of macro spaces, supp. 7.1) take a dense path: with 
 ``i`` attends to itself and, unless it starts its graph, to node ``i - 1`` only, so the softmax is
 over two logits and every gather is a shift by one row. On the CPU that attention is one fused
 kernel of the core each way (:func:`autobuild.core.gat_chain_forward` / ``_backward``, C++ or
-Numba); elsewhere the same arithmetic in torch ops. ``tests/test_models.py`` checks both against
+Numba); elsewhere the same arithmetic in torch ops. ``tests/models/test_models.py`` checks both against
 the edge path, values and gradients.
 """
 

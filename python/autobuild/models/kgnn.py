@@ -23,7 +23,7 @@ depends only on the node's feature tuple, of which a space has few (540 for OFA-
 OFA-PN). When there are at most :data:`MAX_TYPE_TABLE`, the model computes ``h^0`` and the two
 products of the first ``GraphConv`` with it once per *type* and gathers them per node, so the
 first layer costs no per-node matmul (2 of the 8); the result is the same function (float
-rounding aside; ``tests/test_kgnn.py`` checks it against the plain path and against PyG's own
+rounding aside; ``tests/models/test_kgnn.py`` checks it against the plain path and against PyG's own
 ``GraphConv.forward``).
 
 The forward signature and outputs equal :class:`~.predictor.GATv2Network`'s, so the model

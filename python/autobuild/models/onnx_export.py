@@ -157,7 +157,7 @@ def _onnxscript_functions_only_where_used() -> Any:
     whatever it holds: about a second of every training run, most of it ``ml_dtypes`` registering
     its casts. Without custom-domain nodes it returns the bytes unchanged; inside this block it is
     only called where the model has such nodes (checked on the wire format), so the export is the
-    same byte for byte (``tests/test_models.py``)."""
+    same byte for byte (``tests/models/test_models.py``)."""
     try:
         from torch.onnx._internal.torchscript_exporter import onnx_proto_utils as opu
     except ImportError:

@@ -42,7 +42,8 @@ class TrainConfig:
     archs as in the paper, more on less data); an integer trains exactly that many. The rate is
     10x the paper's 1e-4 with a cosine decay to 0 (``schedule``): at 1e-4 the model is still
     learning after 200 epochs, at a constant 1e-3 it jitters at the end (README, *The predictor*).
-    ``norm="none", lr=1e-4, schedule="constant"`` is the predictor of autobuild 0.2."""
+    ``norm="none", lr=1e-4, schedule="constant", hop_loss="spearman"`` is the predictor without batch
+    normalisation, at the paper's rate, with the rank-against-rank hop term."""
 
     epochs: int | None = None
     batch_size: int = 128
@@ -79,7 +80,7 @@ class TrainConfig:
 
 #: Hop-level ranking terms of Eq. 4: ``"pearson"`` (default), the authors' form
 #: (``ge_utils/diff_srcc.py``): ``1 -`` the Pearson correlation of the standardised label with the
-#: soft rank of each hop's raw norm (strength 1); ``"spearman"`` (autobuild 0.2): ``1 -`` the soft
+#: soft rank of each hop's raw norm (strength 1); ``"spearman"``: ``1 -`` the soft
 #: SRCC of the batch-standardised norms (strength ``rank_eps``) against the label's ranks.
 HOP_LOSSES = ("pearson", "spearman")
 

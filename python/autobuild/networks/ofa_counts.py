@@ -12,7 +12,7 @@ Counting rules, as the OFA authors' ``ofa/utils/flops_counter.py``: MACs are
 batch 1 (no bias, BN, activation, SE multiply or residual add); this equals
 ``torch.utils.flop_counter`` FLOPs / 2 on these nets. Parameters are ``sum(p.numel())`` of the
 subnet: conv and linear weights, their biases, BN weight and bias (running statistics are buffers).
-``tests/test_networks.py`` checks both against instantiated subnets.
+``tests/networks/test_networks.py`` checks both against instantiated subnets.
 
 Vectorised: a variable layer's cost depends only on its stage, whether it opens the stage, its
 kernel, its expansion ratio and the resolution, so the counts of any number of archs are a fixed

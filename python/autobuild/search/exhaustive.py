@@ -13,7 +13,7 @@ where ``context`` is the last ``M`` nodes before the segment (empty at the start
 there, as in the full graph). Each distinct ``(context, segment)`` pair is embedded once, as the
 chain ``context + segment``, summing the segment nodes' embeddings; every arch then costs a few
 gathers and the head. :meth:`Plan.predict` equals running the model on every full graph (to float
-rounding; ``tests/test_exhaustive.py`` checks it against brute force on a sample).
+rounding; ``tests/search/test_exhaustive.py`` checks it against brute force on a sample).
 """
 
 from __future__ import annotations

@@ -409,7 +409,7 @@ def test_import_needs_no_torch_or_extension():
         "bad = [m for m in ('torch', 'torch_geometric', 'onnxruntime', 'autobuild._core', 'pandas') if m in sys.modules]; "
         "assert not bad, bad"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "python")}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "python")}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
 

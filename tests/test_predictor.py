@@ -10,8 +10,19 @@ from autobuild import AutobuildError, Predictor
 
 
 def test_public_api_resolves():
+    import inspect
+
+    classes = {"Predictor", "BuildResult", "Search", "SearchResult", "SearchSpace", "Module", "TargetEquation",
+               "AutobuildError"}
     for name in autobuild.__all__:
-        assert getattr(autobuild, name) is not None
+        if name == "__version__":
+            assert autobuild.__version__.count(".") == 2
+            continue
+        obj = getattr(autobuild, name)
+        assert (inspect.isclass(obj) if name in classes else inspect.isfunction(obj)), name
+        assert obj.__name__ == name and obj.__module__.startswith("autobuild."), (name, obj.__module__)
+    assert set(autobuild.__all__) == classes | {"__version__", "build", "count", "get_space", "read_labelled",
+                                                "read_scores", "write_scores", "load_reduced"}
     with pytest.raises(AttributeError):
         autobuild.nothing_here  # noqa: B018
 

@@ -21,7 +21,7 @@ from autobuild.search.executors import InlineExecutor, ProcessExecutor
 from autobuild.search.journal import Journal
 from autobuild.spaces import get_space
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/, where the evaluator modules lie
 EVAL = "search_evaluators:toy"
 
 

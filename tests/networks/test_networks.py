@@ -248,16 +248,16 @@ def test_walkthrough_profile_train_search_export(tmp_path, small_data):
     pytest.importorskip("ofa")
     run = lambda *a: CliRunner().invoke(cli, [str(x) for x in a])  # noqa: E731
     steps = [
-        ("sample", "--space", "ofa-mbv3", "--n", 10, "--seed", 1, "--out", tmp_path / "archs.csv"),
+        ("sample", "--space", "ofa-mbv3", "--n", 8, "--seed", 1, "--out", tmp_path / "archs.csv"),
         ("profile", "--space", "ofa-mbv3", "--archs", tmp_path / "archs.csv", "--runs", 3, "--warmup", 1,
-         "--repeat-pass", 4, "--out", tmp_path / "lat.csv", "--quiet"),
+         "--repeat-pass", 3, "--out", tmp_path / "lat.csv", "--quiet"),
         ("train", "--kind", "kgnn", "--space", "ofa-mbv3", "--data", tmp_path / "lat.csv", "--target", "label",
          "--epochs", 3, "--test-fraction", 0.2, "--out", tmp_path / "lat", "--quiet"),
         ("train", "--space", "ofa-mbv3", "--data", small_data, "--target", "acc", "--epochs", 2,
          "--out", tmp_path / "acc", "--quiet"),
         ("search", "--space", "ofa-mbv3", "--evaluator", f"onnx:acc={tmp_path / 'acc'},label={tmp_path / 'lat'}",
          "--objectives", "acc:max,label:min", "--budget", 12, "--initial", 6, "--per-iteration", 6,
-         "--out", tmp_path / "front.csv", "--quiet"),
+         "--executor", "inline", "--out", tmp_path / "front.csv", "--quiet"),
         ("export", "--space", "ofa-mbv3", "--arch", f"@{tmp_path / 'front.csv'}", "--row", 1,
          "--out", tmp_path / "best.onnx", "--quiet"),
         ("profile", "--space", "ofa-mbv3", "--archs", tmp_path / "front.csv", "--runs", 3, "--warmup", 1,
@@ -266,10 +266,10 @@ def test_walkthrough_profile_train_search_export(tmp_path, small_data):
     for step in steps:
         res = run(*step)
         assert res.exit_code == 0, (step[0], res.output)
-    from autobuild.models.artifact import load_model
+    from autobuild import Predictor
 
-    rep = load_model(tmp_path / "lat").config["report"]
-    assert rep["noise_ceiling"]["n"] == 4 and "linear_macs" in rep["baselines"]
+    rep = Predictor.load(tmp_path / "lat").report
+    assert rep["noise_ceiling"]["n"] == 3 and "linear_macs" in rep["baselines"]
     front = list(csv.DictReader((tmp_path / "front.csv").open()))
     assert len(list(csv.DictReader((tmp_path / "front_lat.csv").open()))) == len({r["arch"] for r in front})
     assert (tmp_path / "best.onnx").stat().st_size > 1e6

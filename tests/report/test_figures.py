@@ -60,7 +60,7 @@ def assert_png(path: Path, min_size: int = 200) -> None:
 
 def test_import_is_cheap():
     code = "import sys, autobuild.report.figures; print('matplotlib' in sys.modules)"
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "python"))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "python"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "False"
 
