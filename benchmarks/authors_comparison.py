@@ -79,8 +79,7 @@ def run_autobuild(space: str, target: str, train_csv: Path, test_csv: Path, work
                   threads: int) -> dict:
     from autobuild.data import TargetEquation, read_labelled
     from autobuild.metrics import spearman
-    from autobuild.models.artifact import load_model
-    from autobuild.models.fitting import run_model
+    from autobuild import Predictor
 
     ab = [sys.executable, "-m", "autobuild"]
     common = ["--space", space, "--data", str(train_csv), "--target", target, "--test-fraction", "0.01",
@@ -89,12 +88,12 @@ def run_autobuild(space: str, target: str, train_csv: Path, test_csv: Path, work
     t_short, _ = timed(ab + ["train", *common, "--epochs", str(short), "--out", str(work / "m10")])
     t_score, _ = timed(ab + ["score", str(work / "m200"), "--out", str(work / "scores.csv"), "--quiet", "--show", "0"])
     t_build, _ = timed(ab + ["build", str(work / "scores.csv"), "--k", "3", "--out", str(work / "top3.csv")])
-    art = load_model(work / "m200")
+    art = Predictor.load(work / "m200", runtime="torch")
     test = read_labelled(test_csv, validate=art.space.validate)
     train = read_labelled(train_csv, validate=art.space.validate)
     y = TargetEquation(target).evaluate(test.metrics)
     sd = float(np.std(TargetEquation(target).evaluate(train.metrics)))
-    pred, gnorms, _, _ = run_model(art.torch_model(), art.space, art.space.encode(test.archs))
+    pred, gnorms = art.predict_codes(art.space.encode(test.archs))
     mae = float(np.mean(np.abs(pred - y)))
     rate = (t_long - t_short) / (epochs - short)
     return {"train": t_long, "short": t_short, "fixed": t_short - short * rate, "score": t_score, "build": t_build,

@@ -60,20 +60,20 @@ def main() -> None:
     seconds["train"] = ab(*train)
 
     from autobuild.metrics import spearman
-    from autobuild.models.artifact import load_model
-    from autobuild.models.fitting import run_model
+    from autobuild import Predictor
     from autobuild.report.subgraph_figure import plot_subgraphs
     from autobuild.opgraphs.subgraphs import top_subgraphs
     from autobuild.report.figures import plot_importance
 
-    art = load_model(model)
+    p = Predictor.load(model, runtime="torch")
+    art = p.members[0]
     rep = art.report
     te = np.array(rep["split"]["test"])
     rows = [json.loads(line) for text in texts for line in text.splitlines()]
     y = np.array([r["acc"] for r in rows])
     space = art.space
     codes = space.encode([rows[i]["arch"] for i in te])
-    _, g_te, _, _ = run_model(art.torch_model(), space, codes)
+    _, g_te = p.predict_codes(codes)
     per_space = {}
     for name, mask in (("ofa-mbv3", te < n_mbv3), ("ofa-pn", te >= n_mbv3)):
         per_space[name] = {"n": int(mask.sum()),

@@ -16,7 +16,7 @@ import argparse
 import numpy as np
 
 from autobuild.data import builtin_data_path, read_labelled
-from autobuild.models.kgnn import KGNNConfig, train_kgnn
+from autobuild import Predictor
 from autobuild.spaces import get_space
 
 
@@ -29,7 +29,7 @@ def main() -> None:
     args = ap.parse_args()
     sp = get_space(args.space)
     t = read_labelled(builtin_data_path(args.space), validate=sp.validate)
-    codes, clean = sp.encode(t.archs[:1000]), t.metrics[args.metric][:1000]
+    clean = t.metrics[args.metric][:1000]
     print(f"{args.space} {args.metric}, 800 train / 200 test, {args.epochs} epochs; test SRCC / MAPE")
     print("| label noise (sigma of log) | k-GNN, MACs prior, --val-fraction 0 | k-GNN, MACs prior, --val-fraction 0.1 "
           "(default) | linear fit on MACs |\n|---|---|---|---|")
@@ -37,7 +37,8 @@ def main() -> None:
         y = clean * np.exp(np.random.default_rng(0).normal(0, sigma, len(clean)))
         cells, base = [], None
         for vf in (0.0, 0.1):
-            rep = train_kgnn(sp, codes, y, KGNNConfig(test_fraction=0.2, val_fraction=vf, epochs=args.epochs)).report
+            rep = Predictor(sp, args.metric, kind="kgnn", test_fraction=0.2, val_fraction=vf,
+                            epochs=args.epochs).fit(t.archs[:1000], y=y).report
             cells.append(f"{rep['test']['srcc']:.3f} / {rep['test']['mape']:.2f} %")
             base = rep["baselines"]["linear_macs"]
         print(f"| {sigma} | {cells[0]} | {cells[1]} | {base['srcc']:.3f} / {base['mape']:.2f} % |", flush=True)

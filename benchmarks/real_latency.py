@@ -53,7 +53,7 @@ def main() -> None:
           f"after {env['warmup']}); {meta['archs']} archs, {len(meta['repeat'])} measured twice, "
           f"{len(meta['failures'])} failed; label = {rec['label']}")
     print("| label | predictor | test SRCC | MAPE | within +-10 % | noise ceiling (repeat SRCC) |\n|---|---|---|---|---|---|")
-    from autobuild.models.artifact import load_model
+    from autobuild import Predictor
 
     for target in ("label", "median_ms"):
         stat = rec["label"] if target == "label" else target
@@ -63,7 +63,7 @@ def main() -> None:
             model = out / f"{args.space}_{args.provider}_{target}_val{vf}"
             ab("train", "--kind", "kgnn", "--space", args.space, "--data", lat, "--target", target, "--test-fraction",
                0.2, "--val-fraction", vf, "--out", model, "--overwrite", "--quiet")
-            rep = load_model(model).config["report"]
+            rep = Predictor.load(model).report
             t, base = rep["test"], rep["baselines"]["linear_macs"]
             name = "k-GNN (MACs prior), " + ("--val-fraction 0.1 (default)" if vf else "--val-fraction 0")
             print(f"| {target} ({stat}) | {name} | {t['srcc']:.3f} | {t['mape']:.2f} % | {t['within10']:.1f} % | "

@@ -3,7 +3,7 @@
     python benchmarks/score_speed.py [--spaces ofa-mbv3,ofa-pn] [--naive 300]
 
 Trains a small predictor per space (speed does not depend on its quality), then times
-(a) the Python API `load_model` + `score_modules` in a process where torch is loaded (enumeration
+(a) the Python API `Predictor.load(...).score()` in a process where torch is loaded (enumeration
 in the core, batched encoding, PyTorch forward, Eq. 5), (b) the same on ONNX Runtime, and (c) the
 CLI `autobuild score` as a whole process (interpreter start, imports, ONNX Runtime, CSV writing),
 against the targets (ofa-mbv3 <= 2 s, ofa-pn <= 5 s), and (d) a naive loop scoring one module per
@@ -32,10 +32,8 @@ def main() -> int:
     ap.add_argument("--naive", type=int, default=300)
     args = ap.parse_args()
     from autobuild.data import TargetEquation, builtin_data_path, read_labelled
-    from autobuild.models.artifact import load_model, save_result
+    from autobuild import Predictor
     from autobuild.models.inference import OnnxSession
-    from autobuild.models.trainer import TrainConfig, train_predictor
-    from autobuild.scoring import score_modules
     from autobuild.scoring.scorer import _last_node_norms, module_count
 
     ok = True
@@ -46,15 +44,15 @@ def main() -> int:
             sp = get_space(name)
             t = read_labelled(builtin_data_path(name), validate=sp.validate)
             eq = TargetEquation("acc")
-            res = train_predictor(sp, sp.encode(t.archs[:500]), eq.evaluate(t.metrics)[:500], TrainConfig(epochs=2))
-            path = save_result(Path(tmp) / name, res, sp, eq, {"source": "bench", "n": 500})
+            path = Path(tmp) / name
+            Predictor(sp, eq, epochs=2).fit(t.archs[:500], y=eq.evaluate(t.metrics)[:500], out=path)
             n_mod = module_count(sp)
             times = {}
             for runtime in ("torch", "onnx"):
                 best = []
                 for _ in range(3):
                     t0 = time.perf_counter()
-                    scores = score_modules([load_model(path)], runtime=runtime)
+                    scores = Predictor.load(path, runtime=runtime).score()
                     best.append(time.perf_counter() - t0)
                 times[runtime] = min(best)
             t0 = time.perf_counter()
@@ -62,7 +60,7 @@ def main() -> int:
                             "--show", "0", "--quiet"], check=True, capture_output=True)
             t_cli = time.perf_counter() - t0
             # Naive: one module per ONNX Runtime call (encoding included), on a sample of modules.
-            sess = OnnxSession(load_model(path).onnx_path)
+            sess = OnnxSession(path / "model.onnx")
             last = sp.n_groups - 1
             mods = sp.enumerate_modules(last)
             gidx = [f.values.index(scores.globals[f.name]) for f in sp.global_features]

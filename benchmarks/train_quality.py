@@ -18,8 +18,8 @@ import sys
 
 import torch
 
-from autobuild.data import TargetEquation, builtin_data_path, read_labelled
-from autobuild.models.trainer import TrainConfig, train_predictor
+from autobuild.data import builtin_data_path, read_labelled
+from autobuild import Predictor
 from autobuild.spaces import get_space
 
 
@@ -31,18 +31,17 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None, help="also write the results as JSON")
     args = ap.parse_args()
-    cfg = TrainConfig(epochs=args.epochs, seed=args.seed)
+    hyper = {"epochs": args.epochs, "seed": args.seed}
+    cfg = Predictor(args.spaces.split(",")[0], **hyper)._make_config()
     print(f"torch {torch.__version__}, {cfg.threads} training thread(s), {platform.machine()}, "
           f"FE-MLP gradient scale {cfg.fe_grad_scale}")
     rows, ok = [], True
     for name in args.spaces.split(","):
         sp = get_space(name)
         table = read_labelled(builtin_data_path(name), validate=sp.validate)
-        codes = sp.encode(table.archs)
         for target in args.targets.split(","):
-            eq = TargetEquation(target)
-            y = eq.evaluate(table.metrics)
-            res = train_predictor(sp, codes, y, cfg)
+            p = Predictor(sp, target, **hyper).fit(table)
+            res = p.members[0]
             t = res.report["test"]
             scale = 200 / args.epochs
             row = {
