@@ -28,7 +28,7 @@ def test_readme_walkthrough_runs_at_toy_size(tmp_path):
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(ROOT / "python"), env.get("PYTHONPATH", "")] if p) \
         if not _installed() else env.get("PYTHONPATH", "")
     r = subprocess.run([sys.executable, str(ROOT / "tools" / "walkthrough.py"), "--workdir", str(tmp_path),
-                        "--epochs", "2"], capture_output=True, text=True, timeout=900, env=env)
+                        "--epochs", "2", "--in-process"], capture_output=True, text=True, timeout=900, env=env)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "walkthrough: done" in r.stdout
     for name in ("runs/eff/model.onnx", "scores.csv", "built.csv", "reduced.json", "run.db", "front.csv",

@@ -2,13 +2,15 @@
 `<!-- walkthrough -->` markers), in a working directory of your choice.
 
     python tools/walkthrough.py --workdir runs/walkthrough            # as written (about 3 minutes)
-    python tools/walkthrough.py --workdir /tmp/wt --epochs 2          # toy size (the test does this)
+    python tools/walkthrough.py --workdir /tmp/wt --epochs 2 --in-process   # toy size (the test does this)
 
-`--epochs N` is added to every `train` line that has none; nothing else is changed."""
+`--epochs N` is added to every `train` line that has none; nothing else is changed. `--in-process`
+runs the commands in this interpreter (one start-up instead of one per command)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import subprocess
 import sys
@@ -30,6 +32,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", default="runs/walkthrough", help="where the walkthrough runs (created)")
     ap.add_argument("--epochs", type=int, default=None, help="train every predictor for N epochs (toy size)")
+    ap.add_argument("--in-process", action="store_true", help="run the commands in this interpreter")
     a = ap.parse_args()
     work = Path(a.workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -43,11 +46,29 @@ def main() -> int:
         if cmd[1] == "train" and "--overwrite" not in cmd and (work / cmd[cmd.index("--out") + 1]).exists():
             cmd = [*cmd, "--overwrite"]  # a rerun replaces the walkthrough's own models
         print("$ " + shlex.join(cmd), flush=True)
-        r = subprocess.run([sys.executable, "-m", "autobuild", *cmd[1:]], cwd=work)
-        if r.returncode:
-            print(f"walkthrough: {shlex.join(cmd)} failed (exit status {r.returncode})", file=sys.stderr)
-            return r.returncode
+        rc = run_in_process(cmd[1:], work) if a.in_process else \
+            subprocess.run([sys.executable, "-m", "autobuild", *cmd[1:]], cwd=work).returncode
+        if rc:
+            print(f"walkthrough: {shlex.join(cmd)} failed (exit status {rc})", file=sys.stderr)
+            return rc
     print(f"walkthrough: done in {work}")
+    return 0
+
+
+def run_in_process(args: list[str], work: Path) -> int:
+    """One command through the CLI's own entry point, in ``work``; its exit status."""
+    from autobuild.cli import cli
+
+    here = os.getcwd()
+    os.chdir(work)
+    try:
+        cli.main(args, prog_name="autobuild")
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.chdir(here)
     return 0
 
 

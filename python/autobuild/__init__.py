@@ -21,7 +21,7 @@ from typing import Any
 
 from .errors import AutobuildError
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 _EXPORTS = {
     "Predictor": "predictor",

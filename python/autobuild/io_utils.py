@@ -298,3 +298,22 @@ def read_format_json(path: str | Path, fmt: str, version: int, what: str) -> dic
     if d.get("format_version") != version:
         raise AutobuildError(f"{p}: unsupported format version {d.get('format_version')!r} (this autobuild reads {version})")
     return d
+
+
+class Closing:
+    """A context manager over ``close()`` (which subclasses define), closed on garbage collection too."""
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    def __enter__(self):  # noqa: ANN204 - the subclass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - interpreter shutdown order varies
+        try:
+            self.close()
+        except Exception:
+            pass

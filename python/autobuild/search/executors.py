@@ -96,6 +96,11 @@ class ProcessExecutor:
     def _broken(self) -> AutobuildError:
         if self._started is not None and not self._started.is_set() and _main_is_script():
             main = getattr(sys.modules.get("__main__"), "__file__", "the script")
+            if not os.path.isfile(main):
+                return AutobuildError(
+                    f"no evaluation worker process could start: they import the main program again and {main} is "
+                    "not a file they can read; run the search from a script file or a module, or with "
+                    "executor='inline'")
             return AutobuildError(
                 f"no evaluation worker process could start: each one imports {main} again, which must not start "
                 "a search itself. Put the script's code under `if __name__ == \"__main__\":`, or run the search "

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import AutobuildError
+from ..io_utils import Closing
 from .ea import SearchConfig, SearchResult, run_search
 from .setup import budget_iterations
 
@@ -37,7 +38,7 @@ def _warn_stderr(msg: str) -> None:
     warnings.warn(msg, stacklevel=3)
 
 
-class Search:
+class Search(Closing):
     """An evolutionary search of ``space`` (a name, space file or space object) or of ``reduced`` (a
     reduced space from :func:`autobuild.build`, or its file) for the Pareto front of ``objectives``
     (``"acc:max,latency_gpu:min"``), evaluated by ``evaluator``. ``strategy`` defaults to
@@ -219,18 +220,6 @@ class Search:
         if self._journal is not None:
             self._journal.close()
             self._journal = None
-
-    def __enter__(self) -> "Search":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:  # pragma: no cover - interpreter shutdown order varies
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self) -> str:
         return (f"Search({self.space.name!r}, {self.config.objectives!r}, strategy={self.config.strategy!r}, "

@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ...errors import AutobuildError
+from ...io_utils import Closing
 from ...models.inference import resolve_provider
 from ...predictor import Predictor
 
@@ -34,7 +35,7 @@ def _cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class OnnxEvaluator:
+class OnnxEvaluator(Closing):
     """Callable ``evaluator(archs) -> {metric name: float64[n] predictions in label units}``.
 
     ``model_dirs``: metric name -> model directory or :class:`~autobuild.Predictor` (all of one space). ``provider``: ONNX Runtime
@@ -144,18 +145,6 @@ class OnnxEvaluator:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-
-    def __enter__(self) -> "OnnxEvaluator":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:  # pragma: no cover - interpreter shutdown order varies
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self) -> str:
         models = ", ".join(f"{k}={p.kind}:{p.name}" for k, p in self.artifacts.items())
