@@ -91,3 +91,31 @@ def test_graph_batches_carry_any_dag(model_dir):
     assert pred.shape == (2,) and torch.equal(pred[0], pred[1]) and torch.isfinite(node_norms).all()
     with pytest.raises(AutobuildError, match="outside"):
         GraphBatch.from_graphs([(x, np.array([[0], [n]]))])
+
+
+def test_ensembles_save_load_resume_and_refuse_what_they_must(tmp_path):
+    """An ensemble fitted in memory saves to a directory that loads back and resumes; saving onto
+    itself keeps it; another ensemble is not written over it without ``overwrite``; a resume on
+    other data (same source, other labels) trains afresh; members of unequal depth are refused."""
+    sp = autobuild.get_space("ofa-mbv3")
+    archs = sp.sample(120, seed=0)
+    y = np.linspace(0, 1, 120)
+    e = Predictor(sp, "q", epochs=1).fit(archs, y=y, folds=2)
+    e.save(tmp_path / "e")
+    q = Predictor.load(tmp_path / "e")
+    np.testing.assert_allclose(q.predict(archs[:5]), e.predict(archs[:5]), atol=1e-5)
+    assert {k: q.hyper.get(k) for k in ("fold", "folds", "split_seed")} == {"fold": None, "folds": None,
+                                                                             "split_seed": None}
+    q.save(tmp_path / "e", overwrite=True)  # onto its own directory: every weight read first
+    np.testing.assert_allclose(Predictor.load(tmp_path / "e").predict(archs[:5]), e.predict(archs[:5]), atol=1e-5)
+    with pytest.raises(AutobuildError, match="exists; pass overwrite=True"):
+        e.save(tmp_path / "e")
+    states, members = [], []
+    Predictor(sp, "q", epochs=1).fit(archs, y=y, folds=2, out=tmp_path / "e", on_start=states.append,
+                                     on_member=lambda i, n, name, s: members.append(s))
+    assert states == ["resume"] and members == ["kept", "kept"]
+    with pytest.raises(AutobuildError, match="other settings"):  # the same archs, other labels: other data
+        Predictor(sp, "q", epochs=1).fit(archs, y=-y, folds=2, out=tmp_path / "e")
+    Predictor(sp, "q", epochs=1, layers=3).fit(archs, y=y, out=tmp_path / "l3")
+    with pytest.raises(AutobuildError, match="same number"):
+        Predictor.load([tmp_path / "l3", tmp_path / "e"])

@@ -29,6 +29,20 @@ from .errors import AutobuildError
 from .models.inference import RUNTIMES
 
 
+def data_digest(codes: np.ndarray, y: np.ndarray) -> str:
+    """SHA-256 of what a model is trained on (the arch codes and their labels)."""
+    import hashlib
+
+    h = hashlib.sha256(np.ascontiguousarray(codes, dtype=np.int32).tobytes())
+    h.update(np.ascontiguousarray(y, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def _check_callable(name: str, f: Any) -> None:
+    if f is not None and not callable(f):
+        raise AutobuildError(f"{name} must be a function or None, got {type(f).__name__}")
+
+
 def _check_int(name: str, v: Any, lo: int) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
         raise AutobuildError(f"{name} must be an integer >= {lo}, got {v!r}")
@@ -64,6 +78,7 @@ class Predictor:
         self._path: Path | None = None
         self._paths: list[Path] = []
         self._fitted_as: tuple | None = None
+        self._manifest: tuple | None = None
         self._sessions: dict[int, Any] = {}
 
     # ------------------------------------------------------------------ hyper-parameters
@@ -118,6 +133,11 @@ class Predictor:
         except AutobuildError as e:
             raise AutobuildError(f"{table.name or table.source}: {e}") from None
 
+    def data_digest(self, table: Any) -> str:
+        """SHA-256 of a labelled table's codes and target values (what ``fit`` records and reuse compares)."""
+        codes = table.codes if table.codes is not None else self.space.encode(table.archs)
+        return data_digest(codes, self.labels(table))
+
     def fit(self, data: Any, y: Sequence[float] | None = None, *, folds: int = 1, seeds: int = 1,
             out: str | Path | None = None, overwrite: bool = False, reuse: bool = False,
             progress: Callable[..., None] | None = None,
@@ -136,13 +156,22 @@ class Predictor:
 
         folds = _check_int("folds", folds, 1)
         seeds = _check_int("seeds", seeds, 1)
+        if out is not None and not isinstance(out, (str, Path)):
+            raise AutobuildError(f"out must be a directory path, got {type(out).__name__}")
+        for name, f in (("progress", progress), ("on_member", on_member), ("on_start", on_start)):
+            _check_callable(name, f)
         if not reuse:
             check_output(out, folds, seeds, overwrite)  # before reading data: never lose a minute to a refused out
         if y is not None:
             if isinstance(data, (str, Path, Mapping)):
                 raise AutobuildError("with y=..., data must be a list of arch dicts")
+            if not isinstance(data, (list, tuple)):
+                raise AutobuildError(f"with y=..., data must be a list of arch dicts, got {type(data).__name__}")
             archs = list(data)
-            yy = np.asarray(y, dtype=np.float64)
+            try:
+                yy = np.asarray(y, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise AutobuildError("y must be numbers, one per arch") from None
             if yy.shape != (len(archs),):
                 raise AutobuildError(f"y must hold one number per arch ({len(archs)}), got shape {yy.shape}")
             codes = self.space.encode(archs)
@@ -160,6 +189,7 @@ class Predictor:
                 from .networks.profile import attach_noise_ceiling
 
                 attach_noise_ceiling(report, table.source, self.target)
+        info["sha256"] = data_digest(codes, yy)  # what the data is: a model of other data is never reused
         cfg = self._make_config()
         self._members = train_models(self.space, codes, yy, self.target, self.kind, cfg, info, folds=folds,
                                      seeds=seeds, out=out, overwrite=overwrite, reuse=reuse, progress=progress,
@@ -176,24 +206,31 @@ class Predictor:
         the ensemble directory, atomically; an existing one is replaced only with ``overwrite``."""
         from .models.artifact import save_model
 
+        if not isinstance(path, (str, Path)):
+            raise AutobuildError(f"save takes a directory path, got {type(path).__name__}")
         members = self.members
+        for m in members:  # every weight in memory before a directory (perhaps its own) is replaced
+            m.torch_model()
         if len(members) == 1:
             self._members = [save_model(path, members[0], overwrite=overwrite)]
         else:
-            from .models.ensemble import member_name, start_ensemble_dir
-
-            from .models.ensemble import ensemble_settings
+            from .models.ensemble import ensemble_settings, member_name, start_ensemble_dir
 
             if self._fitted_as is not None:  # the directory `fit(out=...)` would have written
                 cfg, folds, seeds, info = self._fitted_as
                 settings = ensemble_settings(self.space, self.target, cfg, folds, seeds, info)
                 names = [member_name(f, j) for f in range(folds) for j in range(seeds)]
+            elif self._manifest is not None:  # loaded from one ensemble directory: its settings and names
+                settings, names = self._manifest
             else:  # members gathered from several directories
                 settings = {"space_fingerprint": self.space.fingerprint(), "target": str(self.target),
                             "members_of": [m.name for m in members]}
                 names = [member_name(i, 0) for i in range(len(members))]
-            start_ensemble_dir(path, settings, names, overwrite)
-            self._members = [save_model(Path(path) / n, m, overwrite=True) for n, m in zip(names, members)]
+            out = Path(path)
+            if not overwrite and out.exists() and (not out.is_dir() or any(out.iterdir())):
+                raise AutobuildError(f"{out}: exists; pass overwrite=True to replace it")
+            start_ensemble_dir(out, settings, names, overwrite)
+            self._members = [save_model(out / n, m, overwrite=True) for n, m in zip(names, members)]
         self._path, self._paths, self._sessions = Path(path), [Path(path)], {}
         return Path(path)
 
@@ -225,9 +262,18 @@ class Predictor:
                                      "load each target separately")
             if m.kind != first.kind:
                 raise AutobuildError(f"{m.name}: a {m.kind!r} model beside {first.kind!r} {first.name}")
+            if m.hops != first.hops:
+                raise AutobuildError(f"{m.name}: {m.hops - 1} message-passing hops, {first.name}: {first.hops - 1}; "
+                                     "the members of one predictor need the same number")
         p = cls(first.space, first.target, kind=first.kind, runtime=runtime, provider=provider)
-        p.hyper = dict(first.config["hyperparameters"])
+        # What a refit would train: the members' settings, not one member's place in its ensemble.
+        p.hyper = {k: v for k, v in first.config["hyperparameters"].items() if k not in ("fold", "folds", "split_seed")}
         p._members = members
+        if len(paths) == 1:
+            from .models.ensemble import ensemble_manifest, is_ensemble
+
+            if is_ensemble(paths[0]):
+                p._manifest = ensemble_manifest(paths[0])
         p._path = Path(paths[0]) if len(paths) == 1 else None
         p._paths = [Path(x) for x in paths]
         return p
@@ -384,6 +430,8 @@ class Predictor:
         the graph-embedding L1 norm at every hop ``[n, M+1]``. An ensemble predicts its members' mean."""
         if isinstance(archs, Mapping):
             raise AutobuildError("predict takes a list of arch dicts, got one dict (wrap it in a list)")
+        if isinstance(archs, (str, bytes)) or not hasattr(archs, "__iter__"):
+            raise AutobuildError(f"predict takes a list of arch dicts, got {type(archs).__name__}")
         self.members  # noqa: B018 - not fitted: one line before anything is validated
         pred, norms = self.predict_codes(self.space.encode(archs), batch_size)
         return (pred, norms) if return_norms else pred

@@ -4,7 +4,6 @@ with a non-zero exit for every kind of bad input (no traceback, no half-written 
 from __future__ import annotations
 
 import csv
-import gzip
 import json
 import os
 import shutil
@@ -18,7 +17,6 @@ from conftest import reseal_model
 from click.testing import CliRunner
 
 from autobuild.cli import cli
-from autobuild.data.builtin import builtin_data_path
 
 
 def run(*args: str):

@@ -138,8 +138,10 @@ def build(scores: Any, k: int = 3, top: int | None = None, constrained: bool = F
             found = len(combos)
             rs = reduced(hi)
             combos, used = rs.top_combos(top), hi
+            held = ("the smallest that holds them" if len(combos) >= top else
+                    "every module of every stage")
             notes.append(f"the top {k} modules per stage hold {found} valid combination(s), fewer than top={top}: "
-                         f"k raised to {used}, the smallest that holds {min(top, len(combos))}")
+                         f"k raised to {used}, {held}")
         if len(combos) < top:
             notes.append(f"only {len(combos)} valid combinations exist; all are built")
         size, _, exact = rs.count(0)

@@ -27,7 +27,8 @@ def train_score_select(space: Any, table: Any, equation: str, k: int, hyper: Map
 
     p = Predictor(space, equation, runtime=runtime, **hyper)
     if log:
-        log(f"reusing {model_dir}" if reusable(model_dir, space, p.target, p._make_config(), p.kind) is not None
+        log(f"reusing {model_dir}" if reusable(model_dir, space, p.target, p._make_config(), p.kind,
+                                               {"sha256": p.data_digest(table)}) is not None
             else f"training on {len(table)} archs: {equation}")
     p.fit(table, out=model_dir, reuse=True, overwrite=True)
     scores = p.score()

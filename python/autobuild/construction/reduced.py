@@ -113,21 +113,24 @@ class ReducedSpace:
         lists = [[m.score for m in mods] for mods in self.groups]
         lists += [[0.0] * len(self.globals[f.name]) for f in self.space.global_features]
         if "independent_groups" in getattr(self.space, "capabilities", ()):
-            c = [c for c, _ in kbest_product(lists, n)]
-        else:
-            c = [c for c, _ in kbest_valid(lists, n, self._options)]
-        return np.array(c, dtype=np.int64).reshape(-1, len(self.sizes))
+            c = [c for c, _ in kbest_product(lists, n)]  # sorts its lists itself
+            return np.array(c, dtype=np.int64).reshape(-1, len(self.sizes))
+        # The best-first walk needs every list best first: walk sorted copies, map positions back.
+        order = [np.lexsort((np.arange(len(s)), -np.asarray(s, dtype=np.float64))) for s in lists]
+        ranked = [np.asarray(s, dtype=np.float64)[o] for s, o in zip(lists, order)]
+        G = len(self.groups)
 
-    def _options(self, prefix: tuple[int, ...]) -> np.ndarray:
-        """Positions of the next list that agree with the chosen ``prefix`` (groups, then globals)."""
-        j, G = len(prefix), len(self.groups)
-        if j >= G:
-            return np.arange(self.sizes[j])
-        m = len(self.groups[j])
-        combos = np.full((m, G), -1, dtype=np.int64)
-        combos[:, :j] = np.asarray(prefix, dtype=np.int64)[None, :]
-        combos[:, j] = np.arange(m)
-        return np.flatnonzero(self.space.compatible(self._sets, combos))
+        def options(prefix: tuple[int, ...]) -> np.ndarray:
+            j = len(prefix)
+            if j >= G:
+                return np.arange(self.sizes[j])
+            combos = np.full((len(order[j]), G), -1, dtype=np.int64)
+            combos[:, :j] = np.array([order[g][p] for g, p in enumerate(prefix)], dtype=np.int64)[None, :]
+            combos[:, j] = order[j]
+            return np.flatnonzero(self.space.compatible(self._sets, combos))
+
+        c = [[int(order[g][p]) for g, p in enumerate(pos)] for pos, _ in kbest_valid(ranked, n, options)]
+        return np.array(c, dtype=np.int64).reshape(-1, len(self.sizes))
 
     def sample_combos(self, n: int, seed: int | None = 0) -> np.ndarray:
         """``n`` distinct valid combinations drawn uniformly (all of them when ``n`` >= their number)."""

@@ -120,6 +120,12 @@ def _read_manifest(path: Path) -> dict:
     return m
 
 
+def ensemble_manifest(path: str | Path) -> tuple[dict, list[str]]:
+    """``(settings, member names)`` of an ensemble directory (checked)."""
+    m = _read_manifest(Path(path))
+    return dict(m["settings"]), list(m["members"])
+
+
 def is_ensemble(path: str | Path) -> bool:
     return (Path(path) / MANIFEST).is_file()
 

@@ -30,15 +30,20 @@ def same_hyperparameters(a: dict, b: dict) -> bool:
     return {k: v for k, v in a.items() if k != "threads"} == {k: v for k, v in b.items() if k != "threads"}
 
 
-def reusable(path: str | Path, space: Any, target: Any, cfg: Any, kind: str) -> ModelArtifact | None:
+def reusable(path: str | Path, space: Any, target: Any, cfg: Any, kind: str,
+             data_info: dict | None = None) -> ModelArtifact | None:
     """The model at ``path`` if it loads for ``space`` and is a ``kind`` model trained for ``target``
-    with ``cfg``; None otherwise (absent, damaged, of another space or settings: train it again)."""
+    with ``cfg`` on the same data (``data_info["sha256"]``, where both record one); None otherwise
+    (absent, damaged, of another space, settings or data: train it again)."""
     path = Path(path)
     if not (path / CONFIG).is_file():
         return None
     try:
         art = load_model(path, space=space)
     except AutobuildError:
+        return None
+    digest, stored = (data_info or {}).get("sha256"), (art.config.get("data") or {}).get("sha256")
+    if digest and stored and digest != stored:
         return None
     if art.kind == kind and str(art.target) == str(target) and \
             same_hyperparameters(art.config["hyperparameters"], asdict(cfg)):
@@ -90,7 +95,7 @@ def train_models(space: Any, codes: np.ndarray, y: np.ndarray, target: Any, kind
     if n == 1:
         name = Path(out).name if out is not None else "model"
         if out is not None:
-            kept = reusable(out, space, target, cfg, kind) if reuse else None
+            kept = reusable(out, space, target, cfg, kind, data_info) if reuse else None
             if kept is not None:
                 if on_member:
                     on_member(0, 1, name, "kept")
@@ -109,7 +114,7 @@ def train_models(space: Any, codes: np.ndarray, y: np.ndarray, target: Any, kind
     members = []
     for i, (name, member_cfg) in enumerate(zip(names, member_cfgs)):
         path = Path(out) / name if out is not None else None
-        kept = reusable(path, space, target, member_cfg, kind) if path is not None else None
+        kept = reusable(path, space, target, member_cfg, kind, data_info) if path is not None else None
         if on_member:
             on_member(i, len(names), name, "kept" if kept is not None else "train")
         members.append(kept if kept is not None else fresh(i, name, member_cfg, path, True))

@@ -17,7 +17,7 @@ def check_evaluator(spec: Any, space: Any, metrics: list[str], warn: Callable[[s
     the models' quality. ``spec``: a spec string or a Python evaluator object (:mod:`.evaluators`)."""
     from .evaluators import describe, load_evaluator
 
-    fn = load_evaluator(spec)
+    fn = load_evaluator(spec, cache=False)  # models replaced since an earlier search are read afresh
     if not isinstance(spec, str):
         spec = describe(spec)
     arts = getattr(fn, "artifacts", None)
@@ -62,8 +62,15 @@ def resumed_config(stored: SearchConfig, given: Mapping[str, Any], budget: int |
     ``given`` holds the run-defining options the user passed (option name -> value in the stored
     form); any that differs from the journal is an error naming the option. ``budget`` (if given)
     may extend the run, never shorten it."""
+    from dataclasses import fields
+
+    known = {f.name for f in fields(SearchConfig)}
     for option, value in given.items():
         field = option.lstrip("-").replace("-", "_")
+        if field == "budget" or field == "iterations":
+            raise AutobuildError(f"{option}: the budget is given to run(budget) (a larger one extends the run)")
+        if field not in known:
+            raise AutobuildError(f"{option}: not a setting of a search (they are: {', '.join(sorted(known))})")
         if getattr(stored, field) != value:
             shown = getattr(stored, field)
             if isinstance(shown, dict):

@@ -62,6 +62,15 @@ class Search(Closing):
         self._warn = warn or _warn_stderr
         self._journal: Any = None
         self._executor: Any = None
+        if journal is not None and not isinstance(journal, (str, Path)):
+            raise AutobuildError(f"journal must be a file path, got {type(journal).__name__}")
+        if reduced is not None and not isinstance(reduced, (str, Path, ReducedSpace)):
+            raise AutobuildError(f"reduced must be a reduced space (build(...).reduced) or its file, got "
+                                 f"{type(reduced).__name__}")
+        if device is not None and not isinstance(device, str):
+            raise AutobuildError(f"device must be a name such as 'gpu', got {type(device).__name__}")
+        if strategy is not None and not isinstance(strategy, str):
+            raise AutobuildError(f"strategy must be a name, got {type(strategy).__name__}")
         if objectives is None or evaluator is None:
             raise AutobuildError("give objectives (e.g. 'acc:max,latency_gpu:min') and an evaluator")
         for name, v in (("initial", initial), ("per_iteration", per_iteration)):
@@ -108,6 +117,8 @@ class Search(Closing):
         from .setup import check_evaluator, resumed_config
         from .strategies import make_strategy
 
+        if not isinstance(journal, (str, Path)):
+            raise AutobuildError(f"journal must be a file path, got {type(journal).__name__}")
         path = Path(journal)
         if not path.is_file():
             raise AutobuildError(f"{path}: no such journal to resume")
@@ -187,11 +198,14 @@ class Search(Closing):
 
         from .setup import resumed_config
 
+        if progress is not None and not callable(progress) or on_start is not None and not callable(on_start):
+            raise AutobuildError("progress and on_start must be functions (or None)")
         cfg = self.config
-        if self._resumed:
+        if self._resumed:  # resumed, or run before: a larger budget extends the run, the journal says so
             new = resumed_config(cfg, {}, budget)
             if new != cfg:
-                self._journal.set_config(new.to_dict())
+                if self._journal is not None:
+                    self._journal.set_config(new.to_dict())
                 cfg = self.config = new
         else:
             iterations = budget_iterations(DEFAULT_BUDGET if budget is None else budget, cfg.initial,
@@ -210,6 +224,7 @@ class Search(Closing):
             ex.close()
             self._executor = None
         res.config = cfg
+        self._resumed = True
         return res
 
     def close(self) -> None:

@@ -38,17 +38,17 @@ register_scheme("onnx", "autobuild.search.evaluators.onnx:from_spec")
 register_scheme("count", "autobuild.search.evaluators.count:from_spec")
 
 
-def load_evaluator(spec: Any) -> Evaluator:
+def load_evaluator(spec: Any, cache: bool = True) -> Evaluator:
     """Resolve an evaluator spec (cached per process). ``A;B`` combines evaluators: each gives its
     metrics of the same archs (e.g. ``onnx:acc=runs/acc;count:ofa-mbv3``); a metric two of them
     give is an error."""
     if not isinstance(spec, str):
         return as_evaluator(spec)
-    if spec in _cache:
+    if cache and spec in _cache:  # a worker process rebuilds it once; the search's own check never caches
         return _cache[spec]
     scheme, colon, args = spec.partition(":")
     if ";" in spec:
-        fn: Evaluator = _combined(spec, [p.strip() for p in spec.split(";") if p.strip()])
+        fn: Evaluator = _combined(spec, [p.strip() for p in spec.split(";") if p.strip()], cache)
     elif colon and scheme in SCHEMES:
         mod, _, fn_name = SCHEMES[scheme].partition(":")
         fn = getattr(importlib.import_module(mod), fn_name)(args)
@@ -63,7 +63,8 @@ def load_evaluator(spec: Any) -> Evaluator:
         fn = getattr(mod, attr, None)
         if not callable(fn):
             raise AutobuildError(f"evaluator {spec!r}: {mod_name}.{attr} is not a function")
-    _cache[spec] = fn
+    if cache:
+        _cache[spec] = fn
     return fn
 
 
@@ -100,6 +101,7 @@ def spec_of(obj: Any) -> str | None:
         parts = []
         for metric, m in obj.items():
             path = m.path if isinstance(m, Predictor) else (m if isinstance(m, (str, Path)) else None)
+            path = Path(path).resolve() if path is not None else None  # a journal resumed from elsewhere finds it
             if path is None or not isinstance(metric, str) or any(c in f"{metric}{path}" for c in ",;="):
                 return None
             parts.append(f"{metric}={path}")
@@ -120,10 +122,10 @@ def describe(obj: Any) -> str:
     return f"python:{getattr(obj, '__module__', '') or ''}.{name}".replace(":.", ":")
 
 
-def _combined(spec: str, parts: list[str]) -> Evaluator:
+def _combined(spec: str, parts: list[str], cache: bool = True) -> Evaluator:
     if len(parts) < 2:
         raise AutobuildError(f"evaluator {spec!r}: ';' joins two or more evaluator specs")
-    fns = [load_evaluator(p) for p in parts]
+    fns = [load_evaluator(p, cache) for p in parts]
 
     def evaluate(archs: list) -> dict:
         out: dict = {}
