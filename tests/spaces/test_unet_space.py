@@ -172,3 +172,25 @@ def test_unet_scores_use_eq5_cells_of_the_depths_modules_have(tmp_path):
     from autobuild.report.figures import layer_text
 
     assert layer_text({"op": "res", "cm": 256, "mult": 2}) == "res@256x2"
+
+
+def test_compatible_next_is_compatible_on_partial_combinations():
+    """The U-Net's direct answer for the next group equals ``compatible`` with -1 for what is not chosen."""
+    import numpy as np
+
+    from autobuild.spaces.base import SpaceBase
+
+    sp = get_space("sdv14-unet")
+    sets = [sp.enumerate_modules(g) for g in range(sp.n_groups)]
+    rng = np.random.default_rng(0)
+    checked = 0
+    for _ in range(300):
+        j = int(rng.integers(0, sp.n_groups))
+        prefix = [int(rng.integers(0, len(sets[g]))) for g in range(j)]
+        full = np.full((1, sp.n_groups), -1, dtype=np.int64)
+        full[0, :j] = prefix
+        if not sp.compatible(sets, full)[0]:
+            continue  # the walk only extends prefixes that agree
+        np.testing.assert_array_equal(sp.compatible_next(sets, prefix, j), SpaceBase.compatible_next(sp, sets, prefix, j))
+        checked += 1
+    assert checked > 20

@@ -124,10 +124,8 @@ class ReducedSpace:
             j = len(prefix)
             if j >= G:
                 return np.arange(self.sizes[j])
-            combos = np.full((len(order[j]), G), -1, dtype=np.int64)
-            combos[:, :j] = np.array([order[g][p] for g, p in enumerate(prefix)], dtype=np.int64)[None, :]
-            combos[:, j] = order[j]
-            return np.flatnonzero(self.space.compatible(self._sets, combos))
+            chosen = [int(order[g][p]) for g, p in enumerate(prefix)]
+            return np.flatnonzero(self.space.compatible_next(self._sets, chosen, j)[order[j]])
 
         c = [[int(order[g][p]) for g, p in enumerate(pos)] for pos, _ in kbest_valid(ranked, n, options)]
         return np.array(c, dtype=np.int64).reshape(-1, len(self.sizes))

@@ -60,6 +60,16 @@ class SpaceBase:
         """Groups constrain each other in no way: every combination is an arch."""
         return np.ones(len(combos), dtype=bool)
 
+    def compatible_next(self, modules: Sequence[ModuleSet], prefix: Sequence[int], j: int) -> np.ndarray:
+        """Which modules of ``modules[j]`` agree with ``prefix`` (row ``prefix[g]`` of ``modules[g]``
+        chosen for groups ``0..j-1``, agreeing among themselves): :meth:`compatible` on partial
+        combinations (``-1`` for the groups after ``j``). A space may answer faster."""
+        G, m = len(modules), len(modules[j])
+        combos = np.full((m, G), -1, dtype=np.int64)
+        combos[:, :j] = np.asarray(prefix, dtype=np.int64)[None, :]
+        combos[:, j] = np.arange(m)
+        return self.compatible(modules, combos)
+
     # ------------------------------------------------------------------ words
     def describe(self) -> list[str]:
         """What ``autobuild space NAME`` prints."""

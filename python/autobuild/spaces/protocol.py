@@ -44,7 +44,9 @@ Protocol (capability ``"modules"``: scoring and construction; ``"mutate"``: the 
     which combinations (row ``combos[i, g]`` of ``modules[g]``) satisfy the constraints between
     groups (a U-Net's input stage and its output twin share a multiplier); chains: all. An entry
     ``-1`` is a group not chosen yet: the answer is whether the chosen ones agree so far (what lets
-    :func:`autobuild.build` prune a best-first walk).
+    :func:`autobuild.build` prune a best-first walk); ``compatible_next(modules, prefix, j)`` is the
+    same question for every module of group ``j`` after the chosen ``prefix`` (default: via
+    ``compatible``).
 ``default_layers``, ``layer_features``, ``network_family``, ``group_depth_values(g)``,
 ``encode_one(arch)``, ``decode_one(code)``, ``sample(n, seed)``, ``all_codes()``, ``describe()``,
 ``describe_codes(codes, what)``, ``module_colour(color_by)``
@@ -112,6 +114,7 @@ class SearchSpace(Protocol):
     def parse_module(self, g: int, layers: Any) -> Module: ...
     def module_texts(self, g: int, depths: np.ndarray, choices: np.ndarray) -> list[str]: ...
     def compatible(self, modules: Sequence[ModuleSet], combos: np.ndarray) -> np.ndarray: ...
+    def compatible_next(self, modules: Sequence[ModuleSet], prefix: Sequence[int], j: int) -> np.ndarray: ...
     default_layers: int
     layer_features: tuple
     network_family: str | None

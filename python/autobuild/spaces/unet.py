@@ -377,6 +377,18 @@ class UNetSpace(SpaceBase):
             codes[i, (_ROUT if out else _RIN) + s] = blocks
             codes[i, (_AOUT if out else _AIN) + s] = attn
 
+    def compatible_next(self, modules: Sequence[ModuleSet], prefix: Sequence[int], j: int) -> np.ndarray:
+        """:meth:`compatible` on partial combinations, directly: the first chosen module's C_m, and the
+        multiplier of group ``j``'s twin where it is chosen already."""
+        cms, mults = self._module_cm_mult(modules[j])
+        ok = np.ones(len(cms), dtype=bool)
+        if len(prefix):
+            ok &= cms == self._module_cm_mult(modules[0])[0][prefix[0]]
+        twin = 2 * N_STAGES - 1 - j
+        if 0 <= twin < len(prefix):
+            ok &= mults == self._module_cm_mult(modules[twin])[1][prefix[twin]]
+        return ok
+
     def _module_cm_mult(self, ms: ModuleSet) -> tuple[np.ndarray, np.ndarray]:
         """``(C_m index, multiplier index)`` of every module of ``ms`` (kept per module set: a build's
         best-first walk asks about the same sets thousands of times)."""
