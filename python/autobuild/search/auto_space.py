@@ -30,9 +30,20 @@ def check_work_dir(work: str | Path) -> None:
 def build_auto_reduced(space: Any, table: Any, objectives: Any, p: int, k: int, epochs: int, work: str | Path,
                        seed: int = 0, log: Callable[[str], None] = print) -> tuple[Any, list[str]]:
     """Derive ``p`` equations from the data's Pareto hull, then train / score / select / unite
-    (:func:`autobuild.construction.build_from_equations`); the reduced space is saved in ``work``."""
+    (:func:`autobuild.construction.build_from_equations`); the reduced space is saved in ``work``.
+    ``space``: a name or space; ``table``: labelled data (a path, ``builtin:NAME`` or a table);
+    ``objectives``: ``"acc:max,latency_gpu:min"`` or parsed. Returns ``(reduced space, equations)``."""
     from ..construction import build_from_equations
+    from ..data.table import LabelledTable, read_labelled
+    from ..spaces import get_space
     from .auto_equations import auto_equations
+    from .objectives import parse_objectives
+
+    space = get_space(space)
+    if not isinstance(table, LabelledTable):
+        table = read_labelled(table, validate=space.validate)
+    if isinstance(objectives, str):
+        objectives = parse_objectives(objectives)
 
     eqs = auto_equations(table.metrics, objectives, p)
     work = Path(work)
