@@ -96,7 +96,7 @@ def test_graph_batches_carry_any_dag(model_dir):
 def test_ensembles_save_load_resume_and_refuse_what_they_must(tmp_path):
     """An ensemble fitted in memory saves to a directory that loads back and resumes; saving onto
     itself keeps it; another ensemble is not written over it without ``overwrite``; a resume on
-    other data (same source, other labels) trains afresh; members of unequal depth are refused."""
+    other data (same source, other labels) is refused; members of unequal depth share their hops."""
     sp = autobuild.get_space("ofa-mbv3")
     archs = sp.sample(120, seed=0)
     y = np.linspace(0, 1, 120)
@@ -117,5 +117,26 @@ def test_ensembles_save_load_resume_and_refuse_what_they_must(tmp_path):
     with pytest.raises(AutobuildError, match="other settings"):  # the same archs, other labels: other data
         Predictor(sp, "q", epochs=1).fit(archs, y=-y, folds=2, out=tmp_path / "e")
     Predictor(sp, "q", epochs=1, layers=3).fit(archs, y=y, out=tmp_path / "l3")
-    with pytest.raises(AutobuildError, match="same number"):
-        Predictor.load([tmp_path / "l3", tmp_path / "e"])
+    mixed = Predictor.load([tmp_path / "l3", tmp_path / "e"])  # members of other depths: their common hops
+    pred, norms = mixed.predict(archs[:4], return_norms=True)
+    assert pred.shape == (4,) and norms.shape == (4, 4) and len(mixed.report["test"]["srcc_hop"]) == 4
+
+
+def test_an_ensemble_written_before_data_digests_resumes(tmp_path):
+    """An ensemble directory whose settings hold no data digest (autobuild 0.5) is resumed, not refused."""
+    import json
+
+    from autobuild.manifest import seal
+
+    sp = autobuild.get_space("ofa-mbv3")
+    archs = sp.sample(80, seed=2)
+    y = np.linspace(0, 1, 80)
+    Predictor(sp, "q", epochs=1).fit(archs, y=y, folds=2, out=tmp_path / "e")
+    mp = tmp_path / "e" / "ensemble.json"
+    m = json.loads(mp.read_text())
+    m.pop("seal", None)
+    del m["settings"]["data"]["sha256"]
+    mp.write_text(json.dumps(seal(m), indent=1) + "\n")
+    states = []
+    Predictor(sp, "q", epochs=1).fit(archs, y=y, folds=2, out=tmp_path / "e", on_start=states.append)
+    assert states == ["resume"]

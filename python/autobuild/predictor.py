@@ -262,9 +262,6 @@ class Predictor:
                                      "load each target separately")
             if m.kind != first.kind:
                 raise AutobuildError(f"{m.name}: a {m.kind!r} model beside {first.kind!r} {first.name}")
-            if m.hops != first.hops:
-                raise AutobuildError(f"{m.name}: {m.hops - 1} message-passing hops, {first.name}: {first.hops - 1}; "
-                                     "the members of one predictor need the same number")
         p = cls(first.space, first.target, kind=first.kind, runtime=runtime, provider=provider)
         # What a refit would train: the members' settings, not one member's place in its ensemble.
         p.hyper = {k: v for k, v in first.config["hyperparameters"].items() if k not in ("fold", "folds", "split_seed")}
@@ -339,15 +336,21 @@ class Predictor:
         src = str(d.get("source", ""))  # older models: only a built-in set is known for sure
         return src.startswith("builtin:") and src == str(data)
 
-    def quality_warning(self, purpose: str) -> str | None:
-        """One warning line when the predictor (an ensemble: its members on average) ranks poorly on its
-        held-out archs (None: fine)."""
+    def quality_warning(self, purpose: str, name: str | None = None) -> str | None:
+        """A warning line for every member that ranks poorly on its held-out archs (None: all fine);
+        ``name``: how to call the predictor (default: each member's directory)."""
         from .models.quality import poor_model_warning
 
-        if self.is_ensemble:
-            return poor_model_warning(f"ensemble {self.name} ({len(self.members)} members, on average)", self.report,
-                                      purpose)
-        return poor_model_warning(self.members[0].name, self.members[0].report, purpose)
+        n = len(self.members)
+        lines = []
+        for i, m in enumerate(self.members):
+            label = m.name if m.path is not None else (f"{self.name} member {i + 1}/{n}" if n > 1 else self.name)
+            if name is not None:
+                label = f"{name} ({label})" if n == 1 or m.path is not None else f"{name} (member {i + 1}/{n})"
+            w = poor_model_warning(label, m.report, purpose)
+            if w:
+                lines.append(w)
+        return "\n".join(lines) or None
 
     def summary(self) -> str:
         """The line ``autobuild train`` prints: held-out quality in a few numbers."""
@@ -411,7 +414,10 @@ class Predictor:
                 p, gn = out[0].numpy(), out[2].numpy()
             preds.append(np.asarray(p, dtype=np.float64))
             norms.append(np.asarray(gn, dtype=np.float64))
-        return (preds[0], norms[0]) if len(preds) == 1 else (np.mean(preds, axis=0), np.mean(norms, axis=0))
+        if len(preds) == 1:
+            return preds[0], norms[0]
+        hops = min(n.shape[1] for n in norms)  # members of other depths: the hops they all have
+        return np.mean(preds, axis=0), np.mean([n[:, :hops] for n in norms], axis=0)
 
     def predict_codes(self, codes: np.ndarray, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
         """Predictions (target units) and graph-embedding L1 norms per hop ``[n, M+1]`` of arch codes."""

@@ -95,8 +95,8 @@ def load_space(name: str):  # noqa: ANN201
 def warn_quality(predictor: Any, purpose: str) -> None:
     """Warn when a predictor ranks poorly on its held-out archs (``purpose``: what is built from it)."""
     w = predictor.quality_warning(purpose)
-    if w:
-        warn(w)
+    for line in (w.splitlines() if w else ()):
+        warn(line)
 
 
 def parse_arch(spec: str, row: int | None = None) -> Any:

@@ -129,7 +129,15 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
         if given("reduced"):
             asked["--reduced"] = load_reduced(reduced).to_dict()
         study = Search.resume(resume, warn=warn, **asked)
-        before = study.config.budget
+        from ..search.setup import resumed_config
+
+        try:  # a smaller budget is refused, a larger one said, before anything runs
+            extended = resumed_config(study.config, {}, budget)
+        except BaseException:
+            study.close()
+            raise
+        if extended.budget != study.config.budget:
+            note(f"extending the run to a budget of {extended.budget}")
         note(f"resuming {resume}: {study.evaluated} evaluations journaled")
     else:
         if not objectives or not evaluator:
@@ -144,15 +152,14 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
         if auto_p is not None:  # the evaluator checked first: a bad one trains nothing
             from ..search.setup import check_evaluator
 
-            if space_name:
+            if space_name:  # quietly: the search's own check below says what there is to say
                 check_evaluator(evaluator, get_space(space_name), [o.metric for o in parse_objectives(objectives)],
-                                warn)
+                                lambda _m: None)
             rs = _auto_reduced(space_name, reduced, objectives, auto_p, data, k, epochs, work or
                                (f"{journal}.work" if journal else "autobuild-auto"), seed)
         study = Search(space_name, objectives, evaluator,
                        reduced=rs, strategy=strategy, device=device, initial=initial, per_iteration=per_iteration,
                        seed=seed, journal=journal, warn=warn)
-        before = None
     with study:
         objs = study.objectives
         checked = _plot_inputs(ref, data_front, objs)  # before the journal exists: a bad one leaves nothing
@@ -162,8 +169,6 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
 
         def on_start(line: str) -> None:
             nonlocal bar
-            if before is not None and study.config.budget != before:
-                note(f"extending the run to a budget of {study.config.budget}")
             note(line)
             bar = tqdm(total=study.config.budget, desc="search", unit="arch", disable=quiet or None, file=sys.stderr)
 

@@ -64,6 +64,14 @@ def _complete(out: Path, names: list[str]) -> list[str]:
     return [n for n in names if (out / n / "manifest.json").is_file()]
 
 
+def same_settings(stored: dict, settings: dict) -> bool:
+    """Whether an ensemble directory's settings are ``settings``; one written before the data
+    digest was recorded (autobuild 0.5) is compared without it."""
+    if "sha256" not in (stored.get("data") or {}) and "sha256" in (settings.get("data") or {}):
+        settings = {**settings, "data": {k: v for k, v in settings["data"].items() if k != "sha256"}}
+    return stored == settings
+
+
 def prepare_ensemble_dir(out: str | Path, settings: dict, overwrite: bool) -> str:
     """Decide what to do with ``out`` before training: ``"new"``, ``"resume"`` (same settings) or
     ``"replace"`` (done here: the old ensemble is removed). Raises unless that is safe."""
@@ -73,7 +81,7 @@ def prepare_ensemble_dir(out: str | Path, settings: dict, overwrite: bool) -> st
     out = Path(out)
     if (out / MANIFEST).is_file():
         old = _read_manifest(out)
-        if old["settings"] == settings:
+        if same_settings(old["settings"], settings):
             return "resume"
         done = _complete(out, old["members"])
         if done and not overwrite:
@@ -160,7 +168,8 @@ def ensemble_report(members: list[ModelArtifact]) -> dict:
     """The members' mean held-out metrics and mean FE-MLP importance (``*_std``: their spread), what
     ``info``, ``plot hops`` and ``plot importance`` show of an ensemble."""
     tests = [m.report["test"] for m in members]
-    hops = np.array([t["srcc_hop"] for t in tests], dtype=np.float64)
+    depth = min(len(t["srcc_hop"]) for t in tests)  # members of other depths: the hops they all have
+    hops = np.array([t["srcc_hop"][:depth] for t in tests], dtype=np.float64)
     pred = np.array([t["srcc_pred"] for t in tests], dtype=np.float64)
     test = {"n": int(sum(t["n"] for t in tests)), "srcc_hop": hops.mean(0).tolist(), "srcc_hop_std": hops.std(0).tolist(),
             "srcc_pred": float(pred.mean()), "srcc_pred_std": float(pred.std()),

@@ -38,9 +38,9 @@ def check_evaluator(spec: Any, space: Any, metrics: list[str], warn: Callable[[s
         if name in metrics and str(art.target) != name:
             warn(f"--evaluator: model {art.name} was trained on target {art.target}, but serves objective "
                  f"{name!r}: its predictions are in the units of {art.target}")
-        w = art.quality_warning("a search guided")
-        if w:
-            warn(w)
+        w = art.quality_warning("a search guided", name=f"evaluator model {name!r}")
+        for line in (w.splitlines() if w else ()):
+            warn(line)
     return fn
 
 

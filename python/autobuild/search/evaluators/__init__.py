@@ -63,6 +63,10 @@ def load_evaluator(spec: Any, cache: bool = True) -> Evaluator:
         fn = getattr(mod, attr, None)
         if not callable(fn):
             raise AutobuildError(f"evaluator {spec!r}: {mod_name}.{attr} is not a function")
+    try:  # messages about it name the spec the user wrote
+        fn.autobuild_spec = spec  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):
+        pass
     if cache:
         _cache[spec] = fn
     return fn
@@ -95,6 +99,8 @@ def spec_of(obj: Any) -> str | None:
 
     if isinstance(obj, str):
         return obj
+    if isinstance(getattr(obj, "autobuild_spec", None), str):
+        return obj.autobuild_spec
     if isinstance(obj, Predictor):
         obj = {str(obj.target): obj}
     if isinstance(obj, Mapping) and obj:
