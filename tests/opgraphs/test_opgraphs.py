@@ -179,10 +179,10 @@ def test_opgraphs_train_subgraphs_end_to_end(tmp_path, tv_models):
     files = []
     for name in ("ofa-mbv3", "ofa-pn"):
         out = tmp_path / f"{name}.jsonl"
-        res = r.invoke(cli, ["opgraphs", "--space", name, "--data", f"builtin:{name}", "--limit", "6", "--out",
+        res = r.invoke(cli, ["opgraphs", "--space", name, "--data", f"builtin:{name}", "--limit", "4", "--out",
                              str(out)], catch_exceptions=False)
         assert res.exit_code == 0, res.output
-        assert "6 op graphs" in res.output and not (tmp_path / f"{name}.jsonl.partial").exists()
+        assert "4 op graphs" in res.output and not (tmp_path / f"{name}.jsonl.partial").exists()
         files.append(out)
     both = tmp_path / "both.jsonl"
     both.write_text("".join(f.read_text() for f in files))
