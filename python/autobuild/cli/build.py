@@ -41,13 +41,14 @@ def build_cmd(scores: tuple[str, ...], k: int, constrained: bool, top: int | Non
     check_outputs((out, "table"), (reduced_out, "reduced space"))
     sp = load_space(space_name) if space_name else None
     loaded = [read_scores(p, space=sp) for p in scores]
-    _warn_scores(scores, [(s, select_modules(s, k, constrained)) for s in loaded])
+    b = build(loaded, k=k, top=top, constrained=constrained, limit=limit)
+    kept = b.k  # what the build kept per stage (top=N may raise k)
+    _warn_scores(scores, [(s, select_modules(s, kept, constrained)) for s in loaded])
     if not quiet:
         for p, s in zip(scores, loaded):
-            for label, tied, margin in s.tied_stages(more_than=k):
-                click.echo(f"note: {Path(p).name}: stage {label}: the top {k} is a pick among {tied:,} modules "
+            for label, tied, margin in s.tied_stages(more_than=kept):
+                click.echo(f"note: {Path(p).name}: stage {label}: the top {kept} is a pick among {tied:,} modules "
                            f"indistinguishable from the best (scores within ±{margin:.3g})", err=True)
-    b = build(loaded, k=k, top=top, constrained=constrained, limit=limit)
     predictors = (parse_evaluate(evaluate, b.space, warn) if evaluate else  # checked even when --quiet
                   {} if quiet else own_models(scores, loaded))
     b.write(out, pad)
