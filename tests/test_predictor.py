@@ -140,3 +140,20 @@ def test_an_ensemble_written_before_data_digests_resumes(tmp_path):
     states = []
     Predictor(sp, "q", epochs=1).fit(archs, y=y, folds=2, out=tmp_path / "e", on_start=states.append)
     assert states == ["resume"]
+
+
+def test_a_model_replaces_an_ensemble_only_when_asked(tmp_path):
+    sp = autobuild.get_space("ofa-mbv3")
+    archs = sp.sample(80, seed=3)
+    y = np.linspace(0, 1, 80)
+    Predictor(sp, "q", epochs=1).fit(archs, y=y, folds=2, out=tmp_path / "d")
+    p = Predictor(sp, "q", epochs=1).fit(archs, y=y)
+    with pytest.raises(AutobuildError, match="already exists"):
+        p.save(tmp_path / "d")
+    p.save(tmp_path / "d", overwrite=True)
+    assert not Predictor.load(tmp_path / "d").is_ensemble
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    with pytest.raises(AutobuildError, match="not an autobuild output directory"):
+        p.save(tmp_path / "mine", overwrite=True)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"

@@ -103,9 +103,9 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
                              f"(kinds with ensembles: {', '.join(k for k, v in KINDS.items() if v.ensembles)})")
     if not ensemble:  # before reading data or training: never lose a minute to a refused --out
         from ..io_utils import check_output_dir
-        from ..models.artifact import model_dir_files
+        from ..models.artifact import model_or_ensemble_files
 
-        check_output_dir(out, overwrite, model_dir_files)
+        check_output_dir(out, overwrite, model_or_ensemble_files)
     table = p.read(data)
     n = len(table)
     p.labels(table)  # a bad equation or label fails before torch is loaded

@@ -157,6 +157,16 @@ def model_dir_files(path: str | Path) -> set[str] | None:
     return owned
 
 
+def model_or_ensemble_files(path: Path) -> set[str] | None:
+    """What autobuild wrote in a model or an ensemble directory (None: neither)."""
+    owned = model_dir_files(path)
+    if owned is None:
+        from .ensemble import ensemble_files
+
+        owned = ensemble_files(path)
+    return owned
+
+
 def fitted_model(result: Any, space: SearchSpace, target: TargetEquation, data_info: dict) -> ModelArtifact:
     """A model trained in this process (a :class:`~.fitting.TrainResult`) as an unsaved artifact:
     the config :func:`save_model` writes, less the ONNX details and versions known on saving."""
@@ -192,7 +202,7 @@ def save_model(path: str | Path, model: ModelArtifact, overwrite: bool = False) 
     from .onnx_export import export_onnx
 
     path = Path(path)
-    check_output_dir(path, overwrite, model_dir_files)
+    check_output_dir(path, overwrite, model_or_ensemble_files)  # a model may replace an ensemble of autobuild's
     torch_model = model.torch_model()  # in memory before the directory may be replaced
     with atomic_dir(path) as tmp:
         tmp = Path(tmp)

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import AutobuildError
-from .artifact import CONFIG, ModelArtifact, fitted_model, load_model, model_dir_files, save_model
+from .artifact import CONFIG, ModelArtifact, fitted_model, load_model, model_or_ensemble_files, save_model
 from .kinds import KINDS, get_kind
 
 #: ``on_member(i, n, name, status)``: member ``i`` of ``n`` is trained now (``"train"``), kept
@@ -57,7 +57,7 @@ def check_output(out: str | Path | None, folds: int, seeds: int, overwrite: bool
     if out is not None and folds * seeds == 1:
         from ..io_utils import check_output_dir
 
-        check_output_dir(out, overwrite, model_dir_files)
+        check_output_dir(out, overwrite, model_or_ensemble_files)
 
 
 def train_models(space: Any, codes: np.ndarray, y: np.ndarray, target: Any, kind: str, cfg: Any, data_info: dict,
