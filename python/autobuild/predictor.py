@@ -133,10 +133,23 @@ class Predictor:
         except AutobuildError as e:
             raise AutobuildError(f"{table.name or table.source}: {e}") from None
 
-    def data_digest(self, table: Any) -> str:
-        """SHA-256 of a labelled table's codes and target values (what ``fit`` records and reuse compares)."""
-        codes = table.codes if table.codes is not None else self.space.encode(table.archs)
-        return data_digest(codes, self.labels(table))
+    def check_fit(self, folds: int = 1, seeds: int = 1, out: str | Path | None = None, overwrite: bool = False,
+                  reuse: bool = False) -> tuple[int, int]:
+        """What ``fit`` checks before it reads any data (``folds``, ``seeds``, whether the kind makes
+        ensembles, ``out``), so that a refused setting costs nothing; returns ``(folds, seeds)``."""
+        from .models.kinds import KINDS, get_kind
+        from .models.training import check_output
+
+        folds = _check_int("folds", folds, 1)
+        seeds = _check_int("seeds", seeds, 1)
+        if out is not None and not isinstance(out, (str, Path)):
+            raise AutobuildError(f"out must be a directory path, got {type(out).__name__}")
+        if folds * seeds > 1 and not get_kind(self.kind).ensembles:
+            raise AutobuildError(f"--folds/--seeds ensembles are not made of --kind {self.kind} predictors (kinds "
+                                 f"with ensembles: {', '.join(k for k, v in KINDS.items() if v.ensembles)})")
+        if not reuse:
+            check_output(out, folds, seeds, overwrite)
+        return folds, seeds
 
     def fit(self, data: Any, y: Sequence[float] | None = None, *, folds: int = 1, seeds: int = 1,
             out: str | Path | None = None, overwrite: bool = False, reuse: bool = False,
@@ -152,19 +165,12 @@ class Predictor:
         when ``reuse`` and it was trained with the same settings. ``progress(epoch, loss, val)``
         follows the epochs, ``on_member(i, n, name, "train"|"kept")`` the members,
         ``on_start(state)`` says whether an ensemble directory is ``new``, ``resume`` or ``replace``."""
-        from .models.training import check_output, train_models
+        from .models.training import train_models
 
-        folds = _check_int("folds", folds, 1)
-        seeds = _check_int("seeds", seeds, 1)
-        if out is not None and not isinstance(out, (str, Path)):
-            raise AutobuildError(f"out must be a directory path, got {type(out).__name__}")
+        folds, seeds = self.check_fit(folds, seeds, out, overwrite, reuse)
         for name, f in (("progress", progress), ("on_member", on_member), ("on_start", on_start)):
             _check_callable(name, f)
-        if not reuse:
-            check_output(out, folds, seeds, overwrite)  # before reading data: never lose a minute to a refused out
         if y is not None:
-            if isinstance(data, (str, Path, Mapping)):
-                raise AutobuildError("with y=..., data must be a list of arch dicts")
             if not isinstance(data, (list, tuple)):
                 raise AutobuildError(f"with y=..., data must be a list of arch dicts, got {type(data).__name__}")
             archs = list(data)
@@ -344,9 +350,9 @@ class Predictor:
         n = len(self.members)
         lines = []
         for i, m in enumerate(self.members):
-            label = m.name if m.path is not None else (f"{self.name} member {i + 1}/{n}" if n > 1 else self.name)
-            if name is not None:
-                label = f"{name} ({label})" if n == 1 or m.path is not None else f"{name} (member {i + 1}/{n})"
+            own = m.name if m.path is not None else (f"member {i + 1}/{n}" if n > 1 else self.name)
+            label = f"{name} ({own})" if name is not None else own if m.path is not None or n == 1 \
+                else f"{self.name} {own}"
             w = poor_model_warning(label, m.report, purpose)
             if w:
                 lines.append(w)

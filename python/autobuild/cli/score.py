@@ -57,13 +57,14 @@ def score_cmd(model_dirs: tuple[str, ...], out: str, globals_: tuple[str, ...], 
     check_outputs((out, "scores"))
     first = None
     for d in model_dirs:  # each one fit for scoring, and all of one target, before they are combined
-        one = Predictor.load(d)
+        one = Predictor.load(d, runtime=runtime, provider=provider)
         one.require("ranks_hops", "module scoring (Eq. 5)")
         if first is not None and str(one.target) != str(first.target):
             raise AutobuildError(f"{d}: target {one.target} differs from {first.target} of {model_dirs[0]}; score "
                                  "each target separately and unite the selections in `autobuild build`")
         first = first or one
-    p = Predictor.load(list(model_dirs), runtime=runtime, provider=provider)
+    # One directory is the predictor already read; several are read as one (their members together).
+    p = first if len(model_dirs) == 1 else Predictor.load(list(model_dirs), runtime=runtime, provider=provider)
     warn_quality(p, "module scoring")
     total = module_count(p.space) * len(p.members)
     label = name or "+".join(str(d).rstrip("/") for d in model_dirs)  # as given: build finds the model(s) again

@@ -98,14 +98,7 @@ def train_cmd(space_name: str, data: str, target: str, out: str, kind: str, epoc
         given["layers"] = layers
     p = Predictor(space_name, target, kind=kind, test_fraction=test_fraction, seed=seed, threads=threads, **given)
     ensemble = folds * seeds > 1
-    if ensemble and not KINDS[kind].ensembles:
-        raise AutobuildError(f"--folds/--seeds ensembles are not made of --kind {kind} predictors "
-                             f"(kinds with ensembles: {', '.join(k for k, v in KINDS.items() if v.ensembles)})")
-    if not ensemble:  # before reading data or training: never lose a minute to a refused --out
-        from ..io_utils import check_output_dir
-        from ..models.artifact import model_or_ensemble_files
-
-        check_output_dir(out, overwrite, model_or_ensemble_files)
+    p.check_fit(folds, seeds, out, overwrite)  # before reading data or training: never lose a minute to it
     table = p.read(data)
     n = len(table)
     p.labels(table)  # a bad equation or label fails before torch is loaded

@@ -22,15 +22,14 @@ def train_score_select(space: Any, table: Any, equation: str, k: int, hyper: Map
                        log: Callable[[str], None] | None = None) -> tuple[Any, Any, dict]:
     """Train (or reuse) the predictor of one target equation, score every module (Eq. 5) and keep the
     top-``k`` per stage. Returns ``(Predictor, ModuleScores, selection)``."""
-    from ..models.training import reusable
     from ..predictor import Predictor
 
+    def said(i: int, n: int, name: str, status: str) -> None:  # what fit decided: kept or trained now
+        if log and status in ("kept", "train"):
+            log(f"reusing {model_dir}" if status == "kept" else f"training on {len(table)} archs: {equation}")
+
     p = Predictor(space, equation, runtime=runtime, **hyper)
-    if log:
-        log(f"reusing {model_dir}" if reusable(model_dir, space, p.target, p._make_config(), p.kind,
-                                               {"sha256": p.data_digest(table)}) is not None
-            else f"training on {len(table)} archs: {equation}")
-    p.fit(table, out=model_dir, reuse=True, overwrite=True)
+    p.fit(table, out=model_dir, reuse=True, overwrite=True, on_member=said)
     scores = p.score()
     return p, scores, select_modules(scores, k, constrained)
 

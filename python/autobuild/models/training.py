@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import AutobuildError
 from .artifact import CONFIG, ModelArtifact, fitted_model, load_model, model_or_ensemble_files, save_model
-from .kinds import KINDS, get_kind
+from .kinds import get_kind
 
 #: ``on_member(i, n, name, status)``: member ``i`` of ``n`` is trained now (``"train"``), kept
 #: (``"kept"``), or trained and about to be saved (``"save"``).
@@ -74,11 +74,7 @@ def train_models(space: Any, codes: np.ndarray, y: np.ndarray, target: Any, kind
     or replaced). ``annotate(report)`` may add to each fresh member's report before it is saved."""
     from .ensemble import check_members, ensemble_settings, member_name, start_ensemble_dir
 
-    kind_ = get_kind(kind)
-    train = kind_.load("train")
-    if folds * seeds > 1 and not kind_.ensembles:
-        raise AutobuildError(f"ensembles (folds/seeds) are not made of {kind!r} predictors "
-                             f"(kinds with ensembles: {', '.join(k for k, v in KINDS.items() if v.ensembles)})")
+    train = get_kind(kind).load("train")  # Predictor.fit has checked that the kind makes ensembles
 
     def fresh(i: int, name: str, member_cfg: Any, path: Path | None, replace: bool) -> ModelArtifact:
         result = train(space, codes, y, member_cfg, progress=progress)

@@ -120,10 +120,12 @@ def describe(obj: Any) -> str:
     spec = spec_of(obj)
     if spec is not None:
         return spec
+    from ...predictor import Predictor
+
     if isinstance(obj, Mapping):
         return "python:" + ",".join(f"{k}={type(v).__name__}" for k, v in obj.items())
-    if hasattr(obj, "target") and hasattr(obj, "predict"):  # an unsaved Predictor
-        return f"python:{type(obj).__name__}({obj.target})"
+    if isinstance(obj, Predictor):  # not saved: no spec to rebuild it from
+        return f"python:Predictor({obj.target})"
     name = getattr(obj, "__qualname__", None) or type(obj).__name__
     return f"python:{getattr(obj, '__module__', '') or ''}.{name}".replace(":.", ":")
 
