@@ -129,10 +129,8 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
         if given("reduced"):
             asked["--reduced"] = load_reduced(reduced).to_dict()
         study = Search.resume(resume, warn=warn, **asked)
-        from ..search.setup import resumed_config
-
         try:  # a smaller budget is refused, a larger one said, before anything runs
-            extended = resumed_config(study.config, {}, budget)
+            extended = study.planned(budget)
         except BaseException:
             study.close()
             raise
@@ -144,10 +142,11 @@ def search(ctx, space_name, strategy, reduced, device, objectives, evaluator, bu
             raise AutobuildError("give --objectives and --evaluator")
         if not reduced and not space_name:
             raise AutobuildError("give --space (or --reduced, or --resume)")
-        parse_objectives(objectives)
+        parse_objectives(objectives)  # before --auto-equations trains anything
         from ..search.setup import budget_iterations
+        from ..search.study import DEFAULT_BUDGET
 
-        budget_iterations(250 if budget is None else budget, initial, per_iteration)
+        budget_iterations(DEFAULT_BUDGET if budget is None else budget, initial, per_iteration)
         rs = reduced
         if auto_p is not None:  # the evaluator checked first: a bad one trains nothing
             from ..search.setup import check_evaluator

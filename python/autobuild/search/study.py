@@ -184,6 +184,19 @@ class Search(Closing):
                                  "function as module:function, or use executor='inline'")
         return ex, spec
 
+    def planned(self, budget: int | None = None) -> SearchConfig:
+        """The settings ``run(budget)`` would use, checked: a new run's iterations; for a resumed run
+        (or one run before) the journal's, or a larger budget's (a smaller one is an error)."""
+        from dataclasses import replace
+
+        from .setup import resumed_config
+
+        if self._resumed:
+            return resumed_config(self.config, {}, budget)
+        iterations = budget_iterations(DEFAULT_BUDGET if budget is None else budget, self.config.initial,
+                                       self.config.per_iteration)
+        return replace(self.config, iterations=iterations)
+
     def run(self, budget: int | None = None, executor: Any = "process", workers: int = 2,
             ray_address: str | None = None, progress: Callable[[int], None] | None = None,
             on_start: Callable[[str], None] | None = None) -> SearchResult:
@@ -194,23 +207,12 @@ class Search(Closing):
         ``executor``: ``"process"`` (a local pool of ``workers``), ``"inline"`` (this process) or
         ``"ray"`` (``ray_address``, or a local Ray). ``progress(n)`` is told of every ``n`` archs done;
         ``on_start(line)`` gets a line describing the run once everything is set up."""
-        from dataclasses import replace
-
-        from .setup import resumed_config
-
         if progress is not None and not callable(progress) or on_start is not None and not callable(on_start):
             raise AutobuildError("progress and on_start must be functions (or None)")
-        cfg = self.config
-        if self._resumed:  # resumed, or run before: a larger budget extends the run, the journal says so
-            new = resumed_config(cfg, {}, budget)
-            if new != cfg:
-                if self._journal is not None:
-                    self._journal.set_config(new.to_dict())
-                cfg = self.config = new
-        else:
-            iterations = budget_iterations(DEFAULT_BUDGET if budget is None else budget, cfg.initial,
-                                           cfg.per_iteration)
-            cfg = self.config = replace(cfg, iterations=iterations)
+        cfg = self.planned(budget)
+        if self._resumed and cfg != self.config and self._journal is not None:
+            self._journal.set_config(cfg.to_dict())  # the extended run, journalled
+        self.config = cfg
         ex, handed = self._executor_for(executor, workers, ray_address)
         self._executor = ex
         try:
