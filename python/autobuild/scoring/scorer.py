@@ -22,6 +22,7 @@ from ..errors import AutobuildError
 from ..safe_input import parse_json
 from ..spaces.module import Module, ModuleSet
 from ..spaces.protocol import SearchSpace, require
+from ..spaces.protocol import module_total as module_count  # modules of every group of a space
 
 FALLBACK = "N(0,1)"
 EQ5 = "eq5"
@@ -302,11 +303,6 @@ def score_modules(
         np.concatenate(parts["raw"]), np.concatenate(parts["hop"]), np.concatenate(parts["score"]),
         np.concatenate(parts["cal"]), np.concatenate(parts["srcc"]), np.concatenate(parts["spread"]), notes,
     )
-
-
-def module_count(space: SearchSpace) -> int:
-    """Modules of every group of ``space``."""
-    return sum(space.module_count(g) for g in range(space.n_groups))
 
 
 # ----------------------------------------------------------------------------- CSV
