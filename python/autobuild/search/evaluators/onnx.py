@@ -69,7 +69,9 @@ class OnnxEvaluator(Closing):
         self.artifacts: dict[str, Predictor] = {}
         for name, m in model_dirs.items():
             if isinstance(m, Predictor):
-                p = Predictor.load(m.path, provider=run_on) if m.path is not None and m.runtime == "onnx" else m
+                # As given, unless its ONNX Runtime sessions must run on another provider.
+                moved = m.runtime == "onnx" and m.provider != run_on and m.path is not None
+                p = Predictor.load(m.path, provider=run_on) if moved else m
             elif isinstance(m, (str, Path)):
                 p = Predictor.load(m, provider=run_on)
             else:
